@@ -1,0 +1,103 @@
+"""The one place that builds the agent: picks adapters or simulators and wires everything.
+
+Nothing else constructs collaborators; everything is passed in explicitly, so a test builds
+the same graph with a fake clock or a simulator in place of a radio.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from agent import __version__
+from agent.config.model import AgentConfig
+from agent.core.clock import SystemClock
+from agent.core.ports import Clock
+from agent.metrics import Metrics
+from agent.services.customers import CustomerService
+from agent.store.customers import CustomerRepository
+from agent.store.database import Database
+from agent.store.outbox import Outbox
+from agent.store.runner import StoreRunner
+from agent.store.unit_of_work import UnitOfWork
+from agent.sync.link import InboundHandler, InboundRoute, MqttLink
+from agent.sync.publisher import OutboxPublisher
+from agent.sync.topics import Topics
+
+
+@dataclass
+class Components:
+    """Everything one agent instance is made of, built and owned together."""
+
+    config: AgentConfig
+    clock: Clock
+    metrics: Metrics
+    runner: StoreRunner
+    database: Database
+    outbox: Outbox
+    uow: UnitOfWork
+    customers: CustomerService
+    topics: Topics
+    link: MqttLink | None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def build(
+    config: AgentConfig, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> Components:
+    """Open the database (taking the one-agent lock) and wire every component."""
+    clock = clock or SystemClock()
+    rng = rng or random.Random()
+    metrics = Metrics()
+    runner = StoreRunner()
+    try:
+        database = runner.call(Database.open, config.storage.path, store_id=config.store.id)
+    except BaseException:
+        runner.close()
+        raise
+    outbox = Outbox(database, config.store.id, clock)
+    uow = UnitOfWork(runner, database, outbox)
+    customers = CustomerService(uow, CustomerRepository(database), clock, metrics)
+    topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
+    link = None
+    if config.mqtt is not None:
+        publisher = OutboxPublisher(
+            uow,
+            outbox,
+            metrics,
+            topic=topics.events,
+            window=config.mqtt.inflight_window,
+            batch_max_events=config.mqtt.batch_max_events,
+        )
+        routes = [InboundRoute(topics.customers_filter, _customer_route(topics, customers))]
+        link = MqttLink(
+            config.mqtt,
+            topics,
+            publisher,
+            routes,
+            metrics=metrics,
+            clock=clock,
+            version=__version__,
+            rng=rng,
+        )
+    return Components(
+        config=config,
+        clock=clock,
+        metrics=metrics,
+        runner=runner,
+        database=database,
+        outbox=outbox,
+        uow=uow,
+        customers=customers,
+        topics=topics,
+        link=link,
+    )
+
+
+def _customer_route(topics: Topics, customers: CustomerService) -> InboundHandler:
+    async def handle(topic: str, payload: bytes) -> None:
+        customer_id = topics.customer_id(topic)
+        if customer_id is not None:
+            await customers.handle(customer_id, payload)
+
+    return handle

@@ -1,0 +1,106 @@
+"""The `retail-edge` console script (contract §1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent import __version__
+from agent.errors import ConfigError, UserFacingError
+
+_LOGGER = logging.getLogger("agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retail-edge", description="In-store edge agent.")
+    parser.add_argument("--version", action="version", version=f"retail-edge {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent daemon until SIGTERM/SIGINT")
+    run.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+
+    demo = sub.add_parser("demo", help="the whole system on one machine, no hardware")
+    demo.add_argument("--http-port", type=int, default=8080, metavar="N")
+    demo.add_argument("--mqtt-url", default=None, metavar="URL")
+    demo.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", type=Path, metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 1
+    except UserFacingError as exc:
+        print(f"retail-edge: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"retail-edge: unexpected error: {type(exc).__name__}: {exc} (run with --debug)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        return _check_config(args.file)
+    if args.command == "run":
+        return _run(args.config)
+    if args.command == "demo":
+        return _demo(args)
+    raise AssertionError(args.command)
+
+
+def _check_config(path: Path) -> int:
+    from agent.config.loader import load_config
+
+    config = load_config(path)
+    print(f"{path}: OK (store {config.store.id}, {len(config.devices)} devices)")
+    return 0
+
+
+def _run(path: Path) -> int:
+    from agent.bootstrap import build
+    from agent.config.loader import load_config
+    from agent.daemon import run_daemon
+
+    config = load_config(path)
+    components = build(config)
+    asyncio.run(run_daemon(components))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from agent.demo import DemoOptions, run_demo
+
+    if not 0 <= args.http_port <= 65535:
+        raise UserFacingError(f"--http-port must be 0-65535, got {args.http_port}")
+    asyncio.run(run_demo(DemoOptions(args.http_port, args.mqtt_url, args.data_dir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

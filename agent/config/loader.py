@@ -1,0 +1,277 @@
+"""Parse and validate a TOML config file into an :class:`AgentConfig`.
+
+Every problem is collected (file, key, why) and raised together as a ConfigError, so an
+operator fixes a config in one pass. Unknown keys are problems too: a typo must not be
+silently ignored on a device nobody is watching.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from agent.config.model import (
+    AgentConfig,
+    DeviceConfig,
+    HttpConfig,
+    MqttConfig,
+    OccupancyConfig,
+    QueueConfig,
+    RecognitionConfig,
+    StorageConfig,
+    StoreConfig,
+)
+from agent.config.reader import Problems, Table
+from agent.errors import ConfigError
+
+STORE_ID_PATTERN = r"[a-z0-9-]{1,64}"
+QUEUE_ID_PATTERN = r"[a-z0-9-]{1,32}"
+TOPIC_PREFIX_PATTERN = r"[^#+\s]+(/[^#+\s]+)*"
+
+# kind -> adapter -> the keys that adapter accepts besides kind/adapter.
+DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic")},
+    "qr-camera": {"opencv": ("source",), "simulated": ()},
+    "nfc": {"nfcpy": ("path",), "simulated": ()},
+    "footfall": {
+        "mqtt": ("door", "url", "in_topic", "out_topic"),
+        "gpio": ("door",),
+        "simulated": ("door",),
+    },
+}
+DEFAULT_PROXY_TOPIC = "home/+/BTtoMQTT/#"
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and validate ``path``; raise ConfigError listing every problem."""
+    problems = Problems(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text: {exc.reason}"]) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    return parse_config(data, source=path, problems=problems)
+
+
+def parse_config(
+    data: dict[str, object], *, source: Path, problems: Problems | None = None
+) -> AgentConfig:
+    problems = problems or Problems(str(source))
+    root = Table(problems, "", data)
+    base = source.parent
+    store = _store(root)
+    config = AgentConfig(
+        source=source,
+        store=store,
+        storage=_storage(root, base),
+        http=_http(root),
+        mqtt=_mqtt(root, base, store.id),
+        queues=_queues(root),
+        recognition=_recognition(root),
+        occupancy=_occupancy(root),
+        devices=_devices(root),
+    )
+    root.finish()
+    if problems.lines:
+        raise ConfigError(problems.lines)
+    return config
+
+
+def _store(root: Table) -> StoreConfig:
+    t = root.table("store", required=True) or Table(root.problems, "store", {})
+    store_id = t.string("id", pattern=STORE_ID_PATTERN)
+    name = t.string("name")
+    timezone = t.string("timezone", "UTC")
+    if t.ok("timezone"):
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            t.bad("timezone", f"unknown IANA time zone {timezone!r}")
+    t.finish()
+    return StoreConfig(id=store_id, name=name, timezone=timezone)
+
+
+def _storage(root: Table, base: Path) -> StorageConfig:
+    t = root.table("storage", required=True) or Table(root.problems, "storage", {})
+    raw = t.string("path")
+    path = Path(raw) if Path(raw).is_absolute() else (base / raw)
+    config = StorageConfig(
+        path=path,
+        outbox_max_events=t.integer("outbox_max_events", 500_000, minimum=1000),
+        outbox_max_age_s=t.integer("outbox_max_age_s", 14 * 24 * 3600, minimum=3600),
+    )
+    t.finish()
+    return config
+
+
+def _http(root: Table) -> HttpConfig:
+    t = root.table("http", required=True) or Table(root.problems, "http", {})
+    bind = t.string("bind", "0.0.0.0")  # noqa: S104 - a store device serves its LAN by design
+    port = t.integer("port", 8080, minimum=0, maximum=65535)
+    public_url = t.string("public_url")
+    parts = urlsplit(public_url)
+    if t.ok("public_url") and (parts.scheme not in ("http", "https") or not parts.netloc):
+        t.bad("public_url", f"must be an http:// or https:// URL, got {public_url!r}")
+    t.finish()
+    return HttpConfig(bind=bind, port=port, public_url=public_url.rstrip("/"))
+
+
+def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
+    t = root.table("mqtt")
+    if t is None:
+        return None  # no [mqtt]: the agent runs with sync disabled and says so in /healthz
+    url = t.string("url")
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    host, port = "", 0
+    if not t.ok("url"):
+        pass
+    elif parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        t.bad("url", f"must be mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+    else:
+        host = parts.hostname
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            t.bad("url", f"bad port in {url!r}")
+    client_cert = t.file_path("client_cert", base, must_exist=True)
+    client_key = t.file_path("client_key", base, must_exist=True)
+    if (client_cert is None) != (client_key is None):
+        t.bad("client_cert", "client_cert and client_key go together")
+    ca_file = t.file_path("ca_file", base, must_exist=True)
+    if (client_cert or ca_file) and not tls and t.ok("url"):
+        t.bad("url", "ca_file/client_cert need an mqtts:// URL")
+    config = MqttConfig(
+        url=url,
+        tls=tls,
+        host=host,
+        port=port,
+        topic_prefix=t.string("topic_prefix", "retail/v1", pattern=TOPIC_PREFIX_PATTERN),
+        client_id=t.string("client_id", f"retail-edge-{store_id}", pattern=r"[\x21-\x7e]{1,64}"),
+        username=t.optional_string("username"),
+        password_file=t.file_path("password_file", base, must_exist=True),
+        ca_file=ca_file,
+        client_cert=client_cert,
+        client_key=client_key,
+        keepalive_s=t.integer("keepalive_s", 30, minimum=5, maximum=600),
+        session_expiry_s=t.integer("session_expiry_s", 3600, minimum=0, maximum=7 * 24 * 3600),
+        inflight_window=t.integer("inflight_window", 32, minimum=1, maximum=1000),
+        batch_max_events=t.integer("batch_max_events", 200, minimum=1, maximum=5000),
+        reconnect_max_s=t.number("reconnect_max_s", 60.0, minimum=1.0, maximum=120.0),
+    )
+    t.finish()
+    return config
+
+
+def _queues(root: Table) -> tuple[QueueConfig, ...]:
+    t = root.table("queues")
+    if t is None:
+        return ()
+    queues = []
+    for queue_id in t.keys():  # noqa: SIM118 - Table is not a dict  # the table's keys are the queue ids
+        q = t.table(queue_id)
+        if q is None:
+            continue
+        if not _matches(QUEUE_ID_PATTERN, queue_id):
+            t.bad(queue_id, f"queue id must match {QUEUE_ID_PATTERN}")
+        queues.append(
+            QueueConfig(
+                id=queue_id,
+                label=q.string("label", queue_id),
+                window_token=q.choice("window_token", ("rotating", "static"), "rotating"),
+            )
+        )
+        q.finish()
+    return tuple(queues)
+
+
+def _recognition(root: Table) -> RecognitionConfig:
+    t = root.table("recognition")
+    if t is None:
+        return RecognitionConfig()
+    rssi = t.integer("door_rssi_dbm", -75, minimum=-127, maximum=20)
+    key_text = t.optional_string("pass_public_key")
+    key: bytes | None = None
+    if key_text:
+        try:
+            key = base64.b64decode(key_text, validate=True)
+        except (binascii.Error, ValueError):
+            t.bad("pass_public_key", "must be base64")
+        else:
+            if len(key) != 32:
+                t.bad("pass_public_key", f"must decode to 32 bytes (Ed25519), got {len(key)}")
+                key = None
+    t.finish()
+    return RecognitionConfig(door_rssi_dbm=rssi, pass_public_key=key)
+
+
+def _occupancy(root: Table) -> OccupancyConfig:
+    t = root.table("occupancy")
+    if t is None:
+        return OccupancyConfig()
+    config = OccupancyConfig(capacity=t.optional_integer("capacity", minimum=1, maximum=100_000))
+    t.finish()
+    return config
+
+
+def _devices(root: Table) -> tuple[DeviceConfig, ...]:
+    raw = root.raw("devices")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        root.bad("devices", "must be an array of tables ([[devices]])")
+        return ()
+    devices = []
+    for index, entry in enumerate(raw):
+        t = Table(root.problems, f"devices[{index}]", entry)
+        kind = t.choice("kind", tuple(DEVICE_KEYS))
+        adapters = DEVICE_KEYS.get(kind, {})
+        adapter = t.choice("adapter", tuple(adapters)) if adapters else t.string("adapter")
+        allowed = adapters.get(adapter, ())
+        values: dict[str, str | None] = {}
+        for key in ("url", "topic", "source", "path", "door", "in_topic", "out_topic"):
+            if t.has(key) and key not in allowed:
+                t.bad(key, f"not used by kind={kind!r} adapter={adapter!r}")
+                t.raw(key)
+            elif key in allowed:
+                values[key] = t.optional_string(key)
+        _device_defaults(t, kind, adapter, values)
+        t.finish()
+        devices.append(DeviceConfig(kind=kind, adapter=adapter, index=index, **values))
+    return tuple(devices)
+
+
+def _device_defaults(t: Table, kind: str, adapter: str, values: dict[str, str | None]) -> None:
+    url = values.get("url")
+    if url is not None and urlsplit(url).scheme not in ("mqtt", "mqtts"):
+        t.bad("url", f"must be an mqtt:// or mqtts:// URL, got {url!r}")
+    if kind == "ble" and adapter == "mqtt-proxy":
+        values["topic"] = values.get("topic") or DEFAULT_PROXY_TOPIC
+    if kind == "qr-camera" and adapter == "opencv" and not values.get("source"):
+        t.bad("source", "missing required key (a camera index, device path, URL or file)")
+    if kind == "nfc" and adapter == "nfcpy":
+        values["path"] = values.get("path") or "usb"
+    if kind == "footfall":
+        values["door"] = values.get("door") or "main"
+        if not _matches(r"[a-z0-9-]{1,32}", values["door"] or ""):
+            t.bad("door", "must match [a-z0-9-]{1,32}")
+        if adapter == "mqtt":
+            door = values["door"]
+            values["in_topic"] = values.get("in_topic") or f"footfall-{door}/sensor/people_in/state"
+            values["out_topic"] = (
+                values.get("out_topic") or f"footfall-{door}/sensor/people_out/state"
+            )
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None

@@ -1,0 +1,96 @@
+"""The agent's configuration as frozen, typed objects (contract §2 keys plus documented extras)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: Path
+    # Offline retention of the outbox: past either bound the oldest events are dropped
+    # (logged, counted, and announced with an `outbox.dropped` event so the gap is explained).
+    outbox_max_events: int = 500_000
+    outbox_max_age_s: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    bind: str
+    port: int
+    public_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    url: str
+    tls: bool
+    host: str
+    port: int
+    topic_prefix: str
+    client_id: str
+    username: str | None = None
+    password_file: Path | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = field(default=None, repr=False)
+    keepalive_s: int = 30
+    session_expiry_s: int = 3600
+    inflight_window: int = 32
+    batch_max_events: int = 200
+    reconnect_max_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    id: str
+    label: str
+    window_token: str  # "rotating" | "static"
+
+
+@dataclass(frozen=True, slots=True)
+class RecognitionConfig:
+    door_rssi_dbm: int = -75
+    pass_public_key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyConfig:
+    capacity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """One `[[devices]]` entry; which optional fields apply depends on kind and adapter."""
+
+    kind: str
+    adapter: str
+    index: int
+    url: str | None = None
+    topic: str | None = None
+    source: str | None = None
+    path: str | None = None
+    door: str | None = None
+    in_topic: str | None = None
+    out_topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    source: Path
+    store: StoreConfig
+    storage: StorageConfig
+    http: HttpConfig
+    mqtt: MqttConfig | None
+    queues: tuple[QueueConfig, ...] = ()
+    recognition: RecognitionConfig = RecognitionConfig()
+    occupancy: OccupancyConfig = OccupancyConfig()
+    devices: tuple[DeviceConfig, ...] = ()

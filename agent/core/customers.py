@@ -1,0 +1,148 @@
+"""Customer records and tombstones from the central account service (contract §4).
+
+Parsing is strict: anything that does not match the contract is rejected with a reason, and
+the caller drops it (and counts it). Nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent.core.events import JsonValue
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+CUSTOMER_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+NFC_UID_PATTERN = re.compile(r"(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})")  # 4, 7 or 10 bytes
+
+
+class MalformedMessage(ValueError):
+    """A payload that does not follow the contract; dropped and counted, never fatal."""
+
+
+@dataclass(frozen=True, slots=True)
+class EidCredential:
+    identity_key: bytes  # 16 bytes
+    rotation_exponent: int  # K: the EID changes every 2**K seconds
+    epoch: int  # unix time the customer's time counter starts at
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    customer_id: str
+    version: int
+    display_name: str
+    consent_recognition: bool
+    consent_staff_profile: bool
+    eid: EidCredential | None = None
+    nfc_uids: tuple[str, ...] = ()
+    profile: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    op: Literal["revoke", "erase"]
+    customer_id: str
+    version: int
+
+
+CustomerMessage = CustomerRecord | Tombstone
+
+
+def parse_customer_message(payload: bytes, topic_customer_id: str) -> CustomerMessage:
+    """Parse one message from `{p}/chain/customers/{customer_id}`."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MalformedMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedMessage("not a JSON object")
+    customer_id = _str(doc, "customer_id")
+    if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
+        raise MalformedMessage("customer_id has an unexpected form")
+    if customer_id != topic_customer_id:
+        raise MalformedMessage("customer_id does not match the topic")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise MalformedMessage("version must be a non-negative integer")
+    op = doc.get("op")
+    if op in ("revoke", "erase"):
+        return Tombstone(op=op, customer_id=customer_id, version=version)
+    if op != "upsert":
+        raise MalformedMessage(f"unknown op {op!r}")
+    consent = doc.get("consent", {})
+    if not isinstance(consent, dict):
+        raise MalformedMessage("consent must be an object")
+    credentials = doc.get("credentials", {})
+    if not isinstance(credentials, dict):
+        raise MalformedMessage("credentials must be an object")
+    profile = doc.get("profile", {})
+    if not isinstance(profile, dict):
+        raise MalformedMessage("profile must be an object")
+    display_name = doc.get("display_name", "")
+    if not isinstance(display_name, str) or len(display_name) > 200:
+        raise MalformedMessage("display_name must be a string of at most 200 characters")
+    return CustomerRecord(
+        customer_id=customer_id,
+        version=version,
+        display_name=display_name,
+        consent_recognition=_flag(consent, "recognition"),
+        consent_staff_profile=_flag(consent, "staff_profile"),
+        eid=_eid(credentials.get("eid")),
+        nfc_uids=_nfc_uids(credentials.get("nfc_uids", [])),
+        profile=profile,
+    )
+
+
+def is_newer(incoming_version: int, held_version: int | None) -> bool:
+    """A record whose version is not newer than the one held is ignored (contract §4)."""
+    return held_version is None or incoming_version > held_version
+
+
+def _str(doc: dict[str, object], key: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str):
+        raise MalformedMessage(f"{key} must be a string")
+    return value
+
+
+def _flag(consent: dict[str, object], key: str) -> bool:
+    value = consent.get(key, False)
+    if not isinstance(value, bool):
+        raise MalformedMessage(f"consent.{key} must be true or false")
+    return value
+
+
+def _eid(raw: object) -> EidCredential | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MalformedMessage("credentials.eid must be an object")
+    key_hex = raw.get("identity_key")
+    if not isinstance(key_hex, str) or not re.fullmatch(r"[0-9a-fA-F]{32}", key_hex):
+        raise MalformedMessage("credentials.eid.identity_key must be 32 hex digits")
+    exponent = raw.get("rotation_exponent")
+    if not isinstance(exponent, int) or isinstance(exponent, bool) or not 0 <= exponent <= 15:
+        raise MalformedMessage("credentials.eid.rotation_exponent must be an integer 0-15")
+    epoch = raw.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise MalformedMessage("credentials.eid.epoch must be a non-negative integer")
+    return EidCredential(
+        identity_key=bytes.fromhex(key_hex), rotation_exponent=exponent, epoch=epoch
+    )
+
+
+def _nfc_uids(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or len(raw) > 16:
+        raise MalformedMessage("credentials.nfc_uids must be an array of at most 16 UIDs")
+    uids = []
+    for item in raw:
+        uid = item.upper().replace(":", "") if isinstance(item, str) else ""
+        if not NFC_UID_PATTERN.fullmatch(uid):
+            raise MalformedMessage("credentials.nfc_uids holds something that is not a UID")
+        uids.append(uid)
+    return tuple(uids)

@@ -1,0 +1,138 @@
+"""The one domain-event vocabulary: frozen, slotted dataclasses.
+
+Each event knows its contract type name (contract §4) and the `data` object it carries.
+Raw hardware types never appear here; adapters translate before anything reaches the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """Base of every event that goes up to the central service through the outbox."""
+
+    type: ClassVar[str] = ""
+
+    def data(self) -> dict[str, JsonValue]:
+        return asdict(self)
+
+
+# --- virtual queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueJoined(DomainEvent):
+    type: ClassVar[str] = "queue.joined"
+    queue: str
+    ticket_id: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCalled(DomainEvent):
+    type: ClassVar[str] = "queue.called"
+    queue: str
+    ticket_id: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueServed(DomainEvent):
+    type: ClassVar[str] = "queue.served"
+    queue: str
+    ticket_id: str
+    number: int
+    wait_s: float
+    service_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueNoShow(DomainEvent):
+    type: ClassVar[str] = "queue.no_show"
+    queue: str
+    ticket_id: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLeft(DomainEvent):
+    type: ClassVar[str] = "queue.left"
+    queue: str
+    ticket_id: str
+    number: int
+
+
+# --- recognition and presence ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VisitArrived(DomainEvent):
+    type: ClassVar[str] = "visit.arrived"
+    visit_id: str
+    customer_id: str
+    via: str  # "ble" | "nfc" | "qr" | "app"
+
+
+@dataclass(frozen=True, slots=True)
+class VisitLeft(DomainEvent):
+    type: ClassVar[str] = "visit.left"
+    visit_id: str
+    customer_id: str
+    dwell_s: float
+
+
+# --- footfall ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallCounted(DomainEvent):
+    type: ClassVar[str] = "footfall.counted"
+    door: str
+    in_: int
+    out: int
+    from_: str
+    to: str
+
+    def data(self) -> dict[str, JsonValue]:
+        # `in` and `from` are Python keywords; the contract names win on the wire.
+        return {
+            "door": self.door,
+            "in": self.in_,
+            "out": self.out,
+            "from": self.from_,
+            "to": self.to,
+        }
+
+
+# --- privacy and the agent itself -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyErased(DomainEvent):
+    type: ClassVar[str] = "privacy.erased"
+    customer_id: str
+    records_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDropped(DomainEvent):
+    """Extension: the offline retention bound dropped events; explains the `seq` gap."""
+
+    type: ClassVar[str] = "outbox.dropped"
+    from_seq: int
+    to_seq: int
+    count: int
+    reason: str  # "max_events" | "max_age"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStarted(DomainEvent):
+    """Extension: the agent process started (lets the central side see restarts)."""
+
+    type: ClassVar[str] = "agent.started"
+    version: str

@@ -1,0 +1,130 @@
+"""The agent's lifecycle: start every job, run until asked to stop, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+
+from agent import __version__
+from agent.bootstrap import Components
+from agent.core.events import AgentStarted
+from agent.web.app import create_app
+from agent.web.health import HealthReport, health_router
+from agent.web.server import WebServer
+
+_LOGGER = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL_S = 60.0
+
+
+class AgentDaemon:
+    def __init__(self, components: Components) -> None:
+        self.c = components
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        app = create_app([health_router(self.health, components.metrics)])
+        http = components.config.http
+        self.web = WebServer(app, http.bind, http.port)
+        self._storage_problem: str | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        await self.c.uow.record([AgentStarted(version=__version__)])
+        await self._housekeeping_once()
+        await self.web.start()
+        if self.c.link is not None:
+            self._tasks.append(asyncio.create_task(self.c.link.run(self._stop), name="mqtt"))
+        else:
+            _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        _LOGGER.info("agent for store %s started", self.c.config.store.id)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Publish `offline`, stop serving, close the database (WAL checkpointed). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        link_task = next((t for t in self._tasks if t.get_name() == "mqtt"), None)
+        if link_task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(link_task), timeout=8)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.web.stop()
+        self.c.runner.call(self.c.database.close)
+        self.c.runner.close()
+        _LOGGER.info("agent stopped")
+
+    async def health(self) -> HealthReport:
+        try:
+            stats = await self.c.runner.run(self.c.outbox.stats)
+        except sqlite3.Error as exc:
+            return HealthReport(
+                self._mqtt_state(),
+                -1,
+                storage_ok=False,
+                storage_problem=f"database unreadable: {exc}",
+            )
+        self.c.metrics.outbox_depth.set(stats.depth)
+        age = 0.0
+        if stats.oldest_created_at is not None:
+            age = max(0.0, self.c.clock.now().timestamp() - stats.oldest_created_at)
+        self.c.metrics.outbox_oldest_age.set(age)
+        return HealthReport(
+            self._mqtt_state(),
+            stats.depth,
+            storage_ok=self._storage_problem is None,
+            storage_problem=self._storage_problem,
+        )
+
+    def _mqtt_state(self) -> str:
+        return "disabled" if self.c.link is None else self.c.link.state.value
+
+    async def _housekeeping(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
+            await self._housekeeping_once()
+
+    async def _housekeeping_once(self) -> None:
+        storage = self.c.config.storage
+        try:
+            dropped = await self.c.runner.run(
+                self.c.outbox.enforce_retention,
+                storage.outbox_max_events,
+                storage.outbox_max_age_s,
+            )
+            self._storage_problem = None
+        except sqlite3.OperationalError as exc:
+            self._storage_problem = f"database write failed: {exc}"
+            self.c.metrics.storage_errors.inc()
+            _LOGGER.error("housekeeping could not write the database: %s", exc)  # noqa: TRY400
+            return
+        for event in dropped:
+            self.c.metrics.outbox_dropped.labels(reason=event.reason).inc(event.count)
+        if dropped:
+            self.c.uow.outbox_wakeup.set()
+
+
+async def run_daemon(components: Components) -> None:
+    """Run until SIGTERM/SIGINT (`retail-edge run`)."""
+    import signal
+
+    daemon = AgentDaemon(components)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, daemon.request_stop)
+    try:
+        await daemon.start()
+        await daemon.wait_stopped()
+    finally:
+        await daemon.stop()

@@ -1,0 +1,117 @@
+"""`retail-edge demo`: the whole system on one machine, with no hardware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from agent.bootstrap import build
+from agent.config.loader import parse_config
+from agent.config.model import AgentConfig
+from agent.daemon import AgentDaemon
+from simulators.central import CentralService
+from simulators.customers import demo_customer, tombstone
+from simulators.framework import run_simulators
+from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable
+
+_LOGGER = logging.getLogger(__name__)
+DEMO_CUSTOMERS = 12
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    http_port: int = 8080
+    mqtt_url: str | None = None
+    data_dir: Path | None = None
+
+
+def demo_config(data_dir: Path, http_port: int, mqtt_url: str | None) -> AgentConfig:
+    template = resources.files("agent.demo").joinpath("defaults.toml").read_text("utf-8")
+    text = (
+        template.replace("{data_dir}", data_dir.as_posix())
+        .replace("{http_port}", str(http_port))
+        .replace("{public_url}", f"http://127.0.0.1:{http_port}")
+        .replace("{mqtt_url}", mqtt_url or "mqtt://127.0.0.1")
+    )
+    data = tomllib.loads(text)
+    if mqtt_url is None:
+        data.pop("mqtt")
+    return parse_config(data, source=data_dir / "demo.toml")
+
+
+async def run_demo(options: DemoOptions) -> None:
+    data_dir = options.data_dir or Path(tempfile.mkdtemp(prefix="retail-edge-demo-"))
+    broker: MosquittoBroker | None = None
+    mqtt_url = options.mqtt_url
+    if mqtt_url is None:
+        try:
+            broker = MosquittoBroker(persistence=False)
+            broker.start()
+            mqtt_url = broker.url
+            print(f"Started a private mosquitto broker at {mqtt_url}")
+        except MosquittoUnavailable as exc:
+            print(f"No MQTT broker ({exc}): running with sync disabled.")
+    try:
+        await _run(data_dir, options.http_port, mqtt_url)
+    finally:
+        if broker is not None:
+            broker.close()
+
+
+async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
+    config = demo_config(data_dir, http_port, mqtt_url)
+    daemon = AgentDaemon(build(config))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await daemon.start()
+    base = f"http://127.0.0.1:{daemon.web.port}"
+    print(f"Data directory:   {data_dir}")
+    print(f"Health:           {base}/healthz")
+    print(f"Metrics:          {base}/metrics")
+    print("Press Ctrl+C to stop.", flush=True)
+    simulators = []
+    central: CentralService | None = None
+    if mqtt_url is not None and config.mqtt is not None:
+        central = CentralService(mqtt_url, config.mqtt.topic_prefix)
+        simulators.append(central)
+    sims = asyncio.create_task(run_simulators(simulators, stop))
+    day = asyncio.create_task(_store_day(central, stop))
+    try:
+        await stop.wait()
+    finally:
+        print("Stopping...", flush=True)
+        for task in (day, sims):
+            task.cancel()
+        await asyncio.gather(day, sims, return_exceptions=True)
+        await daemon.stop()
+
+
+async def _store_day(central: CentralService | None, stop: asyncio.Event) -> None:
+    """The central side's share of a store day: records arrive, consent changes now and then."""
+    if central is None:
+        return
+    rng = random.Random(7)
+    await central.ready.wait()
+    for index in range(DEMO_CUSTOMERS):
+        central.publish_customer(demo_customer(rng, index))
+    version = 1
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=30)
+        version += 1
+        index = rng.randrange(DEMO_CUSTOMERS)
+        customer_id = f"c-{index:05d}"
+        if rng.random() < 0.2:
+            central.publish_customer(tombstone(customer_id, "erase", version))
+        else:
+            central.publish_customer(demo_customer(rng, index, version=version))

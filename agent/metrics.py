@@ -1,0 +1,71 @@
+"""Prometheus metrics, one registry per agent instance (no module-level singletons)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.outbox_depth = Gauge(
+            "retail_edge_outbox_depth",
+            "Events waiting for the broker's acknowledgement",
+            registry=r,
+        )
+        self.outbox_oldest_age = Gauge(
+            "retail_edge_outbox_oldest_age_seconds", "Age of the oldest unsent event", registry=r
+        )
+        self.outbox_dropped = Counter(
+            "retail_edge_outbox_dropped_events",
+            "Events dropped by the offline retention policy",
+            ["reason"],
+            registry=r,
+        )
+        self.events_published = Counter(
+            "retail_edge_events_published", "Events acknowledged by the broker", registry=r
+        )
+        self.mqtt_connected = Gauge(
+            "retail_edge_mqtt_connected", "1 while connected to the broker", registry=r
+        )
+        self.mqtt_connects = Counter(
+            "retail_edge_mqtt_connects", "Successful broker connections", registry=r
+        )
+        self.mqtt_connect_failures = Counter(
+            "retail_edge_mqtt_connect_failures", "Failed or lost broker connections", registry=r
+        )
+        self.mqtt_inflight = Gauge(
+            "retail_edge_mqtt_inflight_messages", "Publishes awaiting PUBACK", registry=r
+        )
+        self.mqtt_inflight_peak = Gauge(
+            "retail_edge_mqtt_inflight_peak", "Highest in-flight count since start", registry=r
+        )
+        self.malformed_dropped = Counter(
+            "retail_edge_malformed_inputs_dropped",
+            "Malformed inputs dropped (MQTT payloads, radio frames, ...)",
+            ["source"],
+            registry=r,
+        )
+        self.inbound_applied = Counter(
+            "retail_edge_inbound_messages",
+            "Inbound messages by outcome",
+            ["topic", "outcome"],
+            registry=r,
+        )
+        self.customer_records = Gauge(
+            "retail_edge_customer_records", "Consented customer records held", registry=r
+        )
+        self.http_requests = Histogram(
+            "retail_edge_http_request_seconds",
+            "HTTP request latency",
+            ["route", "status"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.storage_errors = Counter(
+            "retail_edge_storage_errors", "Database writes that failed", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

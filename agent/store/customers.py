@@ -1,0 +1,131 @@
+"""Customer records and tombstones as stored on the device."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from agent.core.clock import rfc3339
+from agent.core.customers import CustomerRecord, EidCredential, Tombstone
+from agent.store.database import Database
+
+
+def tombstone_key(customer_id: str) -> str:
+    """Tombstones are keyed by a hash: an erased customer's id is not kept in clear."""
+    return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()
+
+
+class CustomerRepository:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def held_version(self, customer_id: str) -> int | None:
+        conn = self._database.conn
+        row = conn.execute(
+            "SELECT version FROM customers WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        row = conn.execute(
+            "SELECT version FROM customer_tombstones WHERE id_hash = ?",
+            (tombstone_key(customer_id),),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def upsert(self, record: CustomerRecord, now: datetime) -> None:
+        credentials = {
+            "eid": None
+            if record.eid is None
+            else {
+                "identity_key": record.eid.identity_key.hex(),
+                "rotation_exponent": record.eid.rotation_exponent,
+                "epoch": record.eid.epoch,
+            },
+            "nfc_uids": list(record.nfc_uids),
+        }
+        conn = self._database.conn
+        conn.execute(
+            "DELETE FROM customer_tombstones WHERE id_hash = ?",
+            (tombstone_key(record.customer_id),),
+        )
+        conn.execute(
+            """INSERT INTO customers(customer_id, version, display_name, consent_recognition,
+                   consent_staff_profile, credentials, profile, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(customer_id) DO UPDATE SET
+                   version = excluded.version, display_name = excluded.display_name,
+                   consent_recognition = excluded.consent_recognition,
+                   consent_staff_profile = excluded.consent_staff_profile,
+                   credentials = excluded.credentials, profile = excluded.profile,
+                   updated_at = excluded.updated_at""",
+            (
+                record.customer_id,
+                record.version,
+                record.display_name,
+                int(record.consent_recognition),
+                int(record.consent_staff_profile),
+                json.dumps(credentials),
+                json.dumps(record.profile, ensure_ascii=False),
+                rfc3339(now),
+            ),
+        )
+
+    def forget(self, tombstone: Tombstone, now: datetime) -> int:
+        """Delete the customer's record, leave a tombstone; returns personal rows deleted."""
+        conn = self._database.conn
+        deleted = conn.execute(
+            "DELETE FROM customers WHERE customer_id = ?", (tombstone.customer_id,)
+        ).rowcount
+        conn.execute(
+            """INSERT INTO customer_tombstones(id_hash, version, op, at) VALUES (?, ?, ?, ?)
+               ON CONFLICT(id_hash) DO UPDATE SET
+                   version = excluded.version, op = excluded.op, at = excluded.at""",
+            (tombstone_key(tombstone.customer_id), tombstone.version, tombstone.op, rfc3339(now)),
+        )
+        return int(deleted)
+
+    def get(self, customer_id: str) -> CustomerRecord | None:
+        row = self._database.conn.execute(
+            """SELECT customer_id, version, display_name, consent_recognition,
+                      consent_staff_profile, credentials, profile
+               FROM customers WHERE customer_id = ?""",
+            (customer_id,),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def all(self) -> list[CustomerRecord]:
+        rows = self._database.conn.execute(
+            """SELECT customer_id, version, display_name, consent_recognition,
+                      consent_staff_profile, credentials, profile FROM customers"""
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def count(self) -> int:
+        (n,) = self._database.conn.execute("SELECT COUNT(*) FROM customers").fetchone()
+        return int(n)
+
+
+def _record(row: tuple[object, ...]) -> CustomerRecord:
+    customer_id, version, name, recognition, staff_profile, credentials_json, profile_json = row
+    credentials = json.loads(str(credentials_json))
+    eid_raw = credentials.get("eid")
+    eid = (
+        None
+        if eid_raw is None
+        else EidCredential(
+            identity_key=bytes.fromhex(eid_raw["identity_key"]),
+            rotation_exponent=int(eid_raw["rotation_exponent"]),
+            epoch=int(eid_raw["epoch"]),
+        )
+    )
+    return CustomerRecord(
+        customer_id=str(customer_id),
+        version=int(str(version)),
+        display_name=str(name),
+        consent_recognition=bool(recognition),
+        consent_staff_profile=bool(staff_profile),
+        eid=eid,
+        nfc_uids=tuple(credentials.get("nfc_uids", [])),
+        profile=json.loads(str(profile_json)),
+    )

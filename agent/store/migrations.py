@@ -1,0 +1,48 @@
+"""Schema migrations, applied in order at start. Never edit one that has shipped: add another."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("retail-edge")
+
+
+@MIGRATIONS()
+def m001_platform(db: sqlite_utils.Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    # The durable outbox: `body` is the full contract envelope, fixed at append time so a
+    # retransmission is byte-identical (same id, seq and ts).
+    db.execute(
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            body TEXT NOT NULL
+        )"""
+    )
+    # Customers who consented, as the central service sent them (personal data: see
+    # docs/privacy.md). Revoked or erased customers leave only a tombstone row below.
+    db.execute(
+        """CREATE TABLE customers (
+            customer_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            display_name TEXT NOT NULL,
+            consent_recognition INTEGER NOT NULL,
+            consent_staff_profile INTEGER NOT NULL,
+            credentials TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    # Tombstones keep only a hash of the id and the version, so that a stale record replayed
+    # later cannot bring a forgotten customer back.
+    db.execute(
+        """CREATE TABLE customer_tombstones (
+            id_hash TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            op TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )

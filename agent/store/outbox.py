@@ -1,0 +1,141 @@
+"""The durable outbox: every event, numbered, kept until the broker acknowledged it.
+
+`append` must run inside the transaction of the state change that caused the events, so that
+the change and its events are committed together or not at all. `seq` is allocated from a
+counter in `meta`, which survives restarts and the deletion of acknowledged rows, so it is
+contiguous per store for the life of the database (contract §4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from agent.core.clock import rfc3339
+from agent.core.events import DomainEvent, OutboxDropped
+from agent.core.ports import Clock
+from agent.store.database import Database
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    seq: int
+    body: str  # the contract envelope, as JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    oldest_seq: int | None
+    oldest_created_at: float | None
+    next_seq: int
+
+
+class Outbox:
+    def __init__(self, database: Database, store_id: str, clock: Clock) -> None:
+        self._database = database
+        self._store_id = store_id
+        self._clock = clock
+
+    def append(self, events: Sequence[DomainEvent]) -> list[OutboxEntry]:
+        """Number and store ``events``; the caller's transaction makes them durable."""
+        if not events:
+            return []
+        conn = self._database.conn
+        if not conn.in_transaction:
+            raise RuntimeError("Outbox.append must run inside the state change's transaction")
+        next_seq = self._next_seq()
+        now = self._clock.now()
+        ts = rfc3339(now)
+        created_at = now.timestamp()
+        entries = []
+        rows = []
+        for offset, event in enumerate(events):
+            seq = next_seq + offset
+            event_id = str(uuid.uuid4())
+            envelope = {
+                "id": event_id,
+                "store": self._store_id,
+                "seq": seq,
+                "type": event.type,
+                "ts": ts,
+                "data": event.data(),
+            }
+            body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+            rows.append((seq, event_id, event.type, created_at, body))
+            entries.append(OutboxEntry(seq, body))
+        conn.executemany(
+            "INSERT INTO outbox(seq, event_id, type, created_at, body) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        self._database.set_meta("next_seq", str(next_seq + len(events)))
+        return entries
+
+    def pending(self, after_seq: int, limit: int) -> list[OutboxEntry]:
+        """The oldest unacknowledged entries with ``seq > after_seq``, in order."""
+        rows = self._database.conn.execute(
+            "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        ).fetchall()
+        return [OutboxEntry(int(seq), str(body)) for seq, body in rows]
+
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Delete entries the broker acknowledged; returns how many were still there."""
+        params = [(seq,) for seq in seqs]
+        with self._database.atomic():
+            before = self._database.conn.total_changes
+            self._database.conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
+            return self._database.conn.total_changes - before
+
+    def stats(self) -> OutboxStats:
+        depth, oldest_seq, oldest_at = self._database.conn.execute(
+            "SELECT COUNT(*), MIN(seq), MIN(created_at) FROM outbox"
+        ).fetchone()
+        return OutboxStats(int(depth), oldest_seq, oldest_at, self._next_seq())
+
+    def enforce_retention(self, max_events: int, max_age_s: float) -> list[OutboxDropped]:
+        """Apply the offline retention policy: drop the oldest entries past either bound.
+
+        Dropping is the stated policy (rather than refusing new events) because refusing would
+        mean refusing customers at the door; each drop is logged, counted and announced by an
+        `outbox.dropped` event so the central side can tell a policy gap from a lost message.
+        """
+        dropped: list[OutboxDropped] = []
+        cutoff = self._clock.now().timestamp() - max_age_s
+        with self._database.atomic():
+            conn = self._database.conn
+            row = conn.execute(
+                "SELECT MIN(seq), MAX(seq), COUNT(*) FROM outbox WHERE created_at < ?", (cutoff,)
+            ).fetchone()
+            if row[2]:
+                conn.execute("DELETE FROM outbox WHERE created_at < ?", (cutoff,))
+                dropped.append(OutboxDropped(row[0], row[1], row[2], "max_age"))
+            (depth,) = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
+            # Leave room for the announcement itself so the bound holds after it is appended.
+            excess = depth - (max_events - 1)
+            if excess > 0:
+                low, high = conn.execute(
+                    "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
+                    (excess,),
+                ).fetchone()
+                conn.execute("DELETE FROM outbox WHERE seq <= ?", (high,))
+                dropped.append(OutboxDropped(low, high, excess, "max_events"))
+            if dropped:
+                self.append(dropped)
+        for event in dropped:
+            _LOGGER.warning(
+                "outbox retention (%s) dropped %d events, seq %d..%d",
+                event.reason,
+                event.count,
+                event.from_seq,
+                event.to_seq,
+            )
+        return dropped
+
+    def _next_seq(self) -> int:
+        value = self._database.meta("next_seq")
+        return 1 if value is None else int(value)

@@ -1,0 +1,201 @@
+"""The one place that connects to the broker, supervises the connection and reconnects.
+
+While connected it runs two jobs side by side: the outbox publisher and the inbound dispatcher.
+When either fails (the connection dropped) both stop, and the link reconnects after a backoff
+delay. MQTT 5 is tried first with a persistent session; a broker that refuses it gets 3.1.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.aio import race
+from agent.config.model import MqttConfig
+from agent.core.clock import rfc3339
+from agent.core.ports import Clock
+from agent.metrics import Metrics
+from agent.sync.backoff import Backoff
+from agent.sync.publisher import OutboxPublisher
+from agent.sync.topics import Topics
+
+_LOGGER = logging.getLogger(__name__)
+
+InboundHandler = Callable[[str, bytes], Awaitable[None]]
+UNSUPPORTED_PROTOCOL_V3 = 1
+UNSUPPORTED_PROTOCOL_V5 = 132
+
+
+class LinkState(enum.Enum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRoute:
+    topic_filter: str
+    handler: InboundHandler
+
+
+class _ConnectionEnded(Exception):
+    """A job returned although it should run for the life of the connection."""
+
+
+class MqttLink:
+    def __init__(
+        self,
+        config: MqttConfig,
+        topics: Topics,
+        publisher: OutboxPublisher,
+        routes: list[InboundRoute],
+        *,
+        metrics: Metrics,
+        clock: Clock,
+        version: str,
+        rng: random.Random,
+        first_retry_s: float = 0.5,
+    ) -> None:
+        self._config = config
+        self._topics = topics
+        self._publisher = publisher
+        self._routes = routes
+        self._metrics = metrics
+        self._clock = clock
+        self._version = version
+        self._backoff = Backoff(first_retry_s, config.reconnect_max_s, rng)
+        self._protocol = aiomqtt.ProtocolVersion.V5
+        self.state = LinkState.DISCONNECTED
+        self.connected = asyncio.Event()
+
+    @property
+    def protocol(self) -> str:
+        return "5" if self._protocol == aiomqtt.ProtocolVersion.V5 else "3.1.1"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until ``stop`` is set; then publish `offline` and disconnect."""
+        while not stop.is_set():
+            try:
+                async with self._client() as client:
+                    await self._connected(client, stop)
+                    return  # stop was requested and the offline status is out
+            except MqttConnectError as exc:
+                if self._refused_protocol(exc):
+                    _LOGGER.warning("broker refused MQTT 5; falling back to MQTT 3.1.1")
+                    self._protocol = aiomqtt.ProtocolVersion.V311
+                    continue
+                _LOGGER.warning("broker refused the connection: %s", exc)
+            except (aiomqtt.MqttError, OSError, _ConnectionEnded) as exc:
+                _LOGGER.warning("MQTT connection lost or failed: %s", exc)
+            self._set_disconnected()
+            self._metrics.mqtt_connect_failures.inc()
+            delay = self._backoff.next_delay()
+            _LOGGER.info("reconnecting to %s in %.2fs", self._config.host, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        self._set_disconnected()
+
+    async def _connected(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        self.state = LinkState.CONNECTED
+        self._backoff.reset()
+        self._metrics.mqtt_connected.set(1)
+        self._metrics.mqtt_connects.inc()
+        _LOGGER.info("connected to MQTT broker %s (MQTT %s)", self._config.host, self.protocol)
+        await client.publish(self._topics.status, self._status("online"), qos=1, retain=True)
+        for route in self._routes:
+            await client.subscribe(route.topic_filter, qos=1)
+        self.connected.set()  # set once subscribed: nothing published after it is missed
+        first = await race(
+            stop.wait(),
+            self._receive(client),
+            self._publisher.run(self._publish_fn(client)),
+        )
+        if first == 0:
+            # A clean disconnect suppresses the Last Will, so say `offline` ourselves.
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await client.publish(
+                    self._topics.status, self._status("offline"), qos=1, retain=True, timeout=5
+                )
+            return
+        raise _ConnectionEnded("a connection job ended")
+
+    def _publish_fn(self, client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:
+        async def publish(topic: str, payload: bytes) -> None:
+            await client.publish(topic, payload, qos=1, timeout=30)
+
+        return publish
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            for route in self._routes:
+                if message.topic.matches(route.topic_filter):
+                    await route.handler(message.topic.value, payload)
+                    break
+
+    def _client(self) -> aiomqtt.Client:
+        # A new paho client per connection: paho's own queue of unacknowledged publishes
+        # must not survive into the next connection (the outbox resends what matters).
+        c = self._config
+        v5 = self._protocol == aiomqtt.ProtocolVersion.V5
+        properties = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = c.session_expiry_s
+        return aiomqtt.Client(
+            c.host,
+            c.port,
+            identifier=c.client_id,
+            username=c.username,
+            password=_read_secret(c.password_file) if c.password_file else None,
+            protocol=self._protocol,
+            will=aiomqtt.Will(self._topics.status, self._status("offline"), qos=1, retain=True),
+            clean_session=None if v5 else False,
+            clean_start=False,
+            keepalive=c.keepalive_s,
+            properties=properties,
+            tls_context=_tls_context(c) if c.tls else None,
+            timeout=15,
+        )
+
+    def _status(self, state: str) -> bytes:
+        doc = {"state": state, "version": self._version, "ts": rfc3339(self._clock.now())}
+        return json.dumps(doc).encode("utf-8")
+
+    def _refused_protocol(self, exc: MqttConnectError) -> bool:
+        if self._protocol != aiomqtt.ProtocolVersion.V5:
+            return False
+        rc = exc.rc
+        value = rc.value if isinstance(rc, ReasonCode) else rc
+        return value in (UNSUPPORTED_PROTOCOL_V3, UNSUPPORTED_PROTOCOL_V5)
+
+    def _set_disconnected(self) -> None:
+        self.state = LinkState.DISCONNECTED
+        self.connected.clear()
+        self._metrics.mqtt_connected.set(0)
+
+
+def _read_secret(path: Path) -> str:
+    # Read at each connection so a rotated password file takes effect; never logged.
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _tls_context(config: MqttConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    if config.client_cert and config.client_key:
+        context.load_cert_chain(str(config.client_cert), str(config.client_key))
+    return context

@@ -1,0 +1,39 @@
+"""MQTT topic names (contract §4), derived once from the prefix and the store id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    prefix: str
+    store: str
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/stores/{self.store}/status"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}/stores/{self.store}/events"
+
+    @property
+    def occupancy(self) -> str:
+        return f"{self.prefix}/stores/{self.store}/occupancy"
+
+    @property
+    def checkins(self) -> str:
+        return f"{self.prefix}/stores/{self.store}/checkins"
+
+    @property
+    def customers_filter(self) -> str:
+        return f"{self.prefix}/chain/customers/+"
+
+    def customer_id(self, topic: str) -> str | None:
+        """The `{customer_id}` of a customers topic, or None if ``topic`` is not one."""
+        head = f"{self.prefix}/chain/customers/"
+        if not topic.startswith(head):
+            return None
+        rest = topic[len(head) :]
+        return rest if rest and "/" not in rest else None

@@ -1,0 +1,44 @@
+"""`GET /healthz` and `GET /metrics` (contract §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from agent.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    mqtt: str  # "connected" | "disconnected" | "disabled"
+    outbox: int
+    _: KW_ONLY
+    storage_ok: bool = True
+    storage_problem: str | None = None
+
+
+HealthProbe = Callable[[], Awaitable[HealthReport]]
+
+
+def health_router(probe: HealthProbe, metrics: Metrics) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        report = await probe()
+        body: dict[str, object] = {"status": "ok", "mqtt": report.mqtt, "outbox": report.outbox}
+        if not report.storage_ok:
+            body["status"] = "degraded"
+            body["storage"] = report.storage_problem
+        return body
+
+    @router.get("/metrics")
+    async def prometheus() -> Response:
+        await probe()  # refreshes the outbox gauges
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,57 @@
+"""Serve the ASGI app with uvicorn inside the agent's own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import uvicorn
+from fastapi import FastAPI
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class WebServer:
+    def __init__(self, app: FastAPI, bind: str, port: int) -> None:
+        self._config = uvicorn.Config(
+            app,
+            host=bind,
+            port=port,
+            log_config=None,  # the agent's logging setup applies
+            access_log=False,
+            lifespan="off",
+            proxy_headers=True,
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(self._config)
+        self._task: asyncio.Task[None] | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        """Bind (port 0 picks a free one) and serve in the background."""
+        family = socket.AF_INET6 if ":" in self._config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._config.host, self._config.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = sock.getsockname()[1]
+        self._config.load()
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        _LOGGER.info("HTTP listening on %s:%d", self._config.host, self.port)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None

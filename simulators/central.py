@@ -1,0 +1,147 @@
+"""A simulated central account service.
+
+It does what the chain's real service does with a store: receives the store's events and
+checks them (every `seq` from 1 up, no gaps, duplicates only by `id`), and publishes customer
+records and tombstones (retained) on the customers topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.aio import race
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class StoreLedger:
+    """What the central side has received from one store."""
+
+    by_seq: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+    duplicates: int = 0
+    conflicts: int = 0  # same seq with a different id: must never happen
+    messages: int = 0
+    status: dict[str, Any] | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        seq = event["seq"]
+        if event["id"] in self.ids:
+            self.duplicates += 1
+            return
+        if seq in self.by_seq:
+            self.conflicts += 1
+            return
+        self.ids.add(event["id"])
+        self.by_seq[seq] = event
+
+    @property
+    def max_seq(self) -> int:
+        return max(self.by_seq, default=0)
+
+    def gaps(self) -> list[int]:
+        """Missing seqs below the highest one received."""
+        return [seq for seq in range(1, self.max_seq + 1) if seq not in self.by_seq]
+
+    def events_of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [e for _, e in sorted(self.by_seq.items()) if e["type"] == event_type]
+
+
+class CentralService:
+    name = "central"
+
+    def __init__(
+        self, mqtt_url: str, topic_prefix: str = "retail/v1", client_id: str = "central-simulator"
+    ) -> None:
+        self.client_id = client_id
+        parts = urlsplit(mqtt_url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 1883
+        self.prefix = topic_prefix
+        self.stores: dict[str, StoreLedger] = {}
+        self.malformed = 0
+        self.ready = asyncio.Event()
+        self._outgoing: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue()
+
+    def ledger(self, store: str) -> StoreLedger:
+        return self.stores.setdefault(store, StoreLedger())
+
+    def publish_customer(self, record: dict[str, Any]) -> None:
+        """Queue a customer record or tombstone (retained, like the real service keeps it)."""
+        topic = f"{self.prefix}/chain/customers/{record['customer_id']}"
+        self._outgoing.put_nowait((topic, json.dumps(record).encode(), True))
+
+    def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self._outgoing.put_nowait((topic, payload, retain))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self._client() as client:
+                    await client.subscribe(f"{self.prefix}/stores/+/events", qos=1)
+                    await client.subscribe(f"{self.prefix}/stores/+/status", qos=1)
+                    self.ready.set()
+                    await self._serve(client, stop)
+                    return
+            except aiomqtt.MqttError as exc:
+                self.ready.clear()
+                _LOGGER.info("central simulator: broker unreachable (%s); retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.5)
+
+    def _client(self) -> aiomqtt.Client:
+        # A persistent session, like the real service: events published while this side was
+        # briefly away are queued by the broker instead of being missed.
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 24 * 3600
+        return aiomqtt.Client(
+            self._host,
+            self._port,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=properties,
+            timeout=10,
+        )
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        async def receive() -> None:
+            async for message in client.messages:
+                self._on_message(message.topic.value, message.payload)
+
+        async def send() -> None:
+            while True:
+                topic, payload, retain = await self._outgoing.get()
+                await client.publish(topic, payload, qos=1, retain=retain)
+
+        await race(stop.wait(), receive(), send())
+
+    def _on_message(self, topic: str, payload: object) -> None:
+        parts = topic.split("/")
+        store = parts[-2]
+        try:
+            doc = json.loads(payload if isinstance(payload, bytes | str) else b"")
+        except json.JSONDecodeError:
+            self.malformed += 1
+            return
+        ledger = self.ledger(store)
+        if parts[-1] == "status":
+            ledger.status = doc
+            return
+        ledger.messages += 1
+        for event in doc if isinstance(doc, list) else [doc]:
+            if not isinstance(event, dict) or "seq" not in event or "id" not in event:
+                self.malformed += 1
+                continue
+            ledger.add(event)
