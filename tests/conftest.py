@@ -8,14 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from agent.bootstrap import Components, build
-from agent.config.loader import load_config
 from agent.config.model import AgentConfig
 from agent.core.clock import ManualClock
 from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
+
+# These machines are shared and noisy: timing-based health checks would make tests flaky
+# without saying anything about the code under test.
+settings.register_profile(
+    "retail-edge", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
+)
+settings.load_profile("retail-edge")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,4 +122,3 @@ async def central(broker: MosquittoBroker) -> AsyncIterator[CentralService]:
     yield service
     stop.set()
     await asyncio.wait_for(task, timeout=10)
-

@@ -118,8 +118,12 @@ def test_run_serves_health_and_stops_cleanly_on_sigterm(
         health = agent.wait_healthy()
     assert health["mqtt"] == "connected"
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-    for name in ("retail_edge_outbox_depth", "retail_edge_events_published_total",
-                 "retail_edge_mqtt_connected", "retail_edge_malformed_inputs_dropped"):
+    for name in (
+        "retail_edge_outbox_depth",
+        "retail_edge_events_published_total",
+        "retail_edge_mqtt_connected",
+        "retail_edge_malformed_inputs_dropped",
+    ):
         assert name in metrics
     agent.process.send_signal(signal.SIGTERM)
     assert agent.process.wait(timeout=15) == 0

@@ -60,16 +60,14 @@ async def test_backlog_from_an_outage_drains_in_order_within_the_window(
     await eventually(lambda: ledger.max_seq == 3001, timeout=30, message="backlog delivered")
     await eventually(lambda: ledger.gaps() == [], message="no gaps")
     assert ledger.conflicts == 0
-    publisher = link._publisher  # noqa: SLF001 - the window is the property under test
+    publisher = link._publisher
     assert 1 <= publisher.peak_inflight <= 4
     # Backlog goes up as arrays (contract §4), so far fewer messages than events.
     assert ledger.messages < 3001 / 5
     await eventually(lambda: agent.components.outbox.stats().depth == 0, message="outbox empty")
 
 
-async def test_clean_stop_says_offline(
-    broker: MosquittoBroker, write_config, start_agent
-) -> None:
+async def test_clean_stop_says_offline(broker: MosquittoBroker, write_config, start_agent) -> None:
     agent = await start_agent(config_for(write_config, broker.url))
     link = agent.components.link
     assert link is not None
@@ -87,24 +85,30 @@ async def test_customer_records_apply_by_version_and_bad_ones_are_counted(
     agent = await start_agent(config_for(write_config, broker.url))
     assert agent.components.link is not None
     await asyncio.wait_for(agent.components.link.connected.wait(), 10)
-    repo_count = agent.components.customers._repository.count  # noqa: SLF001
+    repo_count = agent.components.customers._repository.count
     runner = agent.components.runner
     rng = random.Random(3)
     record = demo_customer(rng, 1, version=5)
     central.publish_customer(record)
     central.publish_raw("retail/v1/chain/customers/c-00002", b"{not json")
-    central.publish_raw("retail/v1/chain/customers/c-00003", json.dumps(
-        demo_customer(rng, 4)).encode())  # id does not match its topic
+    central.publish_raw(
+        "retail/v1/chain/customers/c-00003", json.dumps(demo_customer(rng, 4)).encode()
+    )  # id does not match its topic
     stale = dict(record, display_name="Stale", version=4)
     central.publish_customer(stale)
-    await eventually(lambda: _sample(agent, "retail_edge_inbound_messages_total",
-                                     topic="customers", outcome="stale") == 1,
-                     message="stale record counted")
+    await eventually(
+        lambda: (
+            _sample(agent, "retail_edge_inbound_messages_total", topic="customers", outcome="stale")
+            == 1
+        ),
+        message="stale record counted",
+    )
     assert await runner.run(repo_count) == 1
-    held = await runner.run(agent.components.customers._repository.get, "c-00001")  # noqa: SLF001
+    held = await runner.run(agent.components.customers._repository.get, "c-00001")
     assert held is not None and held.display_name == record["display_name"]
-    assert _sample(agent, "retail_edge_malformed_inputs_dropped_total",
-                   source="mqtt.customers") == 2
+    assert (
+        _sample(agent, "retail_edge_malformed_inputs_dropped_total", source="mqtt.customers") == 2
+    )
 
     central.publish_customer(tombstone("c-00001", "erase", 6))
     ledger = central.ledger("test-01")
@@ -113,9 +117,13 @@ async def test_customer_records_apply_by_version_and_bad_ones_are_counted(
     assert erased["data"] == {"customer_id": "c-00001", "records_deleted": 1}
     assert await runner.run(repo_count) == 0
     central.publish_customer(dict(record, version=6))  # not newer than the tombstone
-    await eventually(lambda: _sample(agent, "retail_edge_inbound_messages_total",
-                                     topic="customers", outcome="stale") == 2,
-                     message="replayed record ignored")
+    await eventually(
+        lambda: (
+            _sample(agent, "retail_edge_inbound_messages_total", topic="customers", outcome="stale")
+            == 2
+        ),
+        message="replayed record ignored",
+    )
     assert await runner.run(repo_count) == 0
 
 

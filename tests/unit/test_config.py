@@ -33,15 +33,24 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     assert config.store.id == "paris-01"
     assert config.http.public_url == "https://paris-01.example.com"
     assert config.mqtt is not None
-    assert (config.mqtt.host, config.mqtt.port, config.mqtt.tls) == ("broker.example.com", 8883, True)
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.tls) == (
+        "broker.example.com",
+        8883,
+        True,
+    )
     assert config.mqtt.username == "paris-01"
     assert config.mqtt.password_file == tmp_path / "mqtt.pass"
     assert [q.id for q in config.queues] == ["advice"]
     assert config.recognition.pass_public_key == bytes(range(32))
     assert config.occupancy.capacity == 40
     kinds = [(d.kind, d.adapter) for d in config.devices]
-    assert kinds == [("ble", "bleak"), ("ble", "mqtt-proxy"), ("qr-camera", "opencv"),
-                     ("nfc", "nfcpy"), ("footfall", "mqtt")]
+    assert kinds == [
+        ("ble", "bleak"),
+        ("ble", "mqtt-proxy"),
+        ("qr-camera", "opencv"),
+        ("nfc", "nfcpy"),
+        ("footfall", "mqtt"),
+    ]
     assert config.devices[4].in_topic == "footfall-main/sensor/people_in/state"
 
 
@@ -68,20 +77,30 @@ def test_defaults_fill_optional_device_keys(tmp_path: Path) -> None:
         ('timezone = "Europe/Paris"', 'timezone = "Mars/Olympus"', "store.timezone: unknown"),
         ("port = 8080", "port = 70000", "http.port: must be at most 65535"),
         ("port = 8080", 'port = "8080"', "http.port: must be an integer"),
-        ('url = "mqtts://broker.example.com:8883"', 'url = "http://x"', "mqtt.url: must be mqtt://"),
+        (
+            'url = "mqtts://broker.example.com:8883"',
+            'url = "http://x"',
+            "mqtt.url: must be mqtt://",
+        ),
         ('window_token = "rotating"', 'window_token = "daily"', "queues.advice.window_token"),
-        ("door_rssi_dbm = -75", "door_rssi_dbm = true", "recognition.door_rssi_dbm: must be an integer"),
+        (
+            "door_rssi_dbm = -75",
+            "door_rssi_dbm = true",
+            "recognition.door_rssi_dbm: must be an integer",
+        ),
         ("capacity = 40", "capacity = 0", "occupancy.capacity: must be at least 1"),
         ('adapter = "bleak"', 'adapter = "bluez"', "devices[0].adapter: must be one of"),
         ('source = "0"', "", "devices[2].source: missing required key"),
         ('path = "usb"', 'path = "usb"\ncolour = "red"', "devices[3].colour: unknown key"),
-        ('name = "Boutique Rivoli"', 'name = "Boutique Rivoli"\nmanager = "x"', "store.manager: unknown key"),
+        (
+            'name = "Boutique Rivoli"',
+            'name = "Boutique Rivoli"\nmanager = "x"',
+            "store.manager: unknown key",
+        ),
         ("[occupancy]", "[occupancy]\n[extras]", "extras: unknown key"),
     ],
 )
-def test_each_problem_names_file_and_key(
-    tmp_path: Path, old: str, new: str, expected: str
-) -> None:
+def test_each_problem_names_file_and_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
     path = contract_example(tmp_path)
     text = path.read_text()
     assert old in text
@@ -92,8 +111,10 @@ def test_each_problem_names_file_and_key(
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     path = contract_example(tmp_path)
-    text = path.read_text().replace('id = "paris-01"', 'id = "BAD"').replace(
-        "port = 8080", "port = -1"
+    text = (
+        path.read_text()
+        .replace('id = "paris-01"', 'id = "BAD"')
+        .replace("port = 8080", "port = -1")
     )
     path.write_text(text)
     problems = problems_of(path)
@@ -110,7 +131,9 @@ def test_missing_secret_file_is_named(tmp_path: Path) -> None:
 def test_bad_pass_key_is_named(tmp_path: Path) -> None:
     path = contract_example(tmp_path)
     path.write_text(path.read_text().replace(PASS_KEY, base64.b64encode(b"short").decode()))
-    assert any("recognition.pass_public_key: must decode to 32 bytes" in p for p in problems_of(path))
+    assert any(
+        "recognition.pass_public_key: must decode to 32 bytes" in p for p in problems_of(path)
+    )
 
 
 def test_missing_required_tables(tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ def test_event_data_uses_contract_field_names() -> None:
     assert event.data() == {"door": "main", "in": 3, "out": 2, "from": "a", "to": "b"}
     served = QueueServed(queue="advice", ticket_id="t1", number=4, wait_s=60.0, service_s=120.0)
     assert served.data() == {
-        "queue": "advice", "ticket_id": "t1", "number": 4, "wait_s": 60.0, "service_s": 120.0
+        "queue": "advice",
+        "ticket_id": "t1",
+        "number": 4,
+        "wait_s": 60.0,
+        "service_s": 120.0,
     }
     assert PrivacyErased("c-1", 3).data() == {"customer_id": "c-1", "records_deleted": 3}
 
