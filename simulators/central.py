@@ -62,9 +62,15 @@ class CentralService:
     name = "central"
 
     def __init__(
-        self, mqtt_url: str, topic_prefix: str = "retail/v1", client_id: str = "central-simulator"
+        self,
+        mqtt_url: str,
+        topic_prefix: str = "retail/v1",
+        client_id: str = "central-simulator",
+        *,
+        mqtt5: bool = True,
     ) -> None:
         self.client_id = client_id
+        self._mqtt5 = mqtt5
         parts = urlsplit(mqtt_url)
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 1883
@@ -94,7 +100,7 @@ class CentralService:
                     self.ready.set()
                     await self._serve(client, stop)
                     return
-            except aiomqtt.MqttError as exc:
+            except (aiomqtt.MqttError, OSError) as exc:
                 self.ready.clear()
                 _LOGGER.info("central simulator: broker unreachable (%s); retrying", exc)
                 with contextlib.suppress(TimeoutError):
@@ -103,6 +109,15 @@ class CentralService:
     def _client(self) -> aiomqtt.Client:
         # A persistent session, like the real service: events published while this side was
         # briefly away are queued by the broker instead of being missed.
+        if not self._mqtt5:
+            return aiomqtt.Client(
+                self._host,
+                self._port,
+                identifier=self.client_id,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                timeout=10,
+            )
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = 24 * 3600
         return aiomqtt.Client(

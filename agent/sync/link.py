@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -101,6 +102,9 @@ class MqttLink:
                 _LOGGER.warning("broker refused the connection: %s", exc)
             except (aiomqtt.MqttError, OSError, _ConnectionEnded) as exc:
                 _LOGGER.warning("MQTT connection lost or failed: %s", exc)
+            except Exception:
+                # The supervisor must outlive any bug below it: log it loudly, then retry.
+                _LOGGER.exception("unexpected error in the MQTT link; reconnecting")
             self._set_disconnected()
             self._metrics.mqtt_connect_failures.inc()
             delay = self._backoff.next_delay()
@@ -165,7 +169,8 @@ class MqttLink:
             protocol=self._protocol,
             will=aiomqtt.Will(self._topics.status, self._status("offline"), qos=1, retain=True),
             clean_session=None if v5 else False,
-            clean_start=False,
+            # paho accepts clean_start only for MQTT 5; 3.1.1 uses clean_session above.
+            clean_start=False if v5 else paho_mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             keepalive=c.keepalive_s,
             properties=properties,
             tls_context=_tls_context(c) if c.tls else None,

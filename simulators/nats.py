@@ -1,0 +1,80 @@
+"""Start a private NATS server with its MQTT listener (a second, MQTT 3.1.1-only broker).
+
+NATS speaks MQTT 3.1.1 only, and refuses an MQTT 5 CONNECT properly: the agent's fallback to
+3.1.1 is exercised against it, and the sync suite runs against a broker that is not mosquitto.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from simulators.mosquitto import free_port
+
+
+class NatsUnavailable(RuntimeError):
+    """No `nats-server` executable (Debian package `nats-server`)."""
+
+
+class NatsMqttBroker:
+    def __init__(self, workdir: Path | None = None) -> None:
+        executable = shutil.which("nats-server") or (
+            "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
+        )
+        if executable is None:
+            raise NatsUnavailable("nats-server not found on PATH")
+        self.executable = executable
+        self.port = free_port()
+        self.client_port = free_port()
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="retail-edge-nats-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        config = self.workdir / "nats.conf"
+        config.write_text(
+            f"listen: 127.0.0.1:{self.client_port}\n"
+            "server_name: retail-edge-test\n"
+            f'jetstream {{ store_dir: "{self.workdir / "js"}" }}\n'
+            f"mqtt {{ listen: 127.0.0.1:{self.port} }}\n",
+            encoding="utf-8",
+        )
+        with (self.workdir / "nats.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own binary path
+                [self.executable, "-c", str(config)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise NatsUnavailable(f"nats-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise NatsUnavailable(f"nats-server did not listen on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
