@@ -13,12 +13,19 @@ from agent import __version__
 from agent.config.model import AgentConfig
 from agent.core.clock import SystemClock
 from agent.core.ports import Clock
+from agent.core.window_token import WindowTokens
 from agent.metrics import Metrics
 from agent.services.customers import CustomerService
+from agent.services.hub import Hub
+from agent.services.queue import QueueService
+from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.outbox import Outbox
 from agent.store.runner import StoreRunner
+from agent.store.secrets import static_generation, window_secret
+from agent.store.staff import StaffRepository
+from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.sync.link import InboundHandler, InboundRoute, MqttLink
 from agent.sync.publisher import OutboxPublisher
@@ -39,6 +46,9 @@ class Components:
     customers: CustomerService
     topics: Topics
     link: MqttLink | None
+    hub: Hub
+    queues: QueueService
+    staff: StaffService
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -80,6 +90,19 @@ def build(
             version=__version__,
             rng=rng,
         )
+    hub = Hub()
+    secret, generations = runner.call(_window_secrets, database, config)
+    queues = QueueService(
+        config,
+        uow,
+        TicketRepository(database),
+        WindowTokens(secret),
+        clock,
+        metrics,
+        hub,
+        static_generation=lambda queue: generations.get(queue, 1),
+    )
+    staff = StaffService(uow, runner, StaffRepository(database), clock)
     return Components(
         config=config,
         clock=clock,
@@ -91,7 +114,16 @@ def build(
         customers=customers,
         topics=topics,
         link=link,
+        hub=hub,
+        queues=queues,
+        staff=staff,
     )
+
+
+def _window_secrets(database: Database, config: AgentConfig) -> tuple[bytes, dict[str, int]]:
+    """The device's window-token key (made on first start) and each queue's sticker
+    generation (bumped to invalidate printed stickers)."""
+    return window_secret(database), {q.id: static_generation(database, q.id) for q in config.queues}
 
 
 def _customer_route(topics: Topics, customers: CustomerService) -> InboundHandler:

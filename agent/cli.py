@@ -32,6 +32,22 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path, metavar="FILE")
+
+    qr = sub.add_parser("window-qr", help="write the printable window QR code of a queue")
+    qr.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    qr.add_argument("--queue", required=True, metavar="Q")
+    qr.add_argument("--out", required=True, type=Path, metavar="PATH", help=".svg or .png")
+
+    pair = sub.add_parser("pair", help="print a one-time pairing code for a staff tablet")
+    pair.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    pair.add_argument("--name", default="tablet", metavar="NAME")
+
+    devices = sub.add_parser("devices", help="list paired staff tablets")
+    devices.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+
+    revoke = sub.add_parser("revoke", help="revoke a staff tablet (by id or name)")
+    revoke.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    revoke.add_argument("device", metavar="ID_OR_NAME")
     return parser
 
 
@@ -71,7 +87,32 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args.config)
     if args.command == "demo":
         return _demo(args)
-    raise AssertionError(args.command)
+    return _tool(args)
+
+
+def _tool(args: argparse.Namespace) -> int:
+    from agent import tools
+    from agent.config.loader import load_config
+
+    config = load_config(args.config)
+    if args.command == "window-qr":
+        url = tools.window_qr(config, args.queue, args.out)
+        print(f"wrote {args.out} -> {url}")
+    elif args.command == "pair":
+        code = tools.pairing_code(config, args.name)
+        print(f"Pairing code for {args.name!r}: {code} (valid 10 minutes, once)")
+        print(f"Open {config.http.public_url}/staff on the tablet and enter it.")
+    elif args.command == "devices":
+        for device in tools.staff_devices(config):
+            state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
+            print(f"{device.id}  {device.name}  paired {device.created_at}  {state}")
+    elif args.command == "revoke":
+        if tools.revoke_device(config, args.device) == 0:
+            raise UserFacingError(f"no active staff device {args.device!r}")
+        print(f"revoked {args.device}")
+    else:
+        raise AssertionError(args.command)
+    return 0
 
 
 def _check_config(path: Path) -> int:

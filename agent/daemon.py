@@ -11,11 +11,16 @@ from agent import __version__
 from agent.bootstrap import Components
 from agent.core.events import AgentStarted
 from agent.web.app import create_app
+from agent.web.context import WebContext
+from agent.web.customer_api import customer_router
 from agent.web.health import HealthReport, health_router
+from agent.web.pages import pages_router
 from agent.web.server import WebServer
+from agent.web.staff_api import staff_router
 
 _LOGGER = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
+QUEUE_TIMER_S = 5.0
 
 
 class AgentDaemon:
@@ -23,7 +28,22 @@ class AgentDaemon:
         self.c = components
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        app = create_app([health_router(self.health, components.metrics)])
+        web = WebContext.create(
+            components.config,
+            components.clock,
+            components.metrics,
+            components.hub,
+            components.queues,
+            components.staff,
+        )
+        app = create_app(
+            [
+                health_router(self.health, components.metrics),
+                customer_router(web),
+                staff_router(web),
+                pages_router(web),
+            ]
+        )
         http = components.config.http
         self.web = WebServer(app, http.bind, http.port)
         self._storage_problem: str | None = None
@@ -31,6 +51,7 @@ class AgentDaemon:
 
     async def start(self) -> None:
         await self.c.uow.record([AgentStarted(version=__version__)])
+        await self.c.queues.load()
         await self._housekeeping_once()
         await self.web.start()
         if self.c.link is not None:
@@ -38,6 +59,7 @@ class AgentDaemon:
         else:
             _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         _LOGGER.info("agent for store %s started", self.c.config.store.id)
 
     def request_stop(self) -> None:
@@ -95,6 +117,16 @@ class AgentDaemon:
                 await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
             await self._housekeeping_once()
 
+    async def _queue_timer(self) -> None:
+        """Called customers who never came become no-shows after the configured time."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=QUEUE_TIMER_S)
+            try:
+                await self.c.queues.expire_overdue_calls()
+            except sqlite3.Error as exc:
+                _LOGGER.error("queue timer could not write the database: %s", exc)  # noqa: TRY400
+
     async def _housekeeping_once(self) -> None:
         storage = self.c.config.storage
         try:
@@ -103,6 +135,7 @@ class AgentDaemon:
                 storage.outbox_max_events,
                 storage.outbox_max_age_s,
             )
+            await self.c.queues.purge()
             self._storage_problem = None
         except sqlite3.OperationalError as exc:
             self._storage_problem = f"database write failed: {exc}"

@@ -63,6 +63,29 @@ class Metrics:
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
+        self.joins = Counter("retail_edge_queue_joins", "Tickets issued", ["queue"], registry=r)
+        self.joins_refused = Counter(
+            "retail_edge_queue_joins_refused",
+            "Joins refused, by reason (window_token, closed, full, rate_limited)",
+            ["queue", "reason"],
+            registry=r,
+        )
+        self.queue_waiting = Gauge(
+            "retail_edge_queue_waiting", "People waiting", ["queue"], registry=r
+        )
+        self.wait_abs_error = Gauge(
+            "retail_edge_queue_wait_estimate_abs_error_seconds",
+            "Mean absolute error of the wait shown at join vs the actual wait until called "
+            "(last 200 called tickets)",
+            ["queue"],
+            registry=r,
+        )
+        self.wait_underestimates = Gauge(
+            "retail_edge_queue_wait_underestimate_ratio",
+            "Share of called tickets that waited longer than the high end of their range",
+            ["queue"],
+            registry=r,
+        )
         self.storage_errors = Counter(
             "retail_edge_storage_errors", "Database writes that failed", registry=r
         )

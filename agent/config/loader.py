@@ -21,6 +21,7 @@ from agent.config.model import (
     HttpConfig,
     MqttConfig,
     OccupancyConfig,
+    OpeningHours,
     QueueConfig,
     RecognitionConfig,
     StorageConfig,
@@ -77,6 +78,7 @@ def parse_config(
         http=_http(root),
         mqtt=_mqtt(root, base, store.id),
         queues=_queues(root),
+        opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
         devices=_devices(root),
@@ -109,6 +111,8 @@ def _storage(root: Table, base: Path) -> StorageConfig:
         path=path,
         outbox_max_events=t.integer("outbox_max_events", 500_000, minimum=1000),
         outbox_max_age_s=t.integer("outbox_max_age_s", 14 * 24 * 3600, minimum=3600),
+        ticket_name_retention_h=t.integer("ticket_name_retention_h", 24, minimum=1, maximum=720),
+        ticket_retention_days=t.integer("ticket_retention_days", 30, minimum=1, maximum=400),
     )
     t.finish()
     return config
@@ -122,8 +126,18 @@ def _http(root: Table) -> HttpConfig:
     parts = urlsplit(public_url)
     if t.ok("public_url") and (parts.scheme not in ("http", "https") or not parts.netloc):
         t.bad("public_url", f"must be an http:// or https:// URL, got {public_url!r}")
+    config = HttpConfig(
+        bind=bind,
+        port=port,
+        public_url=public_url.rstrip("/"),
+        joins_per_client=t.integer("joins_per_client", 5, minimum=1, maximum=1000),
+        join_window_s=t.integer("join_window_s", 600, minimum=10, maximum=86400),
+        joins_per_token_per_minute=t.integer(
+            "joins_per_token_per_minute", 60, minimum=1, maximum=10_000
+        ),
+    )
     t.finish()
-    return HttpConfig(bind=bind, port=port, public_url=public_url.rstrip("/"))
+    return config
 
 
 def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
@@ -189,10 +203,43 @@ def _queues(root: Table) -> tuple[QueueConfig, ...]:
                 id=queue_id,
                 label=q.string("label", queue_id),
                 window_token=q.choice("window_token", ("rotating", "static"), "rotating"),
+                max_waiting=q.integer("max_waiting", 200, minimum=1, maximum=10_000),
+                default_service_s=q.integer("default_service_s", 300, minimum=10, maximum=7200),
+                servers=q.integer("servers", 1, minimum=1, maximum=100),
+                grace_s=q.integer("grace_s", 180, minimum=10, maximum=3600),
+                auto_no_show_s=q.integer("auto_no_show_s", 600, minimum=0, maximum=86400),
+                snooze_places=q.integer("snooze_places", 3, minimum=1, maximum=50),
             )
         )
         q.finish()
     return tuple(queues)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS_PATTERN = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
+
+
+def _opening_hours(root: Table) -> OpeningHours:
+    t = root.table("opening_hours")
+    if t is None:
+        return OpeningHours()
+    days: list[tuple[int, int] | None] = []
+    for day in WEEKDAYS:
+        text = t.string(day, "closed")
+        match = HOURS_PATTERN.fullmatch(text)
+        if text == "closed" or not t.ok(day):
+            days.append(None)
+        elif match is None:
+            t.bad(day, f'must be "HH:MM-HH:MM" or "closed", got {text!r}')
+            days.append(None)
+        else:
+            start = int(match[1]) * 60 + int(match[2])
+            end = int(match[3]) * 60 + int(match[4])
+            if end <= start or end > 24 * 60:
+                t.bad(day, f"closing time must be after opening time, got {text!r}")
+            days.append((start, end))
+    t.finish()
+    return OpeningHours(days=tuple(days))
 
 
 def _recognition(root: Table) -> RecognitionConfig:

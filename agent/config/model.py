@@ -20,6 +20,8 @@ class StorageConfig:
     # (logged, counted, and announced with an `outbox.dropped` event so the gap is explained).
     outbox_max_events: int = 500_000
     outbox_max_age_s: int = 14 * 24 * 3600
+    ticket_name_retention_h: int = 24  # names/phones of ended tickets are blanked after this
+    ticket_retention_days: int = 30  # ended tickets (anonymous by then) are deleted after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class HttpConfig:
     bind: str
     port: int
     public_url: str
+    joins_per_client: int = 5  # joins one client address may make per join_window_s
+    join_window_s: int = 600
+    joins_per_token_per_minute: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,20 @@ class QueueConfig:
     id: str
     label: str
     window_token: str  # "rotating" | "static"
+    max_waiting: int = 200
+    default_service_s: int = 300
+    servers: int = 1
+    grace_s: int = 180  # a called customer not there after this is flagged to staff
+    auto_no_show_s: int = 600  # ... and marked no-show after this (0: never automatically)
+    snooze_places: int = 3  # "I need a few more minutes" moves back at most this many places
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    """Per weekday (0 = Monday) the open interval in minutes since local midnight, or None
+    when closed that day. An absent [opening_hours] table means always open."""
+
+    days: tuple[tuple[int, int] | None, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,7 @@ class AgentConfig:
     http: HttpConfig
     mqtt: MqttConfig | None
     queues: tuple[QueueConfig, ...] = ()
+    opening_hours: OpeningHours = OpeningHours()
     recognition: RecognitionConfig = RecognitionConfig()
     occupancy: OccupancyConfig = OccupancyConfig()
     devices: tuple[DeviceConfig, ...] = ()

@@ -25,12 +25,21 @@ class DomainEvent:
 # --- virtual queue -------------------------------------------------------------------------
 
 
+def _without_none(data: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
 @dataclass(frozen=True, slots=True)
 class QueueJoined(DomainEvent):
     type: ClassVar[str] = "queue.joined"
     queue: str
     ticket_id: str
     number: int
+    # Only with the customer's SMS consent: the central side sends the SMS (issue: queue).
+    phone: str | None = None
+
+    def data(self) -> dict[str, JsonValue]:
+        return _without_none(asdict(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,11 @@ class QueueCalled(DomainEvent):
     queue: str
     ticket_id: str
     number: int
+    phone: str | None = None
+    recall: bool | None = None  # extension: true when staff called the same ticket again
+
+    def data(self) -> dict[str, JsonValue]:
+        return _without_none(asdict(self))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,3 +46,52 @@ def m001_platform(db: sqlite_utils.Database) -> None:
             at TEXT NOT NULL
         )"""
     )
+
+
+@MIGRATIONS()
+def m002_queue(db: sqlite_utils.Database) -> None:
+    # Tickets. Personal fields: name (optional first name) and phone (only with SMS consent;
+    # cleared when the ticket ends). Rows are purged after the retention period.
+    db.execute(
+        """CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            queue TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            sort_key REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            party_size INTEGER NOT NULL DEFAULT 1,
+            locale TEXT NOT NULL DEFAULT 'en',
+            phone TEXT,
+            called_at TEXT,
+            ended_at TEXT,
+            snoozed INTEGER NOT NULL DEFAULT 0,
+            recalls INTEGER NOT NULL DEFAULT 0,
+            called_by TEXT,
+            predicted_low_s REAL,
+            predicted_high_s REAL
+        )"""
+    )
+    db.execute("CREATE INDEX tickets_active ON tickets(queue, state)")
+    db.execute("CREATE INDEX tickets_ended ON tickets(ended_at)")
+    # Staff tablets: only a hash of each device token is kept.
+    db.execute(
+        """CREATE TABLE staff_devices (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT,
+            revoked_at TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE pairing_codes (
+            code_hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        )"""
+    )

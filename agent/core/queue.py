@@ -1,0 +1,178 @@
+"""The virtual-queue state machine for one queue (pure: no I/O, time passed in).
+
+    waiting --call--> called --served--> served
+       |                 |----no-show--> no_show --recall--> called
+       |                 '----leave----> left
+       '------leave----> left
+
+Order among waiting tickets is a sort key, so "I need a few more minutes" can move a ticket
+back a bounded number of places without renumbering anyone.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from agent.core.events import (
+    DomainEvent,
+    QueueCalled,
+    QueueJoined,
+    QueueLeft,
+    QueueNoShow,
+    QueueServed,
+)
+
+
+class TicketState(enum.StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVED = "served"
+    NO_SHOW = "no_show"
+    LEFT = "left"
+
+
+ACTIVE_STATES = (TicketState.WAITING, TicketState.CALLED)
+
+
+class QueueRuleError(Exception):
+    """A transition the state machine does not allow; ``code`` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    queue: str
+    number: int
+    state: TicketState
+    sort_key: float
+    created_at: datetime
+    secret_hash: str
+    name: str = ""
+    party_size: int = 1
+    locale: str = "en"
+    phone: str | None = None
+    called_at: datetime | None = None
+    ended_at: datetime | None = None
+    snoozed: bool = False
+    recalls: int = 0
+    called_by: str | None = None
+    predicted_low_s: float | None = None
+    predicted_high_s: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class QueueBook:
+    """The active tickets of one queue, in order. Methods return (new ticket, events) and
+    change nothing until the caller applies the new ticket with `apply`."""
+
+    def __init__(self, queue: str, tickets: Iterable[Ticket] = ()) -> None:
+        self.queue = queue
+        self._active: dict[str, Ticket] = {t.id: t for t in tickets if t.active}
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        return self._active.get(ticket_id)
+
+    def waiting(self) -> list[Ticket]:
+        items = [t for t in self._active.values() if t.state == TicketState.WAITING]
+        return sorted(items, key=lambda t: (t.sort_key, t.number))
+
+    def called(self) -> list[Ticket]:
+        items = [t for t in self._active.values() if t.state == TicketState.CALLED]
+        return sorted(items, key=lambda t: (t.called_at or t.created_at, t.number))
+
+    def position(self, ticket_id: str) -> int | None:
+        """1 for the next to be called; None if not waiting."""
+        for index, ticket in enumerate(self.waiting()):
+            if ticket.id == ticket_id:
+                return index + 1
+        return None
+
+    def waiting_count(self) -> int:
+        return sum(1 for t in self._active.values() if t.state == TicketState.WAITING)
+
+    def next_sort_key(self) -> float:
+        return max((t.sort_key for t in self._active.values()), default=0.0) + 1024.0
+
+    # --- deciding --------------------------------------------------------------------------
+
+    def join(self, ticket: Ticket) -> tuple[Ticket, list[DomainEvent]]:
+        event = QueueJoined(self.queue, ticket.id, ticket.number, phone=ticket.phone)
+        return ticket, [event]
+
+    def call_next(self, now: datetime, device: str | None) -> tuple[Ticket, list[DomainEvent]]:
+        waiting = self.waiting()
+        if not waiting:
+            raise QueueRuleError("nobody_waiting", "Nobody is waiting in this queue.")
+        ticket = replace(waiting[0], state=TicketState.CALLED, called_at=now, called_by=device)
+        return ticket, [QueueCalled(self.queue, ticket.id, ticket.number, phone=ticket.phone)]
+
+    def served(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+        self._require(ticket, TicketState.CALLED, "Only a called ticket can be served.")
+        called_at = ticket.called_at or now
+        wait_s = round((called_at - ticket.created_at).total_seconds(), 3)
+        service_s = round((now - called_at).total_seconds(), 3)
+        done = replace(ticket, state=TicketState.SERVED, ended_at=now, phone=None)
+        return done, [QueueServed(self.queue, ticket.id, ticket.number, wait_s, service_s)]
+
+    def no_show(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+        self._require(ticket, TicketState.CALLED, "Only a called ticket can be a no-show.")
+        done = replace(ticket, state=TicketState.NO_SHOW, ended_at=now, phone=None)
+        return done, [QueueNoShow(self.queue, ticket.id, ticket.number)]
+
+    def recall(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+        """Call again: a called customer who has not come yet, or a no-show who turned up."""
+        if ticket.state not in (TicketState.CALLED, TicketState.NO_SHOW):
+            raise QueueRuleError("not_called", "Only a called or no-show ticket can be recalled.")
+        again = replace(
+            ticket,
+            state=TicketState.CALLED,
+            called_at=now if ticket.state == TicketState.NO_SHOW else ticket.called_at,
+            ended_at=None,
+            recalls=ticket.recalls + 1,
+        )
+        event = QueueCalled(self.queue, ticket.id, ticket.number, phone=ticket.phone, recall=True)
+        return again, [event]
+
+    def leave(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+        if not ticket.active:
+            raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+        done = replace(ticket, state=TicketState.LEFT, ended_at=now, phone=None)
+        return done, [QueueLeft(self.queue, ticket.id, ticket.number)]
+
+    def snooze(self, ticket: Ticket, places: int) -> tuple[Ticket, list[DomainEvent]]:
+        """Move a waiting ticket back up to ``places`` places, once per ticket."""
+        self._require(ticket, TicketState.WAITING, "Only a waiting ticket can ask for more time.")
+        if ticket.snoozed:
+            raise QueueRuleError("already_snoozed", "You have already asked for more time once.")
+        behind = [t for t in self.waiting() if t.sort_key > ticket.sort_key]
+        if not behind:
+            return replace(ticket, snoozed=True), []
+        hop = behind[: max(1, places)]
+        after = behind[len(hop)] if len(behind) > len(hop) else None
+        new_key = (hop[-1].sort_key + after.sort_key) / 2 if after else hop[-1].sort_key + 1024.0
+        return replace(ticket, sort_key=new_key, snoozed=True), []
+
+    def apply(self, ticket: Ticket) -> None:
+        """Make a decided ticket the current state (after it was committed)."""
+        if ticket.active:
+            self._active[ticket.id] = ticket
+        else:
+            self._active.pop(ticket.id, None)
+
+    @staticmethod
+    def _require(ticket: Ticket, state: TicketState, message: str) -> None:
+        if ticket.state != state:
+            raise QueueRuleError(f"not_{state.value}", message)

@@ -1,0 +1,65 @@
+"""In-process publish/subscribe for live pages (SSE): queue changes, staff events.
+
+Subscribers get a bounded queue. A subscriber that falls too far behind is closed rather than
+allowed to grow memory; its browser reconnects and starts again from the current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SUBSCRIBER_BUFFER = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    name: str
+    data: object
+
+
+class Subscription:
+    def __init__(self, topics: frozenset[str]) -> None:
+        self.topics = topics
+        self.queue: asyncio.Queue[Message | None] = asyncio.Queue(SUBSCRIBER_BUFFER)
+        self.lagged = False
+
+    async def next(self, idle_s: float) -> Message | None:
+        """The next message, or None after ``idle_s`` seconds of silence."""
+        try:
+            async with asyncio.timeout(idle_s):
+                return await self.queue.get()
+        except TimeoutError:
+            return None
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    @contextlib.contextmanager
+    def subscribe(self, *topics: str) -> Iterator[Subscription]:
+        subscription = Subscription(frozenset(topics))
+        self._subscribers.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscribers.discard(subscription)
+
+    def publish(self, topic: str, name: str, data: object) -> None:
+        message = Message(topic, name, data)
+        for subscription in list(self._subscribers):
+            if topic not in subscription.topics or subscription.lagged:
+                continue
+            try:
+                subscription.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                subscription.lagged = True
+                self._subscribers.discard(subscription)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,63 @@
+"""Pairing staff tablets and authenticating them."""
+
+from __future__ import annotations
+
+import logging
+
+from agent.core.ports import Clock
+from agent.core.ratelimit import RateLimiter
+from agent.store.runner import StoreRunner
+from agent.store.staff import StaffDevice, StaffRepository
+from agent.store.unit_of_work import UnitOfWork
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class PairingRefused(Exception):
+    def __init__(self, code: str, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+class StaffService:
+    # A 6-digit code has a million values: with these limits guessing one inside its ten
+    # minutes is out of reach (at most 100 tries from the whole network per 10 minutes).
+    FAILURES_PER_CLIENT = 10
+    FAILURES_OVERALL = 100
+    FAILURE_WINDOW_S = 600.0
+
+    def __init__(
+        self, uow: UnitOfWork, runner: StoreRunner, staff: StaffRepository, clock: Clock
+    ) -> None:
+        self._uow = uow
+        self._runner = runner
+        self._staff = staff
+        self._clock = clock
+        self._client_failures = RateLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
+        self._all_failures = RateLimiter(self.FAILURES_OVERALL, self.FAILURE_WINDOW_S)
+
+    async def pair(self, code: str, device_name: str, client: str) -> str:
+        now_mono = self._clock.monotonic()
+        for limiter, key in ((self._client_failures, client), (self._all_failures, "*")):
+            wait = limiter.retry_after(key, now_mono)
+            if wait > 0:
+                raise PairingRefused(
+                    "too_many_attempts", "Too many wrong codes. Please wait and try again.", wait
+                )
+        token = await self._uow.commit(
+            lambda: (self._staff.redeem(code, device_name, self._clock.now()), [])
+        )
+        if token is None:
+            self._client_failures.allow(client, now_mono)
+            self._all_failures.allow("*", now_mono)
+            _LOGGER.warning("wrong or expired pairing code from %s", client)
+            raise PairingRefused("invalid_code", "This code is wrong, used or expired.")
+        _LOGGER.info("paired staff device %r", device_name)
+        return token
+
+    async def authenticate(self, token: str) -> StaffDevice | None:
+        if not token or len(token) > 128:
+            return None
+        return await self._runner.run(self._staff.authenticate, token)

@@ -1,0 +1,95 @@
+"""Staff tablets: one-time pairing codes and revocable device tokens (hashes only)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.core.clock import rfc3339
+from agent.store.database import Database
+
+PAIRING_CODE_TTL_S = 600
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StaffDevice:
+    id: str
+    name: str
+    created_at: str
+    last_seen_at: str | None
+    revoked_at: str | None
+
+
+class StaffRepository:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def create_pairing_code(self, name: str, now: datetime) -> str:
+        """A fresh 6-digit code, valid 10 minutes, usable once."""
+        conn = self._database.conn
+        conn.execute("DELETE FROM pairing_codes WHERE expires_at < ?", (now.timestamp(),))
+        while True:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            if (
+                conn.execute(
+                    "SELECT 1 FROM pairing_codes WHERE code_hash = ?", (_hash(code),)
+                ).fetchone()
+                is None
+            ):
+                break
+        conn.execute(
+            "INSERT INTO pairing_codes(code_hash, name, expires_at) VALUES (?, ?, ?)",
+            (_hash(code), name, now.timestamp() + PAIRING_CODE_TTL_S),
+        )
+        return code
+
+    def redeem(self, code: str, device_name: str, now: datetime) -> str | None:
+        """Use a code once: returns a new device token, or None if the code is not valid."""
+        conn = self._database.conn
+        row = conn.execute(
+            "SELECT name, expires_at, used_at FROM pairing_codes WHERE code_hash = ?",
+            (_hash(code),),
+        ).fetchone()
+        if row is None or row[2] is not None or float(row[1]) < now.timestamp():
+            return None
+        conn.execute(
+            "UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?",
+            (now.timestamp(), _hash(code)),
+        )
+        token = secrets.token_urlsafe(32)
+        conn.execute(
+            "INSERT INTO staff_devices(id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            (uuid.uuid4().hex[:12], device_name or str(row[0]), _hash(token), rfc3339(now)),
+        )
+        return token
+
+    def authenticate(self, token: str) -> StaffDevice | None:
+        row = self._database.conn.execute(
+            "SELECT id, name, created_at, last_seen_at, revoked_at FROM staff_devices "
+            "WHERE token_hash = ? AND revoked_at IS NULL",
+            (_hash(token),),
+        ).fetchone()
+        return None if row is None else StaffDevice(*row)
+
+    def devices(self) -> list[StaffDevice]:
+        rows = self._database.conn.execute(
+            "SELECT id, name, created_at, last_seen_at, revoked_at FROM staff_devices "
+            "ORDER BY created_at"
+        ).fetchall()
+        return [StaffDevice(*row) for row in rows]
+
+    def revoke(self, id_or_name: str, now: datetime) -> int:
+        return int(
+            self._database.conn.execute(
+                "UPDATE staff_devices SET revoked_at = ? WHERE (id = ? OR name = ?) "
+                "AND revoked_at IS NULL",
+                (rfc3339(now), id_or_name, id_or_name),
+            ).rowcount
+        )

@@ -1,0 +1,120 @@
+"""Tickets as stored: the durable side of the virtual queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from agent.core.clock import rfc3339
+from agent.core.queue import Ticket, TicketState
+from agent.store.database import Database
+
+_COLUMNS = (
+    "id", "queue", "number", "state", "sort_key", "created_at", "secret_hash", "name",
+    "party_size", "locale", "phone", "called_at", "ended_at", "snoozed", "recalls", "called_by",
+    "predicted_low_s", "predicted_high_s",
+)  # fmt: skip
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tickets"  # noqa: S608 - fixed column names
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return None if moment is None else rfc3339(moment)
+
+
+def _dt(text: object) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(str(text))
+
+
+class TicketRepository:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def save(self, ticket: Ticket) -> None:
+        values = (
+            ticket.id, ticket.queue, ticket.number, ticket.state.value, ticket.sort_key,
+            _ts(ticket.created_at), ticket.secret_hash, ticket.name, ticket.party_size,
+            ticket.locale, ticket.phone, _ts(ticket.called_at), _ts(ticket.ended_at),
+            int(ticket.snoozed), ticket.recalls, ticket.called_by, ticket.predicted_low_s,
+            ticket.predicted_high_s,
+        )  # fmt: skip
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
+        self._database.conn.execute(
+            f"INSERT INTO tickets({', '.join(_COLUMNS)}) VALUES ({placeholders}) "  # noqa: S608 - fixed column names
+            f"ON CONFLICT(id) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        row = self._database.conn.execute(f"{_SELECT} WHERE id = ?", (ticket_id,)).fetchone()
+        return None if row is None else _ticket(row)
+
+    def active(self) -> list[Ticket]:
+        rows = self._database.conn.execute(
+            f"{_SELECT} WHERE state IN ('waiting', 'called')"
+        ).fetchall()
+        return [_ticket(row) for row in rows]
+
+    def recent_served(self, queue: str, limit: int) -> list[Ticket]:
+        rows = self._database.conn.execute(
+            f"{_SELECT} WHERE queue = ? AND state = 'served' ORDER BY ended_at DESC LIMIT ?",
+            (queue, limit),
+        ).fetchall()
+        return [_ticket(row) for row in reversed(rows)]
+
+    def recent_called(self, queue: str, limit: int) -> list[Ticket]:
+        rows = self._database.conn.execute(
+            f"{_SELECT} WHERE queue = ? AND called_at IS NOT NULL ORDER BY called_at DESC LIMIT ?",
+            (queue, limit),
+        ).fetchall()
+        return [_ticket(row) for row in reversed(rows)]
+
+    def next_number(self, queue: str, day: str) -> int:
+        """Ticket numbers restart at 1 each store day (local date), per queue."""
+        key = f"ticket_number:{queue}"
+        current = self._database.meta(key)
+        last_day, _, last = (current or "").partition("|")
+        number = int(last) + 1 if last_day == day and last else 1
+        self._database.set_meta(key, f"{day}|{number}")
+        return number
+
+    def purge(self, ended_before: datetime, anonymise_before: datetime) -> int:
+        """Retention: drop names of tickets ended long enough ago, delete old rows."""
+        conn = self._database.conn
+        conn.execute(
+            "UPDATE tickets SET name = '', phone = NULL WHERE ended_at IS NOT NULL "
+            "AND ended_at < ? AND (name != '' OR phone IS NOT NULL)",
+            (rfc3339(anonymise_before),),
+        )
+        return int(
+            conn.execute(
+                "DELETE FROM tickets WHERE ended_at IS NOT NULL AND ended_at < ?",
+                (rfc3339(ended_before),),
+            ).rowcount
+        )
+
+
+def _ticket(row: tuple[object, ...]) -> Ticket:
+    r = dict(zip(_COLUMNS, row, strict=True))
+    created = datetime.fromisoformat(str(r["created_at"]))
+    return Ticket(
+        id=str(r["id"]),
+        queue=str(r["queue"]),
+        number=int(str(r["number"])),
+        state=TicketState(str(r["state"])),
+        sort_key=float(str(r["sort_key"])),
+        created_at=created,
+        secret_hash=str(r["secret_hash"]),
+        name=str(r["name"]),
+        party_size=int(str(r["party_size"])),
+        locale=str(r["locale"]),
+        phone=None if r["phone"] is None else str(r["phone"]),
+        called_at=_dt(r["called_at"]),
+        ended_at=_dt(r["ended_at"]),
+        snoozed=bool(r["snoozed"]),
+        recalls=int(str(r["recalls"])),
+        called_by=None if r["called_by"] is None else str(r["called_by"]),
+        predicted_low_s=None if r["predicted_low_s"] is None else float(str(r["predicted_low_s"])),
+        predicted_high_s=None
+        if r["predicted_high_s"] is None
+        else float(str(r["predicted_high_s"])),
+    )

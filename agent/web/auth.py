@@ -1,0 +1,56 @@
+"""Who is calling: a customer holding a ticket secret, or a paired staff tablet."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from agent.core.queue import Ticket
+from agent.services.queue import QueueService
+from agent.store.staff import StaffDevice
+from agent.web.context import WebContext
+from agent.web.errors import ApiError
+
+TICKET_COOKIE_PREFIX = "rt_"
+STAFF_COOKIE = "staff_token"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _credential(request: Request, scheme: str) -> str | None:
+    header = request.headers.get("authorization", "")
+    given, _, value = header.partition(" ")
+    if given.lower() == scheme.lower() and value.strip():
+        return value.strip()
+    return None
+
+
+async def ticket_for(request: Request, queues: QueueService, ticket_id: str) -> Ticket:
+    """The ticket, if the caller holds its secret (header, or the cookie the join set)."""
+    if len(ticket_id) > 64:
+        raise ApiError(404, "not_found", "No such ticket.")
+    secret = _credential(request, "Ticket") or request.cookies.get(TICKET_COOKIE_PREFIX + ticket_id)
+    if not secret:
+        raise ApiError(401, "unauthorized", "This ticket's secret is needed to see it.")
+    ticket = await queues.ticket(ticket_id)
+    # The same answer for "no such ticket" and "wrong secret": ids cannot be probed.
+    if ticket is None or not queues.secret_matches(ticket, secret):
+        raise ApiError(403, "forbidden", "This is not your ticket.")
+    return ticket
+
+
+async def staff_device(
+    request: Request, ctx: WebContext, *, allow_cookie: bool = False
+) -> StaffDevice:
+    """A paired, unrevoked tablet. State-changing calls need the Bearer header (a cookie
+    alone is refused, so another site cannot make a tablet's browser act: CSRF)."""
+    token = _credential(request, "Bearer")
+    if token is None and allow_cookie:
+        token = request.cookies.get(STAFF_COOKIE)
+    if not token:
+        raise ApiError(401, "unauthorized", "Pair this tablet first (retail-edge pair).")
+    device = await ctx.staff.authenticate(token)
+    if device is None:
+        raise ApiError(401, "unauthorized", "This tablet's pairing was revoked or is unknown.")
+    return device

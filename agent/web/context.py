@@ -1,0 +1,47 @@
+"""What the HTTP routes need, passed in explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.config.model import AgentConfig
+from agent.core.ports import Clock
+from agent.core.ratelimit import RateLimiter
+from agent.metrics import Metrics
+from agent.services.hub import Hub
+from agent.services.queue import QueueService
+from agent.services.staff import StaffService
+
+
+@dataclass
+class WebContext:
+    config: AgentConfig
+    clock: Clock
+    metrics: Metrics
+    hub: Hub
+    queues: QueueService
+    staff: StaffService
+    join_limit_client: RateLimiter
+    join_limit_token: RateLimiter
+
+    @classmethod
+    def create(
+        cls,
+        config: AgentConfig,
+        clock: Clock,
+        metrics: Metrics,
+        hub: Hub,
+        queues: QueueService,
+        staff: StaffService,
+    ) -> WebContext:
+        http = config.http
+        return cls(
+            config=config,
+            clock=clock,
+            metrics=metrics,
+            hub=hub,
+            queues=queues,
+            staff=staff,
+            join_limit_client=RateLimiter(http.joins_per_client, http.join_window_s),
+            join_limit_token=RateLimiter(http.joins_per_token_per_minute, 60.0),
+        )

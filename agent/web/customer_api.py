@@ -1,0 +1,158 @@
+"""Customer-facing JSON API: join, read, leave, snooze, live stream; pairing (contract §3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from agent.core.queue import QueueRuleError, Ticket
+from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, queue_topic
+from agent.services.staff import PairingRefused
+from agent.web.auth import STAFF_COOKIE, TICKET_COOKIE_PREFIX, client_address, ticket_for
+from agent.web.context import WebContext
+from agent.web.errors import ApiError
+from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+
+TICKET_COOKIE_MAX_AGE_S = 12 * 3600
+Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+
+
+class JoinBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    window_token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(max_length=40)] = ""
+    party_size: int = Field(default=1, ge=1, le=20)
+    locale: Literal["fr", "en"] = "en"
+    phone: Phone | None = None  # only sent when the customer ticked SMS consent
+
+
+class PairBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+    device_name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class TicketCreated(BaseModel):
+    ticket: dict[str, object]
+    secret: str
+
+
+def rule_error(exc: QueueRuleError) -> ApiError:
+    status = 403 if exc.code in ("window_token_expired", "closed") else 409
+    return ApiError(status, exc.code, exc.message)
+
+
+def queue_or_404(ctx: WebContext, queue: str) -> None:
+    if queue not in ctx.queues.queue_ids():
+        raise ApiError(404, "not_found", f"No queue called {queue[:40]!r} here.")
+
+
+def customer_router(ctx: WebContext) -> APIRouter:
+    router = APIRouter()
+    queues: QueueService = ctx.queues
+
+    @router.get("/api/v1/queues/{queue}/summary")
+    async def summary(queue: str) -> dict[str, object]:
+        """Extension: what the join page and the window screen show (no personal data)."""
+        queue_or_404(ctx, queue)
+        return queues.summary(queue)
+
+    @router.post("/api/v1/queues/{queue}/tickets", status_code=201)
+    async def join(
+        queue: str, body: JoinBody, request: Request, response: Response
+    ) -> TicketCreated:
+        queue_or_404(ctx, queue)
+        client = client_address(request)
+        now = ctx.clock.monotonic()
+        if not ctx.join_limit_client.allow(client, now) or not ctx.join_limit_token.allow(
+            body.window_token, now
+        ):
+            ctx.metrics.joins_refused.labels(queue=queue, reason="rate_limited").inc()
+            raise ApiError(429, "rate_limited", "Too many tickets from here. Please wait a bit.")
+        request_ = JoinRequest(
+            body.window_token, body.name, body.party_size, body.locale, body.phone
+        )
+        try:
+            ticket, secret = await queues.join(queue, request_, client)
+        except QueueUnavailable as exc:
+            raise rule_error(exc) from None
+        response.set_cookie(
+            TICKET_COOKIE_PREFIX + ticket.id,
+            secret,
+            max_age=TICKET_COOKIE_MAX_AGE_S,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return TicketCreated(ticket=queues.view(ticket), secret=secret)
+
+    @router.get("/api/v1/tickets/{ticket_id}")
+    async def read(ticket_id: str, request: Request) -> dict[str, object]:
+        return queues.view(await ticket_for(request, queues, ticket_id))
+
+    @router.delete("/api/v1/tickets/{ticket_id}")
+    async def leave(ticket_id: str, request: Request) -> dict[str, object]:
+        ticket = await ticket_for(request, queues, ticket_id)
+        try:
+            return queues.view(await queues.leave(ticket))
+        except QueueRuleError as exc:
+            raise rule_error(exc) from None
+
+    @router.post("/api/v1/tickets/{ticket_id}/snooze")
+    async def snooze(ticket_id: str, request: Request) -> dict[str, object]:
+        """Extension: "I need a few more minutes" (once per ticket)."""
+        ticket = await ticket_for(request, queues, ticket_id)
+        try:
+            return queues.view(await queues.snooze(ticket))
+        except QueueRuleError as exc:
+            raise rule_error(exc) from None
+
+    @router.get("/api/v1/tickets/{ticket_id}/stream")
+    async def stream(ticket_id: str, request: Request) -> Response:
+        ticket = await ticket_for(request, queues, ticket_id)
+        return sse_response(_ticket_frames(ctx, ticket))
+
+    @router.post("/api/v1/pair")
+    async def pair(body: PairBody, request: Request, response: Response) -> dict[str, str]:
+        try:
+            token = await ctx.staff.pair(body.code, body.device_name, client_address(request))
+        except PairingRefused as exc:
+            status = 429 if exc.code == "too_many_attempts" else 403
+            raise ApiError(status, exc.code, exc.message) from None
+        response.set_cookie(
+            STAFF_COOKIE,
+            token,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return {"token": token}
+
+    return router
+
+
+async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
+    queues = ctx.queues
+    last = ""
+    with ctx.hub.subscribe(queue_topic(ticket.queue)) as subscription:
+        while True:
+            current = await queues.ticket(ticket.id)
+            if current is None:
+                return
+            view = queues.view(current)
+            encoded = json.dumps(view, sort_keys=True)
+            if encoded != last:
+                last = encoded
+                yield sse_frame("ticket", view)
+            message = await subscription.next(KEEPALIVE_S)
+            if subscription.lagged:
+                return
+            if message is None:
+                yield sse_comment()

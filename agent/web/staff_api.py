@@ -1,0 +1,83 @@
+"""Staff-tablet JSON API and live stream (contract §3). Bearer token from pairing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request, Response
+
+from agent.core.queue import QueueRuleError
+from agent.services.queue import STAFF_TOPIC
+from agent.web.auth import staff_device
+from agent.web.context import WebContext
+from agent.web.customer_api import queue_or_404, rule_error
+from agent.web.errors import ApiError
+from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+
+
+def staff_router(ctx: WebContext) -> APIRouter:
+    router = APIRouter()
+    queues = ctx.queues
+
+    @router.get("/api/v1/queues/{queue}")
+    async def queue_view(queue: str, request: Request) -> dict[str, object]:
+        await staff_device(request, ctx)
+        queue_or_404(ctx, queue)
+        return queues.queue_view(queue)
+
+    @router.post("/api/v1/queues/{queue}/call-next")
+    async def call_next(queue: str, request: Request) -> dict[str, object]:
+        device = await staff_device(request, ctx)
+        queue_or_404(ctx, queue)
+        try:
+            return queues.staff_view(await queues.call_next(queue, device.name))
+        except QueueRuleError as exc:
+            raise rule_error(exc) from None
+
+    async def transition(request: Request, ticket_id: str, action: str) -> dict[str, object]:
+        await staff_device(request, ctx)
+        operations = {
+            "served": queues.served,
+            "no-show": queues.no_show,
+            "recall": queues.recall,
+        }
+        try:
+            return queues.staff_view(await operations[action](ticket_id))
+        except LookupError:
+            raise ApiError(404, "not_found", "No such ticket.") from None
+        except QueueRuleError as exc:
+            raise rule_error(exc) from None
+
+    @router.post("/api/v1/tickets/{ticket_id}/served")
+    async def served(ticket_id: str, request: Request) -> dict[str, object]:
+        return await transition(request, ticket_id, "served")
+
+    @router.post("/api/v1/tickets/{ticket_id}/no-show")
+    async def no_show(ticket_id: str, request: Request) -> dict[str, object]:
+        return await transition(request, ticket_id, "no-show")
+
+    @router.post("/api/v1/tickets/{ticket_id}/recall")
+    async def recall(ticket_id: str, request: Request) -> dict[str, object]:
+        return await transition(request, ticket_id, "recall")
+
+    @router.get("/api/v1/staff/stream")
+    async def stream(request: Request) -> Response:
+        await staff_device(request, ctx, allow_cookie=True)
+        return sse_response(_staff_frames(ctx))
+
+    return router
+
+
+async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
+    with ctx.hub.subscribe(STAFF_TOPIC) as subscription:
+        # Start with the whole picture, then changes as they happen.
+        for queue in ctx.queues.queue_ids():
+            yield sse_frame("queue", ctx.queues.queue_view(queue))
+        while True:
+            message = await subscription.next(KEEPALIVE_S)
+            if subscription.lagged:
+                return
+            if message is None:
+                yield sse_comment()
+            else:
+                yield sse_frame(message.name, message.data)
