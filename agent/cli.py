@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from agent import __version__
 from agent.errors import ConfigError, UserFacingError
@@ -15,12 +16,34 @@ from agent.errors import ConfigError, UserFacingError
 _LOGGER = logging.getLogger("agent")
 
 
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+EXIT_UNEXPECTED = 3
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a malformed command line is one line on stderr (contract §1)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="retail-edge", description="In-store edge agent.")
+    parser = _Parser(prog="retail-edge", description="In-store edge agent.")
     parser.add_argument("--version", action="version", version=f"retail-edge {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     run = sub.add_parser("run", help="run the agent daemon until SIGTERM/SIGINT")
     run.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
@@ -55,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -64,10 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     except UserFacingError as exc:
         print(f"retail-edge: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
@@ -77,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"retail-edge: unexpected error: {type(exc).__name__}: {exc} (run with --debug)",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_UNEXPECTED
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -42,7 +42,8 @@ class AgentDaemon:
                 customer_router(web),
                 staff_router(web),
                 pages_router(web),
-            ]
+            ],
+            components.metrics,
         )
         http = components.config.http
         self.web = WebServer(app, http.bind, http.port)
@@ -52,6 +53,7 @@ class AgentDaemon:
     async def start(self) -> None:
         await self.c.uow.record([AgentStarted(version=__version__)])
         await self.c.queues.load()
+        await self.c.customers.load()
         await self._housekeeping_once()
         await self.web.start()
         if self.c.link is not None:

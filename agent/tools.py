@@ -55,7 +55,7 @@ def window_qr(config: AgentConfig, queue: str, out: Path) -> str:
     if queue_config is None:
         known = ", ".join(q.id for q in config.queues) or "none configured"
         raise UserFacingError(f"no queue {queue!r} in {config.source} (queues: {known})")
-    if queue_config.window_token != "static":  # noqa: S105 - a mode name, not a secret
+    if not queue_config.printed_sticker:
         raise UserFacingError(
             f"queue {queue!r} uses a rotating window code: show "
             f"{config.http.public_url}/window/{queue} on the window screen, or set "

@@ -71,17 +71,18 @@ def parse_config(
     root = Table(problems, "", data)
     base = source.parent
     store = _store(root)
+    mqtt = _mqtt(root, base, store.id)
     config = AgentConfig(
         source=source,
         store=store,
         storage=_storage(root, base),
         http=_http(root),
-        mqtt=_mqtt(root, base, store.id),
+        mqtt=mqtt,
         queues=_queues(root),
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
-        devices=_devices(root),
+        devices=_devices(root, default_url=mqtt.url if mqtt else None),
     )
     root.finish()
     if problems.lines:
@@ -192,7 +193,7 @@ def _queues(root: Table) -> tuple[QueueConfig, ...]:
     if t is None:
         return ()
     queues = []
-    for queue_id in t.keys():  # noqa: SIM118 - Table is not a dict  # the table's keys are the queue ids
+    for queue_id in t.names():  # the table's keys are the queue ids
         q = t.table(queue_id)
         if q is None:
             continue
@@ -235,7 +236,9 @@ def _opening_hours(root: Table) -> OpeningHours:
         else:
             start = int(match[1]) * 60 + int(match[2])
             end = int(match[3]) * 60 + int(match[4])
-            if end <= start or end > 24 * 60:
+            if end > 24 * 60:
+                t.bad(day, f"closing time is past 24:00 in {text!r}")
+            elif end <= start:
                 t.bad(day, f"closing time must be after opening time, got {text!r}")
             days.append((start, end))
     t.finish()
@@ -271,7 +274,7 @@ def _occupancy(root: Table) -> OccupancyConfig:
     return config
 
 
-def _devices(root: Table) -> tuple[DeviceConfig, ...]:
+def _devices(root: Table, default_url: str | None) -> tuple[DeviceConfig, ...]:
     raw = root.raw("devices")
     if raw is None:
         return ()
@@ -282,8 +285,14 @@ def _devices(root: Table) -> tuple[DeviceConfig, ...]:
     for index, entry in enumerate(raw):
         t = Table(root.problems, f"devices[{index}]", entry)
         kind = t.choice("kind", tuple(DEVICE_KEYS))
-        adapters = DEVICE_KEYS.get(kind, {})
-        adapter = t.choice("adapter", tuple(adapters)) if adapters else t.string("adapter")
+        if not t.ok("kind"):
+            # Without a known kind nothing else in the entry can be judged; say only that.
+            for key in t.names():
+                t.raw(key)
+            t.finish()
+            continue
+        adapters = DEVICE_KEYS[kind]
+        adapter = t.choice("adapter", tuple(adapters))
         allowed = adapters.get(adapter, ())
         values: dict[str, str | None] = {}
         for key in ("url", "topic", "source", "path", "door", "in_topic", "out_topic"):
@@ -292,13 +301,20 @@ def _devices(root: Table) -> tuple[DeviceConfig, ...]:
                 t.raw(key)
             elif key in allowed:
                 values[key] = t.optional_string(key)
-        _device_defaults(t, kind, adapter, values)
+        _device_defaults(t, kind, adapter, values, default_url)
         t.finish()
         devices.append(DeviceConfig(kind=kind, adapter=adapter, index=index, **values))
     return tuple(devices)
 
 
-def _device_defaults(t: Table, kind: str, adapter: str, values: dict[str, str | None]) -> None:
+def _device_defaults(
+    t: Table, kind: str, adapter: str, values: dict[str, str | None], default_url: str | None
+) -> None:
+    if "url" in DEVICE_KEYS[kind].get(adapter, ()) and not values.get("url"):
+        # Contract §2: a device's broker defaults to [mqtt] url (usually an in-store broker).
+        if default_url is None:
+            t.bad("url", "missing: no [mqtt] url to default to")
+        values["url"] = default_url
     url = values.get("url")
     if url is not None and urlsplit(url).scheme not in ("mqtt", "mqtts"):
         t.bad("url", f"must be an mqtt:// or mqtts:// URL, got {url!r}")

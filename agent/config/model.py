@@ -66,6 +66,11 @@ class QueueConfig:
     auto_no_show_s: int = 600  # ... and marked no-show after this (0: never automatically)
     snooze_places: int = 3  # "I need a few more minutes" moves back at most this many places
 
+    @property
+    def printed_sticker(self) -> bool:
+        """A static token (printed sticker) rather than a rotating window screen."""
+        return self.window_token == "static"  # noqa: S105 - a mode name, not a secret
+
 
 @dataclass(frozen=True, slots=True)
 class OpeningHours:

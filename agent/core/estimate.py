@@ -40,45 +40,59 @@ class WaitEstimator:
     def __init__(self, default_service_s: float, servers: int, samples: int = 30) -> None:
         self._default_service_s = default_service_s
         self._servers = max(1, servers)
-        self._service: deque[float] = deque(maxlen=samples)
-        self._calls: deque[float] = deque()  # monotonic times of recent calls
+        # Time a counter spends per call: a service, or the wait before marking a no-show.
+        self._per_call: deque[float] = deque(maxlen=samples)
+        # Gaps between calls made while people were still waiting: what the counters
+        # actually achieve. Gaps after a call that emptied the queue measure demand, not
+        # service, so they are left out.
+        self._gaps: deque[tuple[float, float]] = deque()
+        self._last_call: tuple[float, bool] | None = None
 
     def record_service(self, service_s: float) -> None:
         if 0 < service_s < 4 * 3600:  # a ticket left open overnight is not a service time
-            self._service.append(service_s)
+            self._per_call.append(service_s)
 
-    def record_call(self, at: float) -> None:
-        self._calls.append(at)
+    def record_no_show(self, waited_s: float) -> None:
+        if 0 <= waited_s < 4 * 3600:
+            self._per_call.append(waited_s)
+
+    def record_call(self, at: float, *, backlog: bool = True) -> None:
+        """A call at monotonic time ``at``; ``backlog``: people were still waiting after it."""
+        if self._last_call is not None and self._last_call[1]:
+            self._gaps.append((at, at - self._last_call[0]))
+        self._last_call = (at, backlog)
 
     def service_time(self) -> float:
-        if len(self._service) < MIN_SAMPLES:
+        if len(self._per_call) < MIN_SAMPLES:
             return self._default_service_s
-        return trimmed_mean(list(self._service))
+        return trimmed_mean(list(self._per_call))
 
     def throughput(self, now: float) -> float | None:
-        """Calls per second over the recent window, or None with too little history."""
-        while self._calls and self._calls[0] < now - THROUGHPUT_WINDOW_S:
-            self._calls.popleft()
-        if len(self._calls) < MIN_THROUGHPUT_CALLS:
+        """Calls per second while there was a backlog, over the recent window."""
+        while self._gaps and self._gaps[0][0] < now - THROUGHPUT_WINDOW_S:
+            self._gaps.popleft()
+        if len(self._gaps) < MIN_THROUGHPUT_CALLS:
             return None
-        span = max(now - self._calls[0], 60.0)
-        return len(self._calls) / span
+        mean_gap = sum(gap for _, gap in self._gaps) / len(self._gaps)
+        return 1.0 / max(mean_gap, 1.0)
 
     def estimate(self, ahead: int, in_service_elapsed: list[float], now: float) -> WaitRange:
         """Wait until called for someone with ``ahead`` people before them."""
         service = self.service_time()
-        servers = (
-            max(self._servers, len(in_service_elapsed)) if in_service_elapsed else (self._servers)
-        )
-        remaining = sum(max(0.0, service - e) for e in in_service_elapsed) / servers
+        servers = max(self._servers, len(in_service_elapsed))
+        busy = len(in_service_elapsed)
+        # Until a counter frees up: the soonest expected end among busy counters, if all are.
+        remaining = 0.0
+        if busy >= servers:
+            remaining = min(max(0.0, service - e) for e in in_service_elapsed) or service / 4
         model = remaining + ahead / servers * service
         rate = self.throughput(now)
-        observed = (ahead + 1) / rate if rate else None
+        observed = ahead / rate + remaining if rate else None
         if observed is None:
-            low, high = 0.8 * model, 1.3 * model + 0.25 * service
+            low, high = 0.85 * model, 1.2 * model + 0.15 * service
         else:
-            low = 0.8 * min(model, observed)
-            high = 1.2 * max(model, observed) + 0.25 * service
+            low = 0.85 * min(model, observed)
+            high = 1.15 * max(model, observed) + 0.15 * service
         high = max(high, low + 60.0)
         return WaitRange(_round_down(low), _round_up(high))
 

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from agent.bootstrap import build
+from agent import tools
+from agent.bootstrap import Components, build
 from agent.config.loader import parse_config
 from agent.config.model import AgentConfig
 from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.customers import demo_customer, tombstone
-from simulators.framework import run_simulators
-from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable
+from simulators.framework import Simulator, run_simulators
+from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
+from simulators.store_day import QueueDay
 
 _LOGGER = logging.getLogger(__name__)
 DEMO_CUSTOMERS = 12
@@ -67,36 +69,64 @@ async def run_demo(options: DemoOptions) -> None:
 
 
 async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
-    config = demo_config(data_dir, http_port, mqtt_url)
-    daemon = AgentDaemon(build(config))
+    # The port must be known before the config is made: public_url (in the QR codes) has it.
+    config = demo_config(data_dir, http_port or free_port(), mqtt_url)
+    components = build(config)
+    daemon = AgentDaemon(components)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await daemon.start()
-    base = f"http://127.0.0.1:{daemon.web.port}"
+    base = config.http.public_url
+    code = tools.pairing_code(config, "demo-tablet")
+    print(f"Staff tablet:     {base}/staff   (pairing code {code}, valid 10 minutes)")
+    print(f"Window screen:    {base}/window/advice   (rotating QR code)")
+    print(f"Window QR (join): {base}/window/advice/qr.svg")
+    print(f"Printed sticker:  {tools.join_url(config, 'pickup', _sticker(components))}")
+    print(f"Health, metrics:  {base}/healthz  {base}/metrics")
     print(f"Data directory:   {data_dir}")
-    print(f"Health:           {base}/healthz")
-    print(f"Metrics:          {base}/metrics")
     print("Press Ctrl+C to stop.", flush=True)
-    simulators = []
+    staff_token = await components.staff.pair(
+        tools.pairing_code(config, "simulated-counter"), "simulated-counter", "demo"
+    )
+    day = QueueDay(
+        base,
+        lambda queue: _window_token(components, queue),
+        staff_token,
+        queues=("advice", "pickup"),
+        served_queues=("pickup",),  # the advice queue is left to you, on the tablet
+    )
+    simulators: list[Simulator] = [day]
     central: CentralService | None = None
     if mqtt_url is not None and config.mqtt is not None:
         central = CentralService(mqtt_url, config.mqtt.topic_prefix)
         simulators.append(central)
     sims = asyncio.create_task(run_simulators(simulators, stop))
-    day = asyncio.create_task(_store_day(central, stop))
+    records = asyncio.create_task(_customer_records(central, stop))
     try:
         await stop.wait()
     finally:
         print("Stopping...", flush=True)
-        for task in (day, sims):
+        for task in (records, sims):
             task.cancel()
-        await asyncio.gather(day, sims, return_exceptions=True)
+        await asyncio.gather(records, sims, return_exceptions=True)
         await daemon.stop()
 
 
-async def _store_day(central: CentralService | None, stop: asyncio.Event) -> None:
+def _window_token(components: Components, queue: str) -> str:
+    """What a phone reads off the window: the current code of that queue."""
+    queues = components.queues
+    if queues.queue_config(queue).printed_sticker:
+        return _sticker(components, queue)
+    return queues.tokens.rotating(queue, components.clock.now().timestamp())
+
+
+def _sticker(components: Components, queue: str = "pickup") -> str:
+    return components.queues.static_token(queue)
+
+
+async def _customer_records(central: CentralService | None, stop: asyncio.Event) -> None:
     """The central side's share of a store day: records arrive, consent changes now and then."""
     if central is None:
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from agent.core.customers import (
     CustomerMessage,
@@ -46,6 +47,9 @@ class CustomerService:
         self._metrics = metrics
         self._listeners: list[CustomerListener] = []
 
+    async def load(self) -> None:
+        self._metrics.customer_records.set(await self._uow.runner.run(self._repository.count))
+
     def subscribe(self, listener: CustomerListener) -> None:
         """Called after each applied change (recognition rebuilds its tables from here)."""
         self._listeners.append(listener)
@@ -73,6 +77,15 @@ class CustomerService:
             return False, []
         now = self._clock.now()
         if not isinstance(message, Tombstone):
+            if not message.consent_recognition:
+                # Data minimisation: without recognition consent the agent has no use for
+                # the record, so it keeps nothing but the version (as for a revoke).
+                self._repository.forget(
+                    Tombstone("revoke", message.customer_id, message.version), now
+                )
+                return True, []
+            if not message.consent_staff_profile:
+                message = replace(message, profile={})
             self._repository.upsert(message, now)
             return True, []
         deleted = self._repository.forget(message, now)

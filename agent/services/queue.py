@@ -119,6 +119,10 @@ class QueueService:
     def queue_config(self, queue: str) -> QueueConfig:
         return self._queue(queue).config
 
+    def static_token(self, queue: str) -> str:
+        """The long-lived token printed on a queue's window sticker."""
+        return self.tokens.static(queue, self._static_generation(queue))
+
     async def ticket(self, ticket_id: str) -> Ticket | None:
         queue = self._where.get(ticket_id)
         if queue is not None:
@@ -276,7 +280,7 @@ class QueueService:
             ticket, events = q.book.call_next(now, device)
             committed = self._submit(q, ticket, events)
         called = await self._settle(q, committed)
-        q.estimator.record_call(self._clock.monotonic())
+        q.estimator.record_call(self._clock.monotonic(), backlog=q.book.waiting_count() > 0)
         self._track_accuracy(q.accuracy, called)
         self._changed(q)
         return called
@@ -289,7 +293,11 @@ class QueueService:
         return done
 
     async def no_show(self, ticket_id: str) -> Ticket:
-        return await self._transition(ticket_id, lambda q, t, now: q.book.no_show(t, now))
+        gone = await self._transition(ticket_id, lambda q, t, now: q.book.no_show(t, now))
+        if gone.called_at and gone.ended_at:
+            q = self._queue(gone.queue)
+            q.estimator.record_no_show((gone.ended_at - gone.called_at).total_seconds())
+        return gone
 
     async def recall(self, ticket_id: str) -> Ticket:
         ticket = await self.ticket(ticket_id)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response
 
 from agent import __version__
+from agent.metrics import Metrics
 from agent.web.errors import install_error_handlers
 
+RequestHandler = Callable[[Request], Awaitable[Response]]
 
-def create_app(routers: list[APIRouter]) -> FastAPI:
+
+def create_app(routers: list[APIRouter], metrics: Metrics) -> FastAPI:
     app = FastAPI(
         title="retail-edge agent",
         version=__version__,
@@ -17,6 +23,20 @@ def create_app(routers: list[APIRouter]) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: RequestHandler) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The route's template (/api/v1/tickets/{ticket_id}), never the raw path: ids and
+        # tokens must not become metric labels.
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(route=name, status=str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
     for router in routers:
         app.include_router(router)
     return app

@@ -10,6 +10,8 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
+from agent.errors import UserFacingError
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -36,9 +38,12 @@ class WebServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self._config.host, self._config.port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise UserFacingError(
+                f"cannot listen on {self._config.host}:{self._config.port}: {exc.strerror} "
+                "(is another agent running? change [http] port)"
+            ) from exc
         self.port = sock.getsockname()[1]
         self._config.load()
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
