@@ -53,8 +53,13 @@ async def test_backlog_from_an_outage_drains_in_order_within_the_window(
     link = agent.components.link
     assert link is not None
     await eventually(lambda: link.state.value == "disconnected", message="link notices outage")
+    # Ten seconds of outage while the store keeps producing (300 events/s).
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     for chunk in range(30):
         await agent.components.uow.record([AgentStarted(f"{chunk}-{i}") for i in range(100)])
+        await asyncio.sleep(max(0.0, started + (chunk + 1) / 3 - loop.time()))
+    assert loop.time() - started >= 10
     assert (await agent.daemon.health()).outbox == 3000
     broker.start()
     await eventually(lambda: ledger.max_seq == 3001, timeout=30, message="backlog delivered")
@@ -91,6 +96,7 @@ async def test_customer_records_apply_by_version_and_bad_ones_are_counted(
     record = demo_customer(rng, 1, version=5)
     central.publish_customer(record)
     central.publish_raw("retail/v1/chain/customers/c-00002", b"{not json")
+    central.publish_raw("retail/v1/chain/customers/c-00005", b"[" * 200_000)  # huge
     central.publish_raw(
         "retail/v1/chain/customers/c-00003", json.dumps(demo_customer(rng, 4)).encode()
     )  # id does not match its topic
@@ -107,7 +113,7 @@ async def test_customer_records_apply_by_version_and_bad_ones_are_counted(
     held = await runner.run(agent.components.customers._repository.get, "c-00001")
     assert held is not None and held.display_name == record["display_name"]
     assert (
-        _sample(agent, "retail_edge_malformed_inputs_dropped_total", source="mqtt.customers") == 2
+        _sample(agent, "retail_edge_malformed_inputs_dropped_total", source="mqtt.customers") == 3
     )
 
     central.publish_customer(tombstone("c-00001", "erase", 6))
