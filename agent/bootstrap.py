@@ -27,6 +27,7 @@ from agent.store.secrets import static_generation, window_secret
 from agent.store.staff import StaffRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
+from agent.store.visits import VisitRepository
 from agent.sync.link import InboundHandler, InboundRoute, MqttLink
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.topics import Topics
@@ -67,7 +68,8 @@ def build(
         raise
     outbox = Outbox(database, config.store.id, clock)
     uow = UnitOfWork(runner, database, outbox)
-    customers = CustomerService(uow, CustomerRepository(database), clock, metrics)
+    visits = VisitRepository(database)
+    customers = CustomerService(uow, CustomerRepository(database), visits, clock, metrics)
     topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
     link = None
     if config.mqtt is not None:

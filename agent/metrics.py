@@ -86,6 +86,37 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self.recognition_customers = Gauge(
+            "retail_edge_recognition_customers",
+            "Customers who consent to recognition (resolvable now)",
+            registry=r,
+        )
+        self.readings_resolved = Counter(
+            "retail_edge_readings_resolved",
+            "Readings that identified a consenting customer",
+            ["kind"],
+            registry=r,
+        )
+        self.readings_dropped = Counter(
+            "retail_edge_readings_dropped",
+            "Readings dropped in memory: unknown EID, card or pass, stale check-in (only counted)",
+            ["kind"],
+            registry=r,
+        )
+        self.arrivals = Counter(
+            "retail_edge_arrivals", "Staff arrival alerts sent", ["via"], registry=r
+        )
+        self.address_cache_size = Gauge(
+            "retail_edge_ble_address_cache_size",
+            "BLE addresses remembered (bounded LRU)",
+            registry=r,
+        )
+        self.scanner_restarts = Counter(
+            "retail_edge_scanner_restarts",
+            "Device sources restarted (watchdog or failure)",
+            ["source", "reason"],
+            registry=r,
+        )
         self.storage_errors = Counter(
             "retail_edge_storage_errors", "Database writes that failed", registry=r
         )

@@ -261,8 +261,21 @@ def _recognition(root: Table) -> RecognitionConfig:
             if len(key) != 32:
                 t.bad("pass_public_key", f"must decode to 32 bytes (Ed25519), got {len(key)}")
                 key = None
+    config = RecognitionConfig(
+        door_rssi_dbm=rssi,
+        pass_public_key=key,
+        arrive_after_s=t.number("arrive_after_s", 2.0, minimum=0.0, maximum=60.0),
+        leave_after_s=t.number("leave_after_s", 120.0, minimum=5.0, maximum=3600.0),
+        untracked_visit_s=t.number("untracked_visit_s", 2700.0, minimum=60.0, maximum=86400.0),
+        alert_cooldown_s=t.number("alert_cooldown_s", 1800.0, minimum=0.0, maximum=86400.0),
+        scanner_watchdog_s=t.number("scanner_watchdog_s", 90.0, minimum=5.0, maximum=3600.0),
+        address_cache_size=t.integer("address_cache_size", 4096, minimum=64, maximum=1_000_000),
+        unresolved_ttl_s=t.number("unresolved_ttl_s", 30.0, minimum=1.0, maximum=600.0),
+        visit_retention_days=t.integer("visit_retention_days", 90, minimum=1, maximum=730),
+        alert_retention_h=t.integer("alert_retention_h", 24, minimum=1, maximum=720),
+    )
     t.finish()
-    return RecognitionConfig(door_rssi_dbm=rssi, pass_public_key=key)
+    return config
 
 
 def _occupancy(root: Table) -> OccupancyConfig:

@@ -84,6 +84,15 @@ class OpeningHours:
 class RecognitionConfig:
     door_rssi_dbm: int = -75
     pass_public_key: bytes | None = None
+    arrive_after_s: float = 2.0
+    leave_after_s: float = 120.0
+    untracked_visit_s: float = 2700.0
+    alert_cooldown_s: float = 1800.0
+    scanner_watchdog_s: float = 90.0
+    address_cache_size: int = 4096
+    unresolved_ttl_s: float = 30.0
+    visit_retention_days: int = 90
+    alert_retention_h: int = 24
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from agent.core.events import JsonValue
@@ -146,3 +147,32 @@ def _nfc_uids(raw: object) -> tuple[str, ...]:
             raise MalformedMessage("credentials.nfc_uids holds something that is not a UID")
         uids.append(uid)
     return tuple(uids)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    customer_id: str
+    at_unix: float
+
+
+def parse_checkin(payload: bytes) -> Checkin:
+    """`{"customer_id": "...", "at": "<RFC 3339>"}` from `{p}/stores/{store}/checkins`."""
+    if len(payload) > 4096:
+        raise MalformedMessage("check-in payload too large")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedMessage("not a JSON object")
+    customer_id = _str(doc, "customer_id")
+    if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
+        raise MalformedMessage("customer_id has an unexpected form")
+    at_text = _str(doc, "at")
+    try:
+        at = datetime.fromisoformat(at_text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedMessage("at is not an RFC 3339 time") from exc
+    if at.tzinfo is None:
+        raise MalformedMessage("at has no time zone")
+    return Checkin(customer_id, at.timestamp())

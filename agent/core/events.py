@@ -150,3 +150,13 @@ class AgentStarted(DomainEvent):
 
     type: ClassVar[str] = "agent.started"
     version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerNote(DomainEvent):
+    """Extension: a note staff added to a consenting customer's profile (goes to central)."""
+
+    type: ClassVar[str] = "customer.note"
+    customer_id: str
+    note: str
+    by: str

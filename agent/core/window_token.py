@@ -12,6 +12,9 @@ import hashlib
 import hmac
 
 ROTATION_PERIOD_S = 60
+# A join page opened from a fresh code gets a form token good this many periods, so filling
+# in the form slowly is fine while a photo of the window still stops working within minutes.
+FORM_TOKEN_PERIODS = 15
 
 
 def _mac(secret: bytes, message: str) -> str:
@@ -33,6 +36,11 @@ class WindowTokens:
     def static(self, queue: str, generation: int) -> str:
         return f"s{generation}.{_mac(self._secret, f's|{queue}|{generation}')}"
 
+    def form(self, queue: str, unix_time: float) -> str:
+        """Issued by the join page after it checked the scanned code (mode-independent)."""
+        period = int(unix_time // self._period)
+        return f"f{period}.{_mac(self._secret, f'f|{queue}|{period}')}"
+
     def seconds_left(self, unix_time: float) -> float:
         """How long the current rotating token is shown before the next one."""
         return self._period - (unix_time % self._period)
@@ -47,6 +55,11 @@ class WindowTokens:
         if not rest or len(token) > 64 or not kind[1:].isdigit():
             return False
         number = int(kind[1:])
+        if kind.startswith("f"):
+            current = int(unix_time // self._period)
+            return current - FORM_TOKEN_PERIODS <= number <= current and hmac.compare_digest(
+                token, self.form(queue, number * self._period)
+            )
         if kind.startswith("r") and mode == "rotating":
             current = int(unix_time // self._period)
             return number in (current - 1, current, current + 1) and hmac.compare_digest(

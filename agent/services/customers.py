@@ -19,6 +19,7 @@ from agent.core.ports import Clock
 from agent.metrics import Metrics
 from agent.store.customers import CustomerRepository
 from agent.store.unit_of_work import UnitOfWork
+from agent.store.visits import VisitRepository
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ class CustomerService:
         self,
         uow: UnitOfWork,
         repository: CustomerRepository,
+        visits: VisitRepository,
         clock: Clock,
         metrics: Metrics,
     ) -> None:
         self._uow = uow
         self._repository = repository
+        self._visits = visits
         self._clock = clock
         self._metrics = metrics
         self._listeners: list[CustomerListener] = []
@@ -83,6 +86,7 @@ class CustomerService:
                 self._repository.forget(
                     Tombstone("revoke", message.customer_id, message.version), now
                 )
+                self._visits.anonymise(message.customer_id)
                 return True, []
             if not message.consent_staff_profile:
                 message = replace(message, profile={})
@@ -90,7 +94,9 @@ class CustomerService:
             return True, []
         deleted = self._repository.forget(message, now)
         if message.op == "erase":
+            deleted += self._visits.erase(message.customer_id)
             return True, [PrivacyErased(customer_id=message.customer_id, records_deleted=deleted)]
+        self._visits.anonymise(message.customer_id)
         return True, []
 
     def _count(self, outcome: Outcome) -> Outcome:

@@ -93,6 +93,7 @@ class QueueService:
         self._zone = ZoneInfo(config.store.timezone)
         self._queues: dict[str, _Queue] = {}
         self._where: dict[str, str] = {}  # active ticket id -> queue id
+        self._flagged_late: set[str] = set()
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -122,6 +123,24 @@ class QueueService:
     def static_token(self, queue: str) -> str:
         """The long-lived token printed on a queue's window sticker."""
         return self.tokens.static(queue, self._static_generation(queue))
+
+    def window_token(self, queue: str) -> str:
+        """What the window shows now: the sticker's token or the current rotating one."""
+        if self.queue_config(queue).printed_sticker:
+            return self.static_token(queue)
+        return self.tokens.rotating(queue, self._clock.now().timestamp())
+
+    def token_valid(self, queue: str, token: str) -> bool:
+        return self.tokens.verify(
+            queue,
+            token,
+            unix_time=self._clock.now().timestamp(),
+            mode=self.queue_config(queue).window_token,
+            generation=self._static_generation(queue),
+        )
+
+    def form_token(self, queue: str) -> str:
+        return self.tokens.form(queue, self._clock.now().timestamp())
 
     async def ticket(self, ticket_id: str) -> Ticket | None:
         queue = self._where.get(ticket_id)
@@ -162,6 +181,7 @@ class QueueService:
             "name": ticket.name,
             "party_size": ticket.party_size,
             "snoozed": ticket.snoozed,
+            "recalls": ticket.recalls,  # a recall changes the view, so phones alert again
         }
 
     def staff_view(self, ticket: Ticket) -> dict[str, object]:
@@ -169,7 +189,6 @@ class QueueService:
         now = self._clock.now()
         view = self.view(ticket)
         view["waited_s"] = int((now - ticket.created_at).total_seconds())
-        view["recalls"] = ticket.recalls
         view["late"] = bool(
             ticket.state == TicketState.CALLED
             and ticket.called_at
@@ -209,13 +228,7 @@ class QueueService:
     async def join(self, queue: str, request: JoinRequest, client: str) -> tuple[Ticket, str]:
         q = self._queue(queue)
         now = self._clock.now()
-        if not self.tokens.verify(
-            queue,
-            request.window_token,
-            unix_time=now.timestamp(),
-            mode=q.config.window_token,
-            generation=self._static_generation(queue),
-        ):
+        if not self.token_valid(queue, request.window_token):
             self._metrics.joins_refused.labels(queue=queue, reason="window_token").inc()
             raise QueueUnavailable(
                 "window_token_expired",
@@ -314,10 +327,19 @@ class QueueService:
         return await self._transition(ticket_id, lambda q, t, now: q.book.recall(t, now))
 
     async def expire_overdue_calls(self) -> int:
-        """Called tickets past `auto_no_show_s` become no-shows (staff were shown them late)."""
+        """Called tickets past `grace_s` are flagged to staff (pushed once); past
+        `auto_no_show_s` they become no-shows."""
         expired = 0
         now = self._clock.now()
         for q in self._queues.values():
+            late = {
+                t.id
+                for t in q.book.called()
+                if t.called_at and (now - t.called_at).total_seconds() > q.config.grace_s
+            }
+            if late - self._flagged_late:
+                self._changed(q)  # tablets learn that someone became late
+            self._flagged_late = (self._flagged_late - {t.id for t in q.book.called()}) | late
             limit = q.config.auto_no_show_s
             if limit <= 0:
                 continue

@@ -95,3 +95,34 @@ def m002_queue(db: sqlite_utils.Database) -> None:
             used_at REAL
         )"""
     )
+
+
+@MIGRATIONS()
+def m003_recognition(db: sqlite_utils.Database) -> None:
+    # Visits of consenting customers (recognised at the door, by tap, pass or app). Erased
+    # with the customer; anonymised (customer_id NULL) on revoke; purged after retention.
+    db.execute(
+        """CREATE TABLE visits (
+            visit_id TEXT PRIMARY KEY,
+            customer_id TEXT,
+            via TEXT NOT NULL,
+            arrived_at TEXT NOT NULL,
+            left_at TEXT,
+            dwell_s REAL
+        )"""
+    )
+    db.execute("CREATE INDEX visits_customer ON visits(customer_id, arrived_at)")
+    db.execute("CREATE INDEX visits_arrived ON visits(arrived_at)")
+    # Arrival alerts shown on tablets, and who took care of them.
+    db.execute(
+        """CREATE TABLE alerts (
+            alert_id TEXT PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            visit_id TEXT,
+            via TEXT NOT NULL,
+            at TEXT NOT NULL,
+            acked_by TEXT,
+            acked_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_customer ON alerts(customer_id)")

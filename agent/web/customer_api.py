@@ -151,6 +151,8 @@ async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
             if encoded != last:
                 last = encoded
                 yield sse_frame("ticket", view)
+            if not current.active:
+                return  # served, no-show or left: nothing more will change
             message = await subscription.next(KEEPALIVE_S)
             if subscription.lagged:
                 return

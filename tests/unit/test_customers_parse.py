@@ -139,3 +139,20 @@ def test_version_rule() -> None:
     assert is_newer(8, 7)
     assert not is_newer(7, 7)
     assert not is_newer(6, 7)
+
+
+def test_checkins() -> None:
+    from agent.core.customers import parse_checkin
+
+    checkin = parse_checkin(b'{"customer_id": "c-1", "at": "2026-03-02T10:00:00Z"}')
+    assert checkin.customer_id == "c-1" and checkin.at_unix == 1772445600.0
+    for bad in (
+        b"x",
+        b"[]",
+        b'{"customer_id": "c-1"}',
+        b'{"customer_id": "c 1", "at": "2026-03-02T10:00:00Z"}',
+        b'{"customer_id": "c-1", "at": "yesterday"}',
+        b'{"customer_id": "c-1", "at": "2026-03-02T10:00:00"}',
+    ):
+        with pytest.raises(MalformedMessage):
+            parse_checkin(bad)

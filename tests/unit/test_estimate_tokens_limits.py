@@ -98,3 +98,14 @@ def test_opening_hours() -> None:
     assert not is_open(days, monday.replace(hour=19, minute=0))
     assert not is_open(days, datetime(2026, 3, 3, 12, 0))
     assert is_open(None, monday)
+
+
+def test_form_token_outlives_the_scanned_code_but_not_by_much() -> None:
+    tokens = WindowTokens(b"k" * 32)
+    form = tokens.form("advice", 6000.0)
+    for mode in ("rotating", "static"):
+        assert tokens.verify("advice", form, unix_time=6000.0 + 14 * 60, mode=mode, generation=1)
+        assert not tokens.verify(
+            "advice", form, unix_time=6000.0 + 17 * 60, mode=mode, generation=1
+        )
+    assert not tokens.verify("pickup", form, unix_time=6000.0, mode="rotating", generation=1)

@@ -1,0 +1,57 @@
+"""Parse OpenMQTTGateway / Theengs Gateway `BTtoMQTT` JSON (contract §7), strictly.
+
+ESP32 door scanners publish one JSON object per advertisement. Only what the agent needs is
+taken: the address, the RSSI and the Eddystone service data. Anything malformed is rejected
+(the caller counts it); anything well-formed but not Eddystone is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+MAX_PAYLOAD_BYTES = 4096
+EDDYSTONE_UUIDS = ("0xfeaa", "feaa", "0000feaa-0000-1000-8000-00805f9b34fb")
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+
+
+class MalformedAdvertisement(ValueError):
+    """Not a BTtoMQTT advertisement object; dropped and counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyAdvertisement:
+    address: str
+    rssi: int
+    service_data: bytes  # the Eddystone (0xFEAA) service data
+
+
+def parse_bttomqtt(payload: bytes) -> ProxyAdvertisement | None:
+    """The Eddystone part of one gateway message; None if it carries no Eddystone data."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MalformedAdvertisement("payload too large")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedAdvertisement(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedAdvertisement("not a JSON object")
+    address = doc.get("id")
+    rssi = doc.get("rssi")
+    if not isinstance(address, str) or not _MAC.fullmatch(address):
+        raise MalformedAdvertisement("id is not a MAC address")
+    if not isinstance(rssi, int) or isinstance(rssi, bool) or not -127 <= rssi <= 20:
+        raise MalformedAdvertisement("rssi is not a plausible dBm integer")
+    uuid = doc.get("servicedatauuid")
+    data = doc.get("servicedata")
+    if uuid is None and data is None:
+        return None  # an advertisement without service data: not ours
+    if not isinstance(uuid, str) or not isinstance(data, str):
+        raise MalformedAdvertisement("servicedatauuid/servicedata must be strings")
+    if uuid.lower() not in EDDYSTONE_UUIDS:
+        return None
+    if len(data) > 64 or not _HEX.fullmatch(data):
+        raise MalformedAdvertisement("servicedata is not hex")
+    return ProxyAdvertisement(address.upper(), rssi, bytes.fromhex(data))

@@ -1,0 +1,342 @@
+/* Staff tablet: pairing, one live column per queue, arrival alerts, occupancy badge. */
+"use strict";
+
+(function () {
+  var RE = window.RE;
+  var TOKEN_KEY = "retail-edge.staff-token";
+  var page = document.body.dataset.page;
+  var el = function (id) { return document.getElementById(id); };
+
+  function token() {
+    try {
+      return window.localStorage.getItem(TOKEN_KEY);
+    } catch (e) {
+      return null;
+    }
+  }
+  function forget() {
+    try {
+      window.localStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      /* ignore */
+    }
+  }
+
+  /* --- pairing ---------------------------------------------------------------------- */
+
+  var source = null;
+
+  function showPairing(message) {
+    if (source) {
+      source.close();
+      source = null;
+    }
+    if (el("main") && page === "staff") el("main").hidden = true;
+    el("pair-section").hidden = false;
+    if (message) RE.setText(el("pair-message"), message);
+    el("pair-code").focus();
+  }
+
+  el("pair-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var code = el("pair-code").value.replace(/\s/g, "");
+    var device = el("pair-device").value.trim();
+    RE.setText(el("pair-error"), "");
+    if (!/^[0-9]{6}$/.test(code)) {
+      el("pair-code").setAttribute("aria-invalid", "true");
+      RE.setText(el("pair-error"), RE.t("pair_code"));
+      el("pair-code").focus();
+      return;
+    }
+    el("pair-code").removeAttribute("aria-invalid");
+    RE.api("POST", "/api/v1/pair", { code: code, device_name: device || "tablet" })
+      .then(function (result) {
+        if (result.status === 200 && result.data && result.data.token) {
+          window.localStorage.setItem(TOKEN_KEY, result.data.token);
+          window.location.reload();
+          return;
+        }
+        RE.setText(el("pair-error"), RE.errorOf(result).message || RE.t("err_generic"));
+      })
+      .catch(function () {
+        RE.setText(el("pair-error"), RE.t("err_network"));
+      });
+  });
+
+  if (page !== "staff") return;
+  if (!token()) {
+    showPairing(RE.t("pair_intro"));
+    return;
+  }
+
+  /* --- API with the Bearer token ------------------------------------------------------- */
+
+  function staffApi(method, url) {
+    return RE.api(method, url, undefined, { Authorization: "Bearer " + token() }).then(
+      function (result) {
+        if (result.status === 401) {
+          forget();
+          showPairing(RE.t("pair_again"));
+        }
+        return result;
+      }
+    );
+  }
+
+  var toastTimer = 0;
+  function toast(text) {
+    RE.setText(el("toast"), text);
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(function () { RE.setText(el("toast"), ""); }, 6000);
+  }
+
+  function act(method, url) {
+    return staffApi(method, url)
+      .then(function (result) {
+        if (result.status >= 400 && result.status !== 401) {
+          toast(RE.errorOf(result).message || RE.t("err_generic"));
+        }
+        return result;
+      })
+      .catch(function () {
+        toast(RE.t("err_network"));
+      });
+  }
+
+  /* --- queue columns ------------------------------------------------------------------- */
+
+  var columns = {};
+  document.querySelectorAll(".queue-col").forEach(function (col) {
+    columns[col.dataset.queue] = col;
+  });
+  var views = {}; /* queue -> {view, at} */
+
+  function node(tag, className, text) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined) element.textContent = text;
+    return element;
+  }
+
+  function waitedText(ticket, at) {
+    var seconds = (ticket.waited_s || 0) + (Date.now() - at) / 1000;
+    return RE.t("waited", { n: Math.max(0, Math.floor(seconds / 60)) });
+  }
+
+  function button(label, action, id, kind) {
+    var b = node("button", kind, label);
+    b.type = "button";
+    b.dataset.action = action;
+    b.dataset.id = id;
+    return b;
+  }
+
+  function row(ticket, at, called) {
+    var li = node("li", "ticket-row" + (ticket.late ? " is-late" : ""));
+    li.dataset.id = ticket.id;
+    var line = node("div", "ticket-line");
+    line.appendChild(node("span", "num", String(ticket.number)));
+    line.appendChild(node("span", "who", ticket.name || RE.t("no_name")));
+    line.appendChild(node("span", "party", RE.t("party", { n: ticket.party_size || 1 })));
+    var waited = node("span", "waited", waitedText(ticket, at));
+    waited.dataset.waited = "1";
+    line.appendChild(waited);
+    if (called && ticket.late) line.appendChild(node("span", "flag late", RE.t("late")));
+    if (called && ticket.recalls) {
+      line.appendChild(node("span", "flag recalls", RE.t("recalls", { n: ticket.recalls })));
+    }
+    li.appendChild(line);
+    if (called) {
+      var actions = node("div", "row-actions");
+      actions.appendChild(button(RE.t("served"), "served", ticket.id, "primary"));
+      actions.appendChild(button(RE.t("no_show"), "no-show", ticket.id, "secondary"));
+      actions.appendChild(button(RE.t("recall"), "recall", ticket.id, "secondary"));
+      li.appendChild(actions);
+    }
+    return li;
+  }
+
+  function fillList(list, tickets, at, called, emptyKey) {
+    var items = tickets.map(function (ticket) { return row(ticket, at, called); });
+    if (!items.length) items = [node("li", "empty", RE.t(emptyKey))];
+    list.replaceChildren.apply(list, items);
+  }
+
+  function accuracyText(accuracy) {
+    if (!accuracy || accuracy.mean_abs_error_s === null || accuracy.mean_abs_error_s === undefined) {
+      return RE.t("accuracy_none");
+    }
+    return RE.t("accuracy", {
+      mae: Math.round(accuracy.mean_abs_error_s / 6) / 10,
+      share: Math.round((accuracy.underestimate_share || 0) * 100),
+      n: accuracy.tickets,
+    });
+  }
+
+  function renderQueue(view) {
+    var col = columns[view.queue];
+    if (!col) return;
+    var at = Date.now();
+    views[view.queue] = { view: view, at: at };
+    fillList(col.querySelector(".waiting-list"), view.waiting || [], at, false, "nobody_waiting");
+    fillList(col.querySelector(".called-list"), view.called || [], at, true, "nobody_called");
+    RE.setText(col.querySelector(".waiting-count"), String((view.waiting || []).length));
+    RE.setText(col.querySelector(".called-count"), String((view.called || []).length));
+    RE.setText(col.querySelector(".accuracy"), accuracyText(view.accuracy));
+    col.querySelector(".call-next").disabled = !(view.waiting || []).length;
+  }
+
+  /* Waited times move on between events. */
+  window.setInterval(function () {
+    Object.keys(views).forEach(function (queue) {
+      var entry = views[queue];
+      var col = columns[queue];
+      var all = (entry.view.called || []).concat(entry.view.waiting || []);
+      all.forEach(function (ticket) {
+        var li = col.querySelector('li[data-id="' + CSS.escape(ticket.id) + '"] [data-waited]');
+        if (li) RE.setText(li, waitedText(ticket, entry.at));
+      });
+    });
+  }, 15000);
+
+  el("main").addEventListener("click", function (event) {
+    var target = event.target.closest("button");
+    if (!target || target.disabled) return;
+    if (target.classList.contains("call-next")) {
+      target.disabled = true;
+      act("POST", "/api/v1/queues/" + encodeURIComponent(target.dataset.queue) + "/call-next")
+        .then(function () { target.disabled = false; });
+      return;
+    }
+    var action = target.dataset.action;
+    if (action === "served" || action === "no-show" || action === "recall") {
+      target.disabled = true;
+      act("POST", "/api/v1/tickets/" + encodeURIComponent(target.dataset.id) + "/" + action)
+        .then(function () { target.disabled = false; });
+    }
+  });
+
+  /* "Late" flags appear with time, not with an event: re-read every queue now and then. */
+  function poll() {
+    Object.keys(columns).forEach(function (queue) {
+      staffApi("GET", "/api/v1/queues/" + encodeURIComponent(queue))
+        .then(function (result) {
+          if (result.status === 200 && result.data) renderQueue(result.data);
+        })
+        .catch(function () {});
+    });
+  }
+  window.setInterval(poll, 30000);
+
+  /* --- arrival alerts and occupancy ---------------------------------------------------- */
+
+  var alerts = {};
+
+  function profileList(profile) {
+    var dl = node("dl", "profile");
+    Object.keys(profile).forEach(function (key) {
+      var value = profile[key];
+      if (value === null || value === undefined || value === "") return;
+      dl.appendChild(node("dt", "", key));
+      dl.appendChild(node("dd", "", typeof value === "object" ? JSON.stringify(value) : String(value)));
+    });
+    return dl;
+  }
+
+  function addAlert(alert) {
+    if (!alert || !alert.alert_id || alerts[alert.alert_id]) return;
+    var card = node("article", "alert-card");
+    card.dataset.alert = alert.alert_id;
+    var heading = node("h2", "", RE.t("arrival", { name: alert.display_name || "?" }));
+    card.appendChild(heading);
+    if (alert.via) card.appendChild(node("p", "via", RE.t("via", { via: alert.via })));
+    if (alert.profile && typeof alert.profile === "object") card.appendChild(profileList(alert.profile));
+    var status = node("p", "alert-status");
+    var buttons = node("div", "row-actions");
+    var take = node("button", "primary", RE.t("take_it"));
+    take.type = "button";
+    var dismiss = node("button", "secondary", RE.t("dismiss"));
+    dismiss.type = "button";
+    buttons.appendChild(take);
+    buttons.appendChild(dismiss);
+    card.appendChild(buttons);
+    card.appendChild(status);
+    alerts[alert.alert_id] = card;
+    el("alerts").prepend(card);
+
+    function remove(later) {
+      window.setTimeout(function () {
+        card.remove();
+        delete alerts[alert.alert_id];
+      }, later);
+    }
+    dismiss.addEventListener("click", function () { remove(0); });
+    take.addEventListener("click", function () {
+      take.disabled = true;
+      staffApi("POST", "/api/v1/alerts/" + encodeURIComponent(alert.alert_id) + "/ack")
+        .then(function (result) {
+          if (result.status >= 200 && result.status < 300) {
+            RE.setText(status, RE.t("taken"));
+            remove(4000);
+          } else if (result.status === 404) {
+            RE.setText(status, RE.t("alert_gone"));
+            remove(4000);
+          } else if (result.status !== 401) {
+            take.disabled = false;
+            RE.setText(status, RE.errorOf(result).message || RE.t("err_generic"));
+          }
+        })
+        .catch(function () {
+          take.disabled = false;
+          RE.setText(status, RE.t("err_network"));
+        });
+    });
+  }
+
+  function showOccupancy(data) {
+    var badge = el("occupancy");
+    if (!data || typeof data.occupancy !== "number") return;
+    var text = typeof data.capacity === "number"
+      ? RE.t("occupancy", { n: data.occupancy, cap: data.capacity })
+      : RE.t("occupancy_nocap", { n: data.occupancy });
+    RE.setText(badge, text);
+    var level = String(data.level || "").toLowerCase().replace(/[^a-z_-]/g, "");
+    badge.className = "badge" + (level ? " level-" + level : "");
+    badge.hidden = false;
+  }
+
+  /* --- live stream (the staff_token cookie authenticates it) -------------------------- */
+
+  function parsed(event, handle) {
+    try {
+      handle(JSON.parse(event.data));
+    } catch (e) {
+      /* ignore a malformed frame */
+    }
+  }
+
+  function connect() {
+    if (source) return;
+    source = new EventSource("/api/v1/staff/stream");
+    source.addEventListener("queue", function (event) { parsed(event, renderQueue); });
+    source.addEventListener("arrival", function (event) { parsed(event, addAlert); });
+    source.addEventListener("occupancy", function (event) { parsed(event, showOccupancy); });
+    source.addEventListener("open", function () {
+      RE.setText(el("live"), RE.t("live"));
+      el("live").className = "live is-live";
+    });
+    source.addEventListener("error", function () {
+      RE.setText(el("live"), RE.t("reconnecting"));
+      el("live").className = "live";
+      if (source && source.readyState === EventSource.CLOSED) {
+        source.close();
+        source = null;
+        /* Refused (cookie gone?) or the server went away: check, then try again. */
+        poll();
+        window.setTimeout(function () { if (token()) connect(); }, 3000);
+      }
+    });
+  }
+
+  connect();
+})();

@@ -1,0 +1,210 @@
+/* Live ticket: Server-Sent Events, re-read on wake, leave / snooze, "it's your turn". */
+"use strict";
+
+(function () {
+  var RE = window.RE;
+  var ticket = JSON.parse(document.body.dataset.ticket);
+  var base = "/api/v1/tickets/" + encodeURIComponent(ticket.id);
+  var FINAL = { served: "final_served", no_show: "final_no_show", left: "final_left" };
+  var el = function (id) { return document.getElementById(id); };
+  var source = null;
+  var shown = null; /* state + called_at last rendered, to alert once per call */
+  var audio = null;
+
+  /* Browsers allow sound only after a gesture: prepare the audio context on the first one. */
+  function unlockAudio() {
+    try {
+      if (!audio) {
+        var Context = window.AudioContext || window.webkitAudioContext;
+        if (Context) audio = new Context();
+      } else if (audio.state === "suspended") {
+        audio.resume().catch(function () {});
+      }
+    } catch (e) {
+      audio = null;
+    }
+  }
+  document.addEventListener("pointerdown", unlockAudio, { passive: true });
+  document.addEventListener("keydown", unlockAudio);
+
+  function beep() {
+    try {
+      unlockAudio();
+      if (!audio) return;
+      var now = audio.currentTime;
+      var tone = audio.createOscillator();
+      var gain = audio.createGain();
+      tone.type = "sine";
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.0001, now);
+      gain.gain.exponentialRampToValueAtTime(0.3, now + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.6);
+      tone.connect(gain);
+      gain.connect(audio.destination);
+      tone.start(now);
+      tone.stop(now + 0.65);
+    } catch (e) {
+      /* no sound on this device: the overlay and vibration still say it */
+    }
+  }
+
+  function showTurn() {
+    RE.setText(el("turn-number"), String(ticket.number));
+    el("turn").hidden = false;
+    el("turn-ok").focus();
+    try {
+      if (navigator.vibrate) navigator.vibrate([400, 150, 400, 150, 400]);
+    } catch (e) {
+      /* ignore */
+    }
+    beep();
+  }
+
+  el("turn-ok").addEventListener("click", function () {
+    el("turn").hidden = true;
+    if (!el("called-banner").hidden) el("called-banner").focus();
+  });
+
+  function render() {
+    var state = ticket.state;
+    RE.setText(el("number"), String(ticket.number));
+    RE.setText(el("state"), RE.t("state_" + state));
+    RE.setText(el("ahead"), RE.aheadText(ticket.position));
+    RE.setText(el("wait"), RE.waitText(ticket.eta));
+    el("waiting-info").hidden = state !== "waiting";
+    el("called-banner").hidden = state !== "called";
+    el("snooze").hidden = state !== "waiting" || ticket.snoozed;
+    el("actions").hidden = !(state === "waiting" || state === "called");
+    document.body.dataset.state = state;
+    if (FINAL[state]) {
+      el("turn").hidden = true;
+      el("final").hidden = false;
+      RE.setText(el("final"), RE.t(FINAL[state]));
+      RE.setText(el("live"), "");
+      stop();
+    }
+    var key = state + "|" + (ticket.called_at || "");
+    if (state === "called" && shown !== key) showTurn();
+    shown = key;
+  }
+
+  function apply(next) {
+    if (!next || next.id !== ticket.id) return;
+    ticket = next;
+    render();
+  }
+
+  function notMine() {
+    stop();
+    el("main").hidden = true;
+    el("turn").hidden = true;
+    el("not-mine").hidden = false;
+  }
+
+  function active() {
+    return ticket.state === "waiting" || ticket.state === "called";
+  }
+
+  function refresh() {
+    return RE.api("GET", base)
+      .then(function (result) {
+        if (result.status === 200) apply(result.data);
+        else if (result.status === 401 || result.status === 403) notMine();
+        return result.status;
+      })
+      .catch(function () {
+        return 0;
+      });
+  }
+
+  function stop() {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  }
+
+  function connect() {
+    if (source || !active()) return;
+    source = new EventSource(base + "/stream");
+    source.addEventListener("ticket", function (event) {
+      try {
+        apply(JSON.parse(event.data));
+      } catch (e) {
+        /* a malformed frame: the next one will do */
+      }
+    });
+    source.addEventListener("open", function () {
+      RE.setText(el("live"), "");
+    });
+    source.addEventListener("error", function () {
+      if (!active()) return;
+      RE.setText(el("live"), RE.t("reconnecting"));
+      /* EventSource retries by itself unless the server refused (then it is CLOSED). */
+      if (source && source.readyState === EventSource.CLOSED) {
+        stop();
+        refresh().then(function (status) {
+          if (status !== 401 && status !== 403) window.setTimeout(connect, 3000);
+        });
+      }
+    });
+  }
+
+  /* A phone that slept may have missed events: read the ticket again when it wakes. */
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible") return;
+    refresh().then(function () {
+      connect();
+    });
+  });
+
+  el("leave").addEventListener("click", function () {
+    el("leave-confirm").hidden = false;
+    el("leave").setAttribute("aria-expanded", "true");
+    el("leave-no").focus();
+  });
+  el("leave-no").addEventListener("click", function () {
+    el("leave-confirm").hidden = true;
+    el("leave").setAttribute("aria-expanded", "false");
+    el("leave").focus();
+  });
+  el("leave-yes").addEventListener("click", function () {
+    el("leave-yes").disabled = true;
+    RE.api("DELETE", base)
+      .then(function (result) {
+        el("leave-yes").disabled = false;
+        el("leave-confirm").hidden = true;
+        if (result.status === 200) apply(result.data);
+        else if (result.status === 401 || result.status === 403) notMine();
+        else RE.setText(el("notice"), RE.errorOf(result).message || RE.t("err_generic"));
+      })
+      .catch(function () {
+        el("leave-yes").disabled = false;
+        RE.setText(el("notice"), RE.t("err_network"));
+      });
+  });
+
+  el("snooze").addEventListener("click", function () {
+    el("snooze").disabled = true;
+    RE.api("POST", base + "/snooze")
+      .then(function (result) {
+        el("snooze").disabled = false;
+        if (result.status === 200) {
+          apply(result.data);
+          RE.setText(el("notice"), RE.t("snooze_done"));
+        } else if (result.status === 401 || result.status === 403) {
+          notMine();
+        } else {
+          el("snooze").hidden = RE.errorOf(result).code === "already_snoozed";
+          RE.setText(el("notice"), RE.errorOf(result).message || RE.t("err_generic"));
+        }
+      })
+      .catch(function () {
+        el("snooze").disabled = false;
+        RE.setText(el("notice"), RE.t("err_network"));
+      });
+  });
+
+  render();
+  connect();
+})();

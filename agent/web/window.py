@@ -1,0 +1,126 @@
+"""The window screen (/window/{queue}): a large QR code of the join URL with the current window
+token, the queue's length and wait, in French and English. The page fetches a fresh QR code
+from /window/{queue}/qr.svg well before the rotating token changes."""
+
+from __future__ import annotations
+
+import json
+
+import segno
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from agent.web.context import WebContext
+from agent.web.i18n import strings, wait_text
+from agent.web.pages import (
+    SECURITY_HEADERS,
+    Markup,
+    html_page,
+    not_found_page,
+    queue_numbers,
+    render,
+)
+
+# Keys the window script needs in both languages.
+_WINDOW_KEYS = (
+    "wait_none",
+    "wait_upto",
+    "wait_about",
+    "wait_range",
+    "closed_short",
+    "full_short",
+)
+
+
+def window_token(ctx: WebContext, queue: str) -> str:
+    return ctx.queues.window_token(queue)
+
+
+def join_url(ctx: WebContext, queue: str) -> str:
+    return f"{ctx.config.http.public_url}/j/{queue}?w={window_token(ctx, queue)}"
+
+
+def qr_svg(url: str, title: str) -> str:
+    """Black on white with the standard quiet zone; sized by CSS (no width/height)."""
+    code = segno.make_qr(url, error="m")
+    return str(
+        code.svg_inline(
+            scale=1,
+            border=4,
+            dark="#000000",
+            light="#ffffff",
+            omitsize=True,
+            svgclass="qr",
+            lineclass=None,
+            title=title,
+        )
+    )
+
+
+def both(key: str) -> tuple[str, str]:
+    return strings("en")[key], strings("fr")[key]
+
+
+def _wait_both(low: int, high: int) -> str:
+    english, french = wait_text("en", low, high), wait_text("fr", low, high)
+    return english if english == french else f"{english} / {french}"
+
+
+def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
+    store = ctx.config.store.name
+
+    @router.get("/window/{queue}")
+    async def window_page(queue: str, request: Request) -> HTMLResponse:
+        if queue not in ctx.queues.queue_ids():
+            return not_found_page(ctx, request)
+        waiting, low, high, is_open, full = queue_numbers(ctx, queue)
+        scan_en, scan_fr = both("scan_to_join")
+        waiting_en, waiting_fr = both("waiting_short")
+        wait_label_en, wait_label_fr = both("wait_label")
+        label = ctx.queues.queue_config(queue).label
+        content = render(
+            "window.html",
+            "fr",
+            {
+                "qr": Markup(qr_svg(join_url(ctx, queue), f"{scan_en} / {scan_fr}")),
+                "store": store,
+                "label": label,
+                "scan_en": scan_en,
+                "scan_fr": scan_fr,
+                "waiting": str(waiting),
+                "waiting_en": waiting_en,
+                "waiting_fr": waiting_fr,
+                "wait_label_en": wait_label_en,
+                "wait_label_fr": wait_label_fr,
+                "wait": _wait_both(low, high),
+            },
+        )
+        words = {
+            f"{locale}_{key}": strings(locale)[key]
+            for locale in ("en", "fr")
+            for key in _WINDOW_KEYS
+        }
+        state = "closed" if not is_open else "full" if full else "open"
+        return html_page(
+            "fr",
+            f"{label} · {store}",
+            "window",
+            content,
+            data={
+                "queue": queue,
+                "mode": ctx.queues.queue_config(queue).window_token,
+                "state": state,
+                "strings": json.dumps(words),
+            },
+            scripts=("common.js", "window.js"),
+        )
+
+    @router.get("/window/{queue}/qr.svg")
+    async def window_qr(queue: str, request: Request) -> Response:
+        """Extension: the current QR code alone, for the window page to refresh."""
+        if queue not in ctx.queues.queue_ids():
+            return not_found_page(ctx, request)
+        scan_en, scan_fr = both("scan_to_join")
+        svg = qr_svg(join_url(ctx, queue), f"{scan_en} / {scan_fr}")
+        headers = dict(SECURITY_HEADERS) | {"Cache-Control": "no-store"}
+        return Response(svg, media_type="image/svg+xml", headers=headers)

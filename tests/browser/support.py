@@ -1,0 +1,45 @@
+"""What the browser tests share: device sizes, queue config, screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from playwright.async_api import Locator, Page
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+TABLET = {"viewport": {"width": 1180, "height": 820}, "has_touch": True}
+TV = {"viewport": {"width": 1280, "height": 720}}
+
+QUEUES = """
+[queues.advice]
+label = "Conseil / Advice"
+window_token = "rotating"
+max_waiting = {max_waiting}
+
+[queues.pickup]
+label = "Retrait / Pick-up"
+window_token = "static"
+"""
+ALWAYS_CLOSED = "\n[opening_hours]\n" + "\n".join(
+    f'{day} = "closed"' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+)
+
+
+async def screenshot(target: Page | Locator, name: str, *, docs: bool = False) -> bytes:
+    """Save a PNG under test-artifacts/screenshots (and docs/screenshots when asked)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if isinstance(target, Page):
+        data = await target.screenshot(path=str(path), full_page=True)
+    else:
+        data = await target.screenshot(path=str(path))
+    if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
+    return data
