@@ -131,7 +131,7 @@ def _http(root: Table) -> HttpConfig:
         bind=bind,
         port=port,
         public_url=public_url.rstrip("/"),
-        joins_per_client=t.integer("joins_per_client", 5, minimum=1, maximum=1000),
+        joins_per_client=t.integer("joins_per_client", 5, minimum=1, maximum=1_000_000),
         join_window_s=t.integer("join_window_s", 600, minimum=10, maximum=86400),
         joins_per_token_per_minute=t.integer(
             "joins_per_token_per_minute", 60, minimum=1, maximum=10_000

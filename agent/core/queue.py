@@ -79,6 +79,15 @@ class QueueBook:
     def __init__(self, queue: str, tickets: Iterable[Ticket] = ()) -> None:
         self.queue = queue
         self._active: dict[str, Ticket] = {t.id: t for t in tickets if t.active}
+        self._called: dict[str, Ticket] = {
+            t.id: t for t in self._active.values() if t.state == TicketState.CALLED
+        }
+        # The waiting order and positions are derived, kept up to date cheaply for the common
+        # case (a newcomer joins at the end) and rebuilt lazily otherwise: reading every
+        # position of a long queue must not cost a sort per ticket.
+        self._order: list[Ticket] | None = None
+        self._positions: dict[str, int] = {}
+        self._max_key = max((t.sort_key for t in self._active.values()), default=0.0)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -86,25 +95,31 @@ class QueueBook:
         return self._active.get(ticket_id)
 
     def waiting(self) -> list[Ticket]:
-        items = [t for t in self._active.values() if t.state == TicketState.WAITING]
-        return sorted(items, key=lambda t: (t.sort_key, t.number))
+        if self._order is None:
+            items = [t for t in self._active.values() if t.state == TicketState.WAITING]
+            self._order = sorted(items, key=lambda t: (t.sort_key, t.number))
+            self._positions = {t.id: index + 1 for index, t in enumerate(self._order)}
+        return list(self._order)
 
     def called(self) -> list[Ticket]:
-        items = [t for t in self._active.values() if t.state == TicketState.CALLED]
-        return sorted(items, key=lambda t: (t.called_at or t.created_at, t.number))
+        return sorted(self._called.values(), key=lambda t: (t.called_at or t.created_at, t.number))
 
     def position(self, ticket_id: str) -> int | None:
         """1 for the next to be called; None if not waiting."""
-        for index, ticket in enumerate(self.waiting()):
-            if ticket.id == ticket_id:
-                return index + 1
-        return None
+        if self._order is None:
+            self.waiting()
+        return self._positions.get(ticket_id)
 
     def waiting_count(self) -> int:
-        return sum(1 for t in self._active.values() if t.state == TicketState.WAITING)
+        if self._order is None:
+            self.waiting()
+        return len(self._positions)
 
     def next_sort_key(self) -> float:
-        return max((t.sort_key for t in self._active.values()), default=0.0) + 1024.0
+        """A key after everyone, reserved at once: joins decided before the previous one is
+        applied still get distinct keys, in order."""
+        self._max_key += 1024.0
+        return self._max_key
 
     # --- deciding --------------------------------------------------------------------------
 
@@ -167,10 +182,24 @@ class QueueBook:
 
     def apply(self, ticket: Ticket) -> None:
         """Make a decided ticket the current state (after it was committed)."""
+        previous = self._active.pop(ticket.id, None)
+        self._called.pop(ticket.id, None)
+        appended = (
+            previous is None
+            and ticket.state == TicketState.WAITING
+            and self._order is not None
+            and (not self._order or ticket.sort_key > self._order[-1].sort_key)
+        )
         if ticket.active:
             self._active[ticket.id] = ticket
+            self._max_key = max(self._max_key, ticket.sort_key)
+            if ticket.state == TicketState.CALLED:
+                self._called[ticket.id] = ticket
+        if appended and self._order is not None:
+            self._order.append(ticket)  # a newcomer: last in line, nobody else moves
+            self._positions[ticket.id] = len(self._order)
         else:
-            self._active.pop(ticket.id, None)
+            self._order = None
 
     @staticmethod
     def _require(ticket: Ticket, state: TicketState, message: str) -> None:

@@ -60,6 +60,9 @@ class Hub:
                 subscription.lagged = True
                 self._subscribers.discard(subscription)
 
+    def has_subscribers(self, topic: str) -> bool:
+        return any(topic in s.topics for s in self._subscribers)
+
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)

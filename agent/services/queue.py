@@ -426,7 +426,8 @@ class QueueService:
     def _changed(self, q: _Queue) -> None:
         self._refresh_metrics()
         self._hub.publish(queue_topic(q.config.id), "changed", None)
-        self._hub.publish(STAFF_TOPIC, "queue", self.queue_view(q.config.id))
+        if self._hub.has_subscribers(STAFF_TOPIC):  # the full view is built only if watched
+            self._hub.publish(STAFF_TOPIC, "queue", self.queue_view(q.config.id))
 
     def _refresh_metrics(self) -> None:
         for queue, q in self._queues.items():

@@ -24,6 +24,7 @@ from agent.errors import DatabaseLockedError, StorageError
 from agent.store.migrations import MIGRATIONS
 
 _LOGGER = logging.getLogger(__name__)
+NO_FSYNC_ENV = "RETAIL_EDGE_BENCHMARK_NO_FSYNC"
 
 
 class Database:
@@ -47,7 +48,7 @@ class Database:
                 str(path), isolation_level=None, check_same_thread=False, timeout=10.0
             )
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={_synchronous()}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
             db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -92,6 +93,14 @@ class Database:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+
+def _synchronous() -> str:
+    """FULL always, except for the benchmark that measures what durability costs."""
+    if os.environ.get(NO_FSYNC_ENV) == "1":
+        _LOGGER.warning("%s=1: commits are NOT durable (benchmarks only)", NO_FSYNC_ENV)
+        return "OFF"
+    return "FULL"
 
 
 def _take_lock(path: Path) -> IO[str]:
