@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
+
+RECANCEL_EVERY_S = 0.5
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until every one has finished.
+
+    Cancelling once is not always enough on Python 3.11: `asyncio.wait_for` (used inside
+    aiomqtt's publish) can swallow a cancellation that arrives as its inner future completes,
+    and the task then runs on to its next await. So cancel again until they are all done.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=RECANCEL_EVERY_S)
 
 
 async def race(*coroutines: Coroutine[Any, Any, object]) -> int:
@@ -18,9 +34,10 @@ async def race(*coroutines: Coroutine[Any, Any, object]) -> int:
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        await cancel_and_wait(tasks)
         for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            if not task.cancelled():
+                task.exception()  # retrieved: a child's error is never "never retrieved"
     first = next(i for i, task in enumerate(tasks) if task in done)
     winner = tasks[first]
     if not winner.cancelled() and winner.exception() is not None:

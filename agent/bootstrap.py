@@ -14,13 +14,16 @@ from agent.config.model import AgentConfig
 from agent.core.clock import SystemClock
 from agent.core.ports import Clock
 from agent.core.window_token import WindowTokens
+from agent.devices import SourceSpec, footfall_source
 from agent.metrics import Metrics
 from agent.services.customers import CustomerService
+from agent.services.footfall import FootfallService
 from agent.services.hub import Hub
 from agent.services.queue import QueueService
 from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
+from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, window_secret
@@ -50,6 +53,8 @@ class Components:
     hub: Hub
     queues: QueueService
     staff: StaffService
+    footfall: FootfallService
+    sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -105,6 +110,22 @@ def build(
         static_generation=lambda queue: generations.get(queue, 1),
     )
     staff = StaffService(uow, runner, StaffRepository(database), clock)
+    footfall = FootfallService(
+        config,
+        uow,
+        FootfallRepository(database),
+        clock,
+        metrics,
+        hub,
+        occupancy_topic=topics.occupancy,
+        publish_retained=link.set_retained if link is not None else None,
+    )
+    sources = [
+        spec
+        for device in config.devices
+        if device.kind == "footfall"
+        and (spec := footfall_source(device, clock, metrics, footfall.count)) is not None
+    ]
     return Components(
         config=config,
         clock=clock,
@@ -119,6 +140,8 @@ def build(
         hub=hub,
         queues=queues,
         staff=staff,
+        footfall=footfall,
+        sources=sources,
     )
 
 

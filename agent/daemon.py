@@ -8,8 +8,10 @@ import logging
 import sqlite3
 
 from agent import __version__
+from agent.aio import cancel_and_wait
 from agent.bootstrap import Components
 from agent.core.events import AgentStarted
+from agent.services.sources import supervise
 from agent.web.app import create_app
 from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
@@ -54,6 +56,7 @@ class AgentDaemon:
         await self.c.uow.record([AgentStarted(version=__version__)])
         await self.c.queues.load()
         await self.c.customers.load()
+        await self.c.footfall.load()
         await self._housekeeping_once()
         await self.web.start()
         if self.c.link is not None:
@@ -62,6 +65,21 @@ class AgentDaemon:
             _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
+        self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))
+        for spec in self.c.sources:
+            self._tasks.append(
+                asyncio.create_task(
+                    supervise(
+                        spec.name,
+                        spec.factory,
+                        spec.handle,
+                        self._stop,
+                        self.c.metrics,
+                        watchdog_s=spec.watchdog_s,
+                    ),
+                    name=spec.name,
+                )
+            )
         _LOGGER.info("agent for store %s started", self.c.config.store.id)
 
     def request_stop(self) -> None:
@@ -80,9 +98,7 @@ class AgentDaemon:
         if link_task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(link_task), timeout=8)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         await self.web.stop()
         self.c.runner.call(self.c.database.close)
         self.c.runner.close()

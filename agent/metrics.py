@@ -117,6 +117,13 @@ class Metrics:
             ["source", "reason"],
             registry=r,
         )
+        self.footfall = Counter(
+            "retail_edge_footfall_people",
+            "People counted by door sensors",
+            ["door", "direction"],
+            registry=r,
+        )
+        self.occupancy = Gauge("retail_edge_occupancy", "People inside the store now", registry=r)
         self.storage_errors = Counter(
             "retail_edge_storage_errors", "Database writes that failed", registry=r
         )

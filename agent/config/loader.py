@@ -282,7 +282,15 @@ def _occupancy(root: Table) -> OccupancyConfig:
     t = root.table("occupancy")
     if t is None:
         return OccupancyConfig()
-    config = OccupancyConfig(capacity=t.optional_integer("capacity", minimum=1, maximum=100_000))
+    reset_at = t.string("reset_at", "04:00", pattern=r"([01]\d|2[0-3]):[0-5]\d")
+    config = OccupancyConfig(
+        capacity=t.optional_integer("capacity", minimum=1, maximum=100_000),
+        busy_ratio=t.number("busy_ratio", 0.7, minimum=0.05, maximum=1.0),
+        busy_at=t.optional_integer("busy_at", minimum=1, maximum=100_000),
+        reset_at=reset_at,
+        report_interval_s=t.integer("report_interval_s", 300, minimum=10, maximum=86400),
+        publish_min_interval_s=t.number("publish_min_interval_s", 1.0, minimum=0.0, maximum=60.0),
+    )
     t.finish()
     return config
 

@@ -98,6 +98,11 @@ class RecognitionConfig:
 @dataclass(frozen=True, slots=True)
 class OccupancyConfig:
     capacity: int | None = None
+    busy_ratio: float = 0.7
+    busy_at: int | None = None
+    reset_at: str = "04:00"  # local time; the count starts again from 0 (drift correction)
+    report_interval_s: int = 300  # `footfall.counted` events: one per door per interval
+    publish_min_interval_s: float = 1.0  # retained occupancy at most this often
 
 
 @dataclass(frozen=True, slots=True)

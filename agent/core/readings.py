@@ -45,3 +45,16 @@ class AppCheckin:
 
 
 Reading = EidSighting | NfcTap | QrScan | AppCheckin
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallCount:
+    """From a door sensor: a cumulative counter value (ESPHome over MQTT) or, with
+    `cumulative=False`, a number of people just counted (break-beam pairs on GPIO)."""
+
+    sensor: str  # identifies the counter, e.g. "main:in" or the MQTT topic
+    door: str
+    direction: str  # "in" | "out"
+    value: int
+    cumulative: bool
+    at: float

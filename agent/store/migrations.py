@@ -126,3 +126,22 @@ def m003_recognition(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX alerts_customer ON alerts(customer_id)")
+
+
+@MIGRATIONS()
+def m004_footfall(db: sqlite_utils.Database) -> None:
+    # The last value of each cumulative door counter, so a restart of the agent does not
+    # count a node's whole history again (contract §2). No personal data.
+    db.execute(
+        "CREATE TABLE footfall_counters (sensor TEXT PRIMARY KEY, last_value INTEGER NOT NULL)"
+    )
+    # Anonymous hourly counts per door (local hour), for the staff page and conversion.
+    db.execute(
+        """CREATE TABLE footfall_hours (
+            hour TEXT NOT NULL,
+            door TEXT NOT NULL,
+            entered INTEGER NOT NULL DEFAULT 0,
+            left_ INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (hour, door)
+        )"""
+    )

@@ -82,6 +82,16 @@ class MqttLink:
         self._protocol = aiomqtt.ProtocolVersion.V5
         self.state = LinkState.DISCONNECTED
         self.connected = asyncio.Event()
+        # Retained state (occupancy): only the latest value per topic matters, so it is not
+        # queued in the outbox; it is published on every connect and whenever it changes.
+        self._retained: dict[str, bytes] = {}
+        self._retained_changed: set[str] = set()
+        self._retained_wakeup = asyncio.Event()
+
+    def set_retained(self, topic: str, payload: bytes) -> None:
+        self._retained[topic] = payload
+        self._retained_changed.add(topic)
+        self._retained_wakeup.set()
 
     @property
     def protocol(self) -> str:
@@ -127,6 +137,7 @@ class MqttLink:
             stop.wait(),
             self._receive(client),
             self._publisher.run(self._publish_fn(client)),
+            self._publish_retained(client),
         )
         if first == 0:
             # A clean disconnect suppresses the Last Will, so say `offline` ourselves.
@@ -136,6 +147,17 @@ class MqttLink:
                 )
             return
         raise _ConnectionEnded("a connection job ended")
+
+    async def _publish_retained(self, client: aiomqtt.Client) -> None:
+        pending = set(self._retained)  # after a (re)connect the broker gets the latest of all
+        while True:
+            self._retained_wakeup.clear()
+            pending |= self._retained_changed
+            self._retained_changed.clear()
+            for topic in sorted(pending):
+                await client.publish(topic, self._retained[topic], qos=1, retain=True, timeout=30)
+            pending.clear()
+            await self._retained_wakeup.wait()
 
     def _publish_fn(self, client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:
         async def publish(topic: str, payload: bytes) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from agent.aio import cancel_and_wait
 from agent.metrics import Metrics
 from agent.store.outbox import Outbox, OutboxEntry
 from agent.store.unit_of_work import UnitOfWork
@@ -71,9 +72,10 @@ class OutboxPublisher:
                     continue  # more may be waiting behind what was just read
                 await self._wait(inflight, wakeup, watch_wakeup=len(inflight) < self._window)
         finally:
+            await cancel_and_wait(inflight)
             for task in inflight:
-                task.cancel()
-            await asyncio.gather(*inflight, return_exceptions=True)
+                if not task.cancelled():
+                    task.exception()  # the connection is gone; these errors say nothing new
             self._note_inflight(0)
 
     async def _wait(

@@ -1,0 +1,160 @@
+"""Footfall and occupancy as a service: counts in, occupancy out (retained MQTT, tablets).
+
+Each count is committed with the counter's new last value and the hourly aggregate before it
+changes the occupancy, so a restart neither loses nor double-counts people. The retained
+occupancy message is coalesced (at most one per `publish_min_interval_s`); `footfall.counted`
+events go through the outbox once per door per `report_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from agent.config.model import AgentConfig
+from agent.core.clock import rfc3339
+from agent.core.events import DomainEvent, FootfallCounted
+from agent.core.footfall import Direction, Occupancy, OccupancySettings, counter_delta
+from agent.core.ports import Clock
+from agent.core.readings import FootfallCount
+from agent.metrics import Metrics
+from agent.services.hub import Hub
+from agent.services.queue import STAFF_TOPIC
+from agent.store.footfall import FootfallRepository
+from agent.store.unit_of_work import UnitOfWork
+
+_LOGGER = logging.getLogger(__name__)
+RetainedPublisher = Callable[[str, bytes], None]
+
+
+class FootfallService:
+    def __init__(
+        self,
+        config: AgentConfig,
+        uow: UnitOfWork,
+        repository: FootfallRepository,
+        clock: Clock,
+        metrics: Metrics,
+        hub: Hub,
+        *,
+        occupancy_topic: str,
+        publish_retained: RetainedPublisher | None,
+    ) -> None:
+        oc = config.occupancy
+        self._config = config
+        self._uow = uow
+        self._repository = repository
+        self._clock = clock
+        self._metrics = metrics
+        self._hub = hub
+        self._topic = occupancy_topic
+        self._publish_retained = publish_retained
+        self._zone = ZoneInfo(config.store.timezone)
+        self.occupancy = Occupancy(OccupancySettings(oc.capacity, oc.busy_ratio, oc.busy_at))
+        self._last: dict[str, int] = {}
+        self._doors = sorted({d.door for d in config.devices if d.kind == "footfall" and d.door})
+        self._changed = asyncio.Event()
+        self._window_start = clock.now()
+        self._last_reset_day: str | None = None
+
+    async def load(self) -> None:
+        self._last = await self._uow.runner.run(self._repository.last_values)
+        self._last_reset_day = self._local(self._clock.now()).date().isoformat()
+        self._changed.set()  # publish the (zero) occupancy once at start
+
+    async def count(self, reading: FootfallCount) -> None:
+        try:
+            direction = Direction(reading.direction)
+        except ValueError:
+            self._metrics.malformed_dropped.labels(source="footfall").inc()
+            return
+        if reading.value < 0:
+            self._metrics.malformed_dropped.labels(source="footfall").inc()
+            return
+        if reading.cumulative:
+            people = counter_delta(self._last.get(reading.sensor), reading.value)
+        else:
+            people = reading.value
+        hour = self._local(self._clock.now()).strftime("%Y-%m-%dT%H")
+
+        def work() -> tuple[None, Sequence[DomainEvent]]:
+            if reading.cumulative:
+                self._repository.set_last_value(reading.sensor, reading.value)
+            if people:
+                entered = people if direction == Direction.IN else 0
+                self._repository.add_hourly(hour, reading.door, entered, people - entered)
+            return None, []
+
+        await self._uow.commit(work)
+        if reading.cumulative:
+            self._last[reading.sensor] = reading.value
+        if people:
+            self.occupancy.count(reading.door, direction, people)
+            self._metrics.footfall.labels(door=reading.door, direction=direction.value).inc(people)
+            self._changed.set()
+
+    def snapshot(self) -> dict[str, object]:
+        snapshot: dict[str, object] = dict(self.occupancy.snapshot())
+        snapshot["ts"] = rfc3339(self._clock.now())
+        return snapshot
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish changes (coalesced), report intervals, reset at closing time."""
+        min_interval = self._config.occupancy.publish_min_interval_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+            if self._changed.is_set():
+                self._changed.clear()
+                self._publish()
+                if min_interval:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=min_interval)
+            await self.report_if_due()
+            self.reset_if_due()
+
+    async def report_if_due(self, *, force: bool = False) -> None:
+        now = self._clock.now()
+        interval = timedelta(seconds=self._config.occupancy.report_interval_s)
+        if not force and now - self._window_start < interval:
+            return
+        windows = self.occupancy.take_windows()
+        start, self._window_start = self._window_start, now
+        events: list[DomainEvent] = [
+            FootfallCounted(
+                door=door,
+                in_=windows[door].entered if door in windows else 0,
+                out=windows[door].left if door in windows else 0,
+                from_=rfc3339(start),
+                to=rfc3339(now),
+            )
+            for door in sorted(set(self._doors) | set(windows))
+        ]
+        if events:
+            await self._uow.record(events)
+
+    def reset_if_due(self) -> None:
+        local = self._local(self._clock.now())
+        day = local.date().isoformat()
+        if day == self._last_reset_day or local.strftime("%H:%M") < self._config.occupancy.reset_at:
+            return
+        self._last_reset_day = day
+        if self.occupancy.inside:
+            _LOGGER.info("daily reset: %d people still counted inside", self.occupancy.inside)
+        self.occupancy.reset()
+        self._changed.set()
+
+    def _publish(self) -> None:
+        snapshot = self.snapshot()
+        self._metrics.occupancy.set(self.occupancy.inside)
+        self._hub.publish(STAFF_TOPIC, "occupancy", snapshot)
+        if self._publish_retained is not None:
+            self._publish_retained(self._topic, json.dumps(snapshot).encode("utf-8"))
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self._zone)
