@@ -48,4 +48,12 @@ def footfall_source(
             ),
             handle,
         )
-    return None  # gpio and simulated doors arrive with their adapters
+    if device.adapter == "gpio":
+        from agent.adapters.footfall_gpio import GpioBeamPair
+
+        assert device.door and device.outer_pin and device.inner_pin  # noqa: S101
+        door, outer, inner = device.door, device.outer_pin, device.inner_pin
+        return SourceSpec(
+            f"footfall-gpio:{door}", lambda: GpioBeamPair(door, outer, inner, clock), handle
+        )
+    return None  # simulated doors are driven by the demo's store day

@@ -41,11 +41,14 @@ DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "nfc": {"nfcpy": ("path",), "simulated": ()},
     "footfall": {
         "mqtt": ("door", "url", "in_topic", "out_topic"),
-        "gpio": ("door",),
+        "gpio": ("door", "outer_pin", "inner_pin"),
         "simulated": ("door",),
     },
 }
 DEFAULT_PROXY_TOPIC = "home/+/BTtoMQTT/#"
+DEVICE_FIELDS = (
+    "url", "topic", "source", "path", "door", "in_topic", "out_topic", "outer_pin", "inner_pin",
+)  # fmt: skip
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -316,7 +319,7 @@ def _devices(root: Table, default_url: str | None) -> tuple[DeviceConfig, ...]:
         adapter = t.choice("adapter", tuple(adapters))
         allowed = adapters.get(adapter, ())
         values: dict[str, str | None] = {}
-        for key in ("url", "topic", "source", "path", "door", "in_topic", "out_topic"):
+        for key in DEVICE_FIELDS:
             if t.has(key) and key not in allowed:
                 t.bad(key, f"not used by kind={kind!r} adapter={adapter!r}")
                 t.raw(key)
@@ -349,6 +352,10 @@ def _device_defaults(
         values["door"] = values.get("door") or "main"
         if not _matches(r"[a-z0-9-]{1,32}", values["door"] or ""):
             t.bad("door", "must match [a-z0-9-]{1,32}")
+        if adapter == "gpio":
+            for pin in ("outer_pin", "inner_pin"):
+                if not values.get(pin):
+                    t.bad(pin, 'missing required key (e.g. "GPIO17")')
         if adapter == "mqtt":
             door = values["door"]
             values["in_topic"] = values.get("in_topic") or f"footfall-{door}/sensor/people_in/state"

@@ -119,6 +119,8 @@ class DeviceConfig:
     door: str | None = None
     in_topic: str | None = None
     out_topic: str | None = None
+    outer_pin: str | None = None  # gpio: the street-side beam's receiver
+    inner_pin: str | None = None  # gpio: the shop-side beam's receiver
 
 
 @dataclass(frozen=True, slots=True)
