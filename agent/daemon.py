@@ -37,6 +37,7 @@ class AgentDaemon:
             components.hub,
             components.queues,
             components.staff,
+            components.footfall.snapshot,
         )
         app = create_app(
             [

@@ -20,6 +20,7 @@ from agent.config.model import AgentConfig
 from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.customers import demo_customer, tombstone
+from simulators.door_node import DoorNodeSimulator
 from simulators.framework import Simulator, run_simulators
 from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
 from simulators.store_day import QueueDay
@@ -46,6 +47,7 @@ def demo_config(data_dir: Path, http_port: int, mqtt_url: str | None) -> AgentCo
     data = tomllib.loads(text)
     if mqtt_url is None:
         data.pop("mqtt")
+        data.pop("devices")  # the door node talks MQTT; without a broker there is none
     return parse_config(data, source=data_dir / "demo.toml")
 
 
@@ -102,6 +104,8 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
     if mqtt_url is not None and config.mqtt is not None:
         central = CentralService(mqtt_url, config.mqtt.topic_prefix)
         simulators.append(central)
+        # A store day every 10 minutes: the store fills up at the lunch peak.
+        simulators.append(DoorNodeSimulator(mqtt_url, "main", speed=60.0))
     sims = asyncio.create_task(run_simulators(simulators, stop))
     records = asyncio.create_task(_customer_records(central, stop))
     try:

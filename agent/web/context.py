@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.config.model import AgentConfig
@@ -23,6 +24,11 @@ class WebContext:
     staff: StaffService
     join_limit_client: RateLimiter
     join_limit_token: RateLimiter
+    occupancy: Callable[[], dict[str, object]] = dict
+
+    def store_full(self) -> bool:
+        """At capacity (contract §2): walk-ins are sent to the queue."""
+        return self.occupancy().get("level") == "full"
 
     @classmethod
     def create(
@@ -33,6 +39,7 @@ class WebContext:
         hub: Hub,
         queues: QueueService,
         staff: StaffService,
+        occupancy: Callable[[], dict[str, object]],
     ) -> WebContext:
         http = config.http
         return cls(
@@ -44,4 +51,5 @@ class WebContext:
             staff=staff,
             join_limit_client=RateLimiter(http.joins_per_client, http.join_window_s),
             join_limit_token=RateLimiter(http.joins_per_token_per_minute, 60.0),
+            occupancy=occupancy,
         )

@@ -61,7 +61,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
     async def summary(queue: str) -> dict[str, object]:
         """Extension: what the join page and the window screen show (no personal data)."""
         queue_or_404(ctx, queue)
-        return queues.summary(queue)
+        return queues.summary(queue) | {"store_full": ctx.store_full()}
 
     @router.post("/api/v1/queues/{queue}/tickets", status_code=201)
     async def join(

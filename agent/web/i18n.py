@@ -88,6 +88,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "waiting_short": "waiting",
         "closed_short": "Closed",
         "full_short": "Queue full",
+        "store_full_short": "Store full: join the queue",
+        "store_full_title": "The store is full right now",
+        "store_full_body": "Join the queue: this page tells you when it is your turn to come in.",
         # staff tablet
         "staff_title": "Queues",
         "pair_title": "Pair this tablet",
@@ -197,6 +200,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "waiting_short": "en attente",
         "closed_short": "Fermé",
         "full_short": "File complète",
+        "store_full_short": "Magasin complet : rejoignez la file",
+        "store_full_title": "Le magasin est complet pour le moment",
+        "store_full_body": "Rejoignez la file : cette page vous dira quand entrer.",
         "staff_title": "Files d'attente",
         "pair_title": "Appairer cette tablette",
         "pair_intro": "Demandez au responsable un code d'appairage à 6 chiffres "

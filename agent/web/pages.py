@@ -249,6 +249,11 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
         # The form carries a form token (good for a while) rather than the scanned code,
         # which rotates away within two minutes of being scanned.
         body = render("join_form.html", locale, {"token": ctx.queues.form_token(queue)})
+        if ctx.store_full():
+            banner = notice(
+                locale, "store-full", words["store_full_title"], words["store_full_body"]
+            )
+            body = Markup(str(banner) + str(body))
     content = render(
         "join.html",
         locale,

@@ -73,6 +73,8 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
         # Start with the whole picture, then changes as they happen.
         for queue in ctx.queues.queue_ids():
             yield sse_frame("queue", ctx.queues.queue_view(queue))
+        if ctx.occupancy():
+            yield sse_frame("occupancy", ctx.occupancy())
         while True:
             message = await subscription.next(KEEPALIVE_S)
             if subscription.lagged:

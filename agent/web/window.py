@@ -29,6 +29,7 @@ _WINDOW_KEYS = (
     "wait_range",
     "closed_short",
     "full_short",
+    "store_full_short",
 )
 
 
@@ -100,7 +101,15 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
             for locale in ("en", "fr")
             for key in _WINDOW_KEYS
         }
-        state = "closed" if not is_open else "full" if full else "open"
+        state = (
+            "closed"
+            if not is_open
+            else "full"
+            if full
+            else "store_full"
+            if ctx.store_full()
+            else "open"
+        )
         return html_page(
             "fr",
             f"{label} · {store}",

@@ -28,6 +28,7 @@
     var status = document.getElementById("status");
     if (state === "closed") RE.setText(status, both("closed_short"));
     else if (state === "full") RE.setText(status, both("full_short"));
+    else if (state === "store_full") RE.setText(status, both("store_full_short"));
     else RE.setText(status, "");
     status.hidden = state === "open";
   }
@@ -55,7 +56,12 @@
         if (result.status !== 200 || !result.data) return;
         RE.setText(document.getElementById("waiting"), String(result.data.waiting));
         RE.setText(document.getElementById("wait"), waitBoth(result.data.eta));
-        showState(!result.data.open ? "closed" : result.data.full ? "full" : "open");
+        showState(
+          !result.data.open ? "closed"
+            : result.data.full ? "full"
+            : result.data.store_full ? "store_full"
+            : "open"
+        );
       })
       .catch(function () {});
   }

@@ -1,0 +1,29 @@
+"""Capacity gating on the rendered pages (HTTP level): at capacity the join page and the
+window screen say the store is full and invite joining the queue."""
+
+from __future__ import annotations
+
+import httpx
+
+from agent.config.loader import load_config
+from agent.core.footfall import Direction
+from tests.integration.queue_fixtures import QUEUES, token
+
+CAPACITY = "\n[occupancy]\ncapacity = 3\n"
+
+
+async def test_join_page_and_window_say_the_store_is_full(write_config, start_agent) -> None:
+    config = load_config(write_config(None, extra=QUEUES.format(max_waiting=50) + CAPACITY))
+    agent = await start_agent(config)
+    async with httpx.AsyncClient(base_url=agent.base_url) as client:
+        url = f"/j/advice?w={token(agent)}&lang=en"
+        before = (await client.get(url)).text
+        assert 'id="notice-store-full"' not in before
+        assert (await client.get("/api/v1/queues/advice/summary")).json()["store_full"] is False
+        agent.components.footfall.occupancy.count("main", Direction.IN, 3)
+        page = (await client.get(url)).text
+        assert 'id="notice-store-full"' in page and "The store is full right now" in page
+        assert 'id="window-token"' in page  # ... and the form to join is still there
+        window = (await client.get("/window/advice")).text
+        assert 'data-state="store_full"' in window
+        assert (await client.get("/api/v1/queues/advice/summary")).json()["store_full"] is True
