@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -43,3 +44,10 @@ async def race(*coroutines: Coroutine[Any, Any, object]) -> int:
     if not winner.cancelled() and winner.exception() is not None:
         raise winner.exception()  # type: ignore[misc]
     return first
+
+
+# MQTT clients send many small packets (a PUBLISH, then the next before the PUBACK); neither
+# paho nor aiomqtt disables Nagle's algorithm, which then holds each small write until the
+# previous one is acknowledged: ~40 ms per message with delayed ACKs. Every MQTT client we
+# create passes this.
+TCP_NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)

@@ -19,7 +19,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.aio import race
+from agent.aio import TCP_NODELAY, race
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ class CentralService:
                 protocol=aiomqtt.ProtocolVersion.V311,
                 clean_session=False,
                 timeout=10,
+                socket_options=TCP_NODELAY,
             )
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = 24 * 3600
@@ -128,6 +129,7 @@ class CentralService:
             clean_start=False,
             properties=properties,
             timeout=10,
+            socket_options=TCP_NODELAY,
         )
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from agent.aio import TCP_NODELAY
 from agent.core.beams import BeamPair, BeamSettings
 from simulators.door import store_day
 
@@ -49,7 +50,9 @@ class DoorNodeSimulator:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                async with aiomqtt.Client(self._host, self._port, timeout=10) as client:
+                async with aiomqtt.Client(
+                    self._host, self._port, timeout=10, socket_options=TCP_NODELAY
+                ) as client:
                     await self._boot(client)
                     while not stop.is_set():
                         await self._day(client, stop)

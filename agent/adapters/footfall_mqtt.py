@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from agent.aio import TCP_NODELAY
 from agent.core.ports import Clock
 from agent.core.readings import FootfallCount
 
@@ -56,6 +57,7 @@ class MqttDoorCounter:
             self._port,
             tls_params=aiomqtt.TLSParameters() if self._tls else None,
             timeout=10,
+            socket_options=TCP_NODELAY,
         )
         await self._client.__aenter__()
         for topic in self._topics:

@@ -25,7 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.aio import race
+from agent.aio import TCP_NODELAY, race
 from agent.config.model import MqttConfig
 from agent.core.clock import rfc3339
 from agent.core.ports import Clock
@@ -197,6 +197,7 @@ class MqttLink:
             properties=properties,
             tls_context=_tls_context(c) if c.tls else None,
             timeout=15,
+            socket_options=TCP_NODELAY,
         )
 
     def _status(self, state: str) -> bytes:
