@@ -120,11 +120,12 @@ class AgentDaemon:
         if stats.oldest_created_at is not None:
             age = max(0.0, self.c.clock.now().timestamp() - stats.oldest_created_at)
         self.c.metrics.outbox_oldest_age.set(age)
+        problem = self.c.uow.write_problem or self._storage_problem
         return HealthReport(
             self._mqtt_state(),
             stats.depth,
-            storage_ok=self._storage_problem is None,
-            storage_problem=self._storage_problem,
+            storage_ok=problem is None,
+            storage_problem=problem,
         )
 
     def _mqtt_state(self) -> str:

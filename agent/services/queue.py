@@ -10,6 +10,7 @@ so memory never claims what the disk does not hold.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -401,7 +402,8 @@ class QueueService:
             ticket = await committed
         except Exception:
             self._metrics.storage_errors.inc()
-            await self._reload(q)
+            with contextlib.suppress(Exception):  # reading may fail too; memory stays as is
+                await self._reload(q)
             raise
         q.book.apply(ticket)
         return ticket

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +44,9 @@ class UnitOfWork:
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self.transactions = 0  # how many fsyncs the commits cost (for benchmarks and tests)
+        # The last write failure (disk full, read-only file system), until a write succeeds:
+        # shown in /healthz, /metrics and on the tablets.
+        self.write_problem: str | None = None
 
     def commit_now(self, work: Work[R]) -> R:
         """One transaction for one work; call it on the store thread (start-up, tools)."""
@@ -71,7 +75,11 @@ class UnitOfWork:
             group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
             try:
                 outcomes = await self.runner.run(self._commit_group, group)
+                self.write_problem = None
             except BaseException as exc:  # the transaction itself failed: nobody's work stuck
+                if isinstance(exc, sqlite3.Error):
+                    self.write_problem = f"the database cannot be written: {exc}"
+                    _LOGGER.error("%s", self.write_problem)  # noqa: TRY400 - known cause
                 for item in group:
                     if not item.future.done():
                         item.future.set_exception(exc)
@@ -96,6 +104,8 @@ class UnitOfWork:
                         result, events = item.work()
                         self.outbox.append(events)
                     outcomes.append((True, result))
+                except sqlite3.OperationalError:
+                    raise  # the disk, not this work: fail the whole group, write nothing
                 except Exception as exc:  # noqa: BLE001 - handed to that work's caller
                     outcomes.append((False, exc))
         self.transactions += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -49,6 +51,17 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
             problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
         return error_response(422, "invalid_body", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(sqlite3.Error)
+    async def _storage(_: Request, exc: sqlite3.Error) -> JSONResponse:
+        # Disk full or read-only: nothing was changed (the transaction rolled back); say so
+        # plainly rather than answer a bare 500.
+        return error_response(
+            503,
+            "storage_unavailable",
+            "The store's device cannot save anything right now; nothing was changed. "
+            "Please tell a member of staff.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -124,6 +124,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "occupancy": "In store: {n}/{cap}",
         "occupancy_nocap": "In store: {n}",
         "loading": "Loading…",
+        "storage_problem": "This device cannot save right now (disk full or failing): new "
+        "tickets are refused. Tell the person in charge of the devices.",
         # errors
         "notfound_title": "Page not found",
         "notfound_body": "There is no queue here. Please scan the code in the shop window.",
@@ -236,6 +238,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "occupancy": "En magasin : {n}/{cap}",
         "occupancy_nocap": "En magasin : {n}",
         "loading": "Chargement…",
+        "storage_problem": "Cet appareil ne peut plus enregistrer (disque plein ou en panne) : "
+        "les nouveaux tickets sont refusés. Prévenez le responsable des appareils.",
         "notfound_title": "Page introuvable",
         "notfound_body": "Il n'y a pas de file ici. Merci de scanner le code affiché en vitrine.",
     },

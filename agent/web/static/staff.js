@@ -228,6 +228,18 @@
   }
   window.setInterval(poll, 30000);
 
+  /* A device that cannot save (disk full, read-only card) must not go unnoticed. */
+  function checkHealth() {
+    RE.api("GET", "/healthz")
+      .then(function (result) {
+        var banner = el("storage-banner");
+        if (banner && result.data) banner.hidden = result.data.status === "ok";
+      })
+      .catch(function () {});
+  }
+  checkHealth();
+  window.setInterval(checkHealth, 15000);
+
   /* --- arrival alerts and occupancy ---------------------------------------------------- */
 
   var alerts = {};
