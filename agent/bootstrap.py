@@ -11,15 +11,20 @@ from dataclasses import dataclass, field
 
 from agent import __version__
 from agent.config.model import AgentConfig
+from agent.core.address_cache import AddressCache
 from agent.core.clock import SystemClock
+from agent.core.customers import MalformedMessage, parse_checkin
 from agent.core.ports import Clock
+from agent.core.presence import Presence, PresenceSettings
+from agent.core.readings import AppCheckin
 from agent.core.window_token import WindowTokens
-from agent.devices import SourceSpec, footfall_source
+from agent.devices import SourceSpec, footfall_source, recognition_sources
 from agent.metrics import Metrics
 from agent.services.customers import CustomerService
 from agent.services.footfall import FootfallService
 from agent.services.hub import Hub
 from agent.services.queue import QueueService
+from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
@@ -54,6 +59,7 @@ class Components:
     queues: QueueService
     staff: StaffService
     footfall: FootfallService
+    recognition: RecognitionService
     sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -74,7 +80,30 @@ def build(
     outbox = Outbox(database, config.store.id, clock)
     uow = UnitOfWork(runner, database, outbox)
     visits = VisitRepository(database)
-    customers = CustomerService(uow, CustomerRepository(database), visits, clock, metrics)
+    customer_repository = CustomerRepository(database)
+    customers = CustomerService(uow, customer_repository, visits, clock, metrics)
+    hub = Hub()
+    rc = config.recognition
+    recognition = RecognitionService(
+        uow,
+        customer_repository,
+        visits,
+        Presence(
+            PresenceSettings(
+                door_rssi_dbm=rc.door_rssi_dbm,
+                arrive_after_s=rc.arrive_after_s,
+                leave_after_s=rc.leave_after_s,
+                untracked_visit_s=rc.untracked_visit_s,
+                alert_cooldown_s=rc.alert_cooldown_s,
+            )
+        ),
+        AddressCache(rc.address_cache_size, 60.0, rc.unresolved_ttl_s),
+        clock,
+        metrics,
+        hub,
+        pass_public_key=rc.pass_public_key,
+    )
+    customers.subscribe(recognition.customer_changed)
     topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
     link = None
     if config.mqtt is not None:
@@ -86,7 +115,10 @@ def build(
             window=config.mqtt.inflight_window,
             batch_max_events=config.mqtt.batch_max_events,
         )
-        routes = [InboundRoute(topics.customers_filter, _customer_route(topics, customers))]
+        routes = [
+            InboundRoute(topics.customers_filter, _customer_route(topics, customers)),
+            InboundRoute(topics.checkins, _checkin_route(recognition, clock, metrics)),
+        ]
         link = MqttLink(
             config.mqtt,
             topics,
@@ -97,7 +129,6 @@ def build(
             version=__version__,
             rng=rng,
         )
-    hub = Hub()
     secret, generations = runner.call(_window_secrets, database, config)
     queues = QueueService(
         config,
@@ -120,11 +151,18 @@ def build(
         occupancy_topic=topics.occupancy,
         publish_retained=link.set_retained if link is not None else None,
     )
+    simulators: dict[str, object] = {}
     sources = [
         spec
         for device in config.devices
-        if device.kind == "footfall"
-        and (spec := footfall_source(device, clock, metrics, footfall.count)) is not None
+        if (
+            spec := footfall_source(device, clock, metrics, footfall.count)
+            if device.kind == "footfall"
+            else recognition_sources(
+                device, clock, metrics, recognition, rc.scanner_watchdog_s, simulators
+            )
+        )
+        is not None
     ]
     return Components(
         config=config,
@@ -141,7 +179,9 @@ def build(
         queues=queues,
         staff=staff,
         footfall=footfall,
+        recognition=recognition,
         sources=sources,
+        extras=simulators,
     )
 
 
@@ -149,6 +189,22 @@ def _window_secrets(database: Database, config: AgentConfig) -> tuple[bytes, dic
     """The device's window-token key (made on first start) and each queue's sticker
     generation (bumped to invalidate printed stickers)."""
     return window_secret(database), {q.id: static_generation(database, q.id) for q in config.queues}
+
+
+def _checkin_route(
+    recognition: RecognitionService, clock: Clock, metrics: Metrics
+) -> InboundHandler:
+    async def handle(_topic: str, payload: bytes) -> None:
+        try:
+            checkin = parse_checkin(payload)
+        except MalformedMessage:
+            metrics.malformed_dropped.labels(source="mqtt.checkins").inc()
+            return
+        await recognition.checkin(
+            AppCheckin(checkin.customer_id, checkin.at_unix, clock.monotonic())
+        )
+
+    return handle
 
 
 def _customer_route(topics: Topics, customers: CustomerService) -> InboundHandler:

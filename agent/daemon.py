@@ -17,6 +17,7 @@ from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import HealthReport, health_router
 from agent.web.pages import pages_router
+from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
 from agent.web.staff_api import staff_router
 
@@ -45,6 +46,7 @@ class AgentDaemon:
                 customer_router(web),
                 staff_router(web),
                 pages_router(web),
+                recognition_router(web, components.recognition, components.uow),
             ],
             components.metrics,
         )
@@ -57,6 +59,7 @@ class AgentDaemon:
         await self.c.uow.record([AgentStarted(version=__version__)])
         await self.c.queues.load()
         await self.c.customers.load()
+        await self.c.recognition.load()
         await self.c.footfall.load()
         await self._housekeeping_once()
         await self.web.start()
@@ -67,6 +70,7 @@ class AgentDaemon:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))
+        self._tasks.append(asyncio.create_task(self._recognition_timer(), name="recognition"))
         for spec in self.c.sources:
             self._tasks.append(
                 asyncio.create_task(
@@ -137,6 +141,16 @@ class AgentDaemon:
                 await asyncio.wait_for(self._stop.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
             await self._housekeeping_once()
 
+    async def _recognition_timer(self) -> None:
+        """Departures and EID period roll-overs, once a second."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+            try:
+                await self.c.recognition.tick()
+            except sqlite3.Error as exc:
+                _LOGGER.error("recognition could not write the database: %s", exc)  # noqa: TRY400
+
     async def _queue_timer(self) -> None:
         """Called customers who never came become no-shows after the configured time."""
         while not self._stop.is_set():
@@ -156,6 +170,8 @@ class AgentDaemon:
                 storage.outbox_max_age_s,
             )
             await self.c.queues.purge()
+            rc = self.c.config.recognition
+            await self.c.recognition.purge(rc.visit_retention_days, rc.alert_retention_h)
             self._storage_problem = None
         except sqlite3.OperationalError as exc:
             self._storage_problem = f"database write failed: {exc}"

@@ -13,6 +13,7 @@ from typing import Any
 from agent.config.model import DeviceConfig
 from agent.core.ports import Clock, ReadingSource
 from agent.metrics import Metrics
+from agent.services.recognition import RecognitionService
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,54 @@ def footfall_source(
             f"footfall-gpio:{door}", lambda: GpioBeamPair(door, outer, inner, clock), handle
         )
     return None  # simulated doors are driven by the demo's store day
+
+
+def recognition_sources(
+    device: DeviceConfig,
+    clock: Clock,
+    metrics: Metrics,
+    recognition: RecognitionService,
+    watchdog_s: float,
+    simulators: dict[str, object],
+) -> SourceSpec | None:
+    """BLE and NFC sources; a simulated one is also kept in ``simulators`` so the demo and
+    the tests can drive it through its real entry point."""
+    on_dropped = dropped_counter(metrics)
+    if device.kind == "ble" and device.adapter == "bleak":
+        from agent.adapters.ble_bleak import BleakScannerSource
+
+        return SourceSpec(
+            "ble:bleak",
+            lambda: BleakScannerSource(clock, on_dropped),
+            recognition.sighting,
+            watchdog_s,
+        )
+    if device.kind == "ble" and device.adapter == "mqtt-proxy":
+        from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
+
+        assert device.url and device.topic  # noqa: S101 - defaults filled by the loader
+        url, topic = device.url, device.topic
+        return SourceSpec(
+            f"ble:mqtt-proxy:{topic}",
+            lambda: MqttProxyScanner(url, topic, clock, on_dropped),
+            recognition.sighting,
+            watchdog_s,
+        )
+    if device.kind == "ble" and device.adapter == "simulated":
+        from simulators.ble_phones import SimulatedPhones
+
+        phones = SimulatedPhones(clock)
+        simulators["ble"] = phones
+        return SourceSpec("ble:simulated", lambda: phones, recognition.sighting)
+    if device.kind == "nfc" and device.adapter == "nfcpy":
+        from agent.adapters.nfc_nfcpy import NfcpyReader
+
+        path = device.path or "usb"
+        return SourceSpec(f"nfc:{path}", lambda: NfcpyReader(path, clock), recognition.tap)
+    if device.kind == "nfc" and device.adapter == "simulated":
+        from simulators.nfc_reader import SimulatedNfcReader
+
+        reader = SimulatedNfcReader(clock)
+        simulators["nfc"] = reader
+        return SourceSpec("nfc:simulated", lambda: reader, recognition.tap)
+    return None

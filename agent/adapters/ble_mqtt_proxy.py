@@ -1,0 +1,98 @@
+"""BLE through ESP32 door scanners: OpenMQTTGateway / Theengs `BTtoMQTT` JSON over MQTT.
+
+One subscription to the scanners' topic (default `home/+/BTtoMQTT/#`, contract §2/§7) on the
+in-store broker. Each message becomes an EidSighting, or is dropped: malformed JSON and
+non-Eddystone-EID frames are counted through `on_dropped`, never logged with their content.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from agent.core.bttomqtt import MalformedAdvertisement, parse_bttomqtt
+from agent.core.eddystone import parse_eid_frame
+from agent.core.ports import Clock
+from agent.core.readings import EidSighting
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class MqttProxyScanner:
+    def __init__(
+        self,
+        url: str,
+        topic: str,
+        clock: Clock,
+        on_dropped: Callable[[str], None],
+        *,
+        client_id: str | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self._tls = parts.scheme == "mqtts"
+        self._topic = topic
+        self._clock = clock
+        self._on_dropped = on_dropped
+        self._client_id = client_id
+        self._client: aiomqtt.Client | None = None
+        self.name = f"mqtt-proxy:{topic}"
+
+    async def __aenter__(self) -> Self:
+        self._client = aiomqtt.Client(
+            self._host,
+            self._port,
+            identifier=self._client_id,
+            tls_params=aiomqtt.TLSParameters() if self._tls else None,
+            timeout=10,
+        )
+        await self._client.__aenter__()
+        # QoS 0: an advertisement is stale in a second; redelivering it later is useless.
+        await self._client.subscribe(self._topic, qos=0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, tb)
+            self._client = None
+
+    async def readings(self) -> AsyncIterator[EidSighting]:
+        assert self._client is not None, "enter the scanner first"  # noqa: S101
+        async for message in self._client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            sighting = self.parse(message.topic.value, payload)
+            if sighting is not None:
+                yield sighting
+
+    def parse(self, topic: str, payload: bytes) -> EidSighting | None:
+        try:
+            advertisement = parse_bttomqtt(payload)
+        except MalformedAdvertisement:
+            self._on_dropped("proxy_malformed")
+            return None
+        if advertisement is None:
+            return None  # another kind of device: not counted, not kept
+        frame = parse_eid_frame(advertisement.service_data)
+        if frame is None:
+            return None  # Eddystone but not an EID frame (UID, TLM, URL)
+        tx_power, eid = frame
+        gateway = topic.split("/")[1] if topic.count("/") >= 2 else topic
+        return EidSighting(
+            eid=eid,
+            rssi=advertisement.rssi,
+            tx_power=tx_power,
+            address=advertisement.address,
+            reader=f"proxy:{gateway}",
+            at=self._clock.monotonic(),
+        )

@@ -1,0 +1,132 @@
+"""Eddystone-EID: the rotating identifier an opted-in customer's phone advertises (contract §5).
+
+Computed as in the Eddystone-EID specification, with the time counter T = unix time - epoch
+(contract §5) and K = the record's rotation exponent:
+
+    temporary key = AES-128-ECB(identity key, 00*11 | FF | 00 00 | T >> 16 as 2 bytes)
+    EID           = AES-128-ECB(temporary key, 00*11 | K | (T >> K) << K as 4 bytes)[:8]
+
+all integers big-endian. The temporary key changes every 65536 s, the EID every 2**K s.
+
+The resolution table keeps, for every consenting customer, the EIDs of the previous, current
+and next period (the phone's clock may be a little off) in one dict, so resolving an
+advertisement is a single lookup; customers whose period rolled over are refreshed from a heap
+of boundaries, so keeping the table current costs only the customers that changed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from agent.core.customers import EidCredential
+
+_PAD = bytes(11)
+
+
+def _aes(key: bytes, block: bytes) -> bytes:
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - one block, as the spec says
+    return encryptor.update(block) + encryptor.finalize()
+
+
+def temporary_key(identity_key: bytes, time_counter: int) -> bytes:
+    block = _PAD + b"\xff\x00\x00" + ((time_counter >> 16) & 0xFFFF).to_bytes(2, "big")
+    return _aes(identity_key, block)
+
+
+def compute_eid(identity_key: bytes, rotation_exponent: int, time_counter: int) -> bytes:
+    """The 8-byte EID a beacon with this key advertises at this time counter."""
+    if not 0 <= rotation_exponent <= 15:
+        raise ValueError("rotation exponent must be 0-15")
+    counter = time_counter & 0xFFFFFFFF
+    masked = (counter >> rotation_exponent) << rotation_exponent
+    block = _PAD + bytes([rotation_exponent]) + masked.to_bytes(4, "big")
+    return _aes(temporary_key(identity_key, counter), block)[:8]
+
+
+def time_counter(credential: EidCredential, unix_time: float) -> int:
+    return max(0, int(unix_time) - credential.epoch)
+
+
+@dataclass(slots=True)
+class _Entry:
+    credential: EidCredential
+    eids: tuple[bytes, ...]
+    period: int  # the period index the eids were computed around
+
+
+class EidTable:
+    """EID -> customer for previous/current/next period of every consenting customer."""
+
+    def __init__(self) -> None:
+        self._by_eid: dict[bytes, str] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._boundaries: list[tuple[float, str, int]] = []  # (unix time, customer, period)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def resolve(self, eid: bytes) -> str | None:
+        return self._by_eid.get(eid)
+
+    def upsert(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+        self.remove(customer_id)
+        self._add(customer_id, credential, now_unix)
+
+    def remove(self, customer_id: str) -> None:
+        entry = self._entries.pop(customer_id, None)
+        if entry is None:
+            return
+        for eid in entry.eids:
+            if self._by_eid.get(eid) == customer_id:  # never drop another customer's entry
+                del self._by_eid[eid]
+
+    def rebuild(self, records: Iterable[tuple[str, EidCredential]], now_unix: float) -> None:
+        self._by_eid.clear()
+        self._entries.clear()
+        self._boundaries.clear()
+        for customer_id, credential in records:
+            self._add(customer_id, credential, now_unix)
+
+    def advance(self, now_unix: float) -> int:
+        """Refresh customers whose period rolled over; returns how many were refreshed."""
+        refreshed = 0
+        while self._boundaries and self._boundaries[0][0] <= now_unix:
+            _, customer_id, period = heapq.heappop(self._boundaries)
+            entry = self._entries.get(customer_id)
+            if entry is None or entry.period != period:
+                continue  # removed or already refreshed since this boundary was queued
+            self.upsert(customer_id, entry.credential, now_unix)
+            refreshed += 1
+        return refreshed
+
+    def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+        k = credential.rotation_exponent
+        counter = time_counter(credential, now_unix)
+        period = counter >> k
+        eids = tuple(
+            compute_eid(credential.identity_key, k, p << k)
+            for p in (period - 1, period, period + 1)
+            if p >= 0
+        )
+        self._entries[customer_id] = _Entry(credential, eids, period)
+        for eid in eids:
+            self._by_eid[eid] = customer_id
+        next_boundary = credential.epoch + ((period + 1) << k)
+        heapq.heappush(self._boundaries, (float(next_boundary), customer_id, period))
+
+
+def naive_resolve(
+    eid: bytes, credentials: Iterable[tuple[str, EidCredential]], now_unix: float
+) -> str | None:
+    """The baseline the benchmark compares against: recompute everyone's EIDs per lookup."""
+    for customer_id, credential in credentials:
+        k = credential.rotation_exponent
+        period = time_counter(credential, now_unix) >> k
+        for p in (period - 1, period, period + 1):
+            if p >= 0 and compute_eid(credential.identity_key, k, p << k) == eid:
+                return customer_id
+    return None

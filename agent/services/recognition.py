@@ -1,0 +1,225 @@
+"""Opt-in recognition: readings in, consent-checked arrivals and staff alerts out.
+
+Every reading is resolved in memory against consenting customers only. Anything that does not
+resolve (a stranger's phone, an unknown card, a foreign QR code) is counted and dropped right
+here: it never reaches the database, the logs or MQTT.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from agent.core.address_cache import AddressCache
+from agent.core.clock import rfc3339
+from agent.core.customers import CustomerMessage, Tombstone
+from agent.core.eid import EidTable
+from agent.core.events import DomainEvent, VisitArrived, VisitLeft
+from agent.core.passes import verify_pass
+from agent.core.ports import Clock
+from agent.core.presence import Arrived, Change, Left, Presence, Recognised
+from agent.core.readings import AppCheckin, EidSighting, NfcTap, QrScan
+from agent.metrics import Metrics
+from agent.services.directory import CustomerDirectory
+from agent.services.hub import Hub
+from agent.services.queue import STAFF_TOPIC
+from agent.store.customers import CustomerRepository
+from agent.store.unit_of_work import UnitOfWork
+from agent.store.visits import VisitRepository
+
+_LOGGER = logging.getLogger(__name__)
+CHECKIN_MAX_AGE_S = 300.0
+
+
+class RecognitionService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        customers: CustomerRepository,
+        visits: VisitRepository,
+        presence: Presence,
+        addresses: AddressCache,
+        clock: Clock,
+        metrics: Metrics,
+        hub: Hub,
+        *,
+        pass_public_key: bytes | None,
+    ) -> None:
+        self._uow = uow
+        self._customers = customers
+        self._visits = visits
+        self.presence = presence
+        self.addresses = addresses
+        self._clock = clock
+        self._metrics = metrics
+        self._hub = hub
+        self._pass_key = pass_public_key
+        self.directory = CustomerDirectory()
+        self.eids = EidTable()
+        self._alerts: dict[str, list[str]] = {}  # customer -> alert ids shown on tablets
+
+    async def load(self) -> None:
+        records = await self._uow.runner.run(self._customers.all)
+        for record in records:
+            self.directory.put(record)
+        now = self._clock.now().timestamp()
+        self.eids.rebuild(
+            ((r.customer_id, r.eid) for r in self.directory.records() if r.eid is not None), now
+        )
+        self._metrics.recognition_customers.set(len(self.directory))
+
+    # --- consent changes (called by the customer service after each applied message) -------
+
+    def customer_changed(self, message: CustomerMessage) -> None:
+        customer_id = message.customer_id
+        record = None if isinstance(message, Tombstone) else message
+        if record is not None and record.consent_recognition:
+            self.directory.put(record)
+            if record.eid is not None:
+                self.eids.upsert(customer_id, record.eid, self._clock.now().timestamp())
+            else:
+                self.eids.remove(customer_id)
+        else:
+            # Revoked, erased or no longer consenting: stop recognising now and take back
+            # any alert about them still showing on a tablet.
+            self.directory.remove(customer_id)
+            self.eids.remove(customer_id)
+            self.addresses.forget_customer(customer_id)
+            self.presence.forget(customer_id)
+            for alert_id in self._alerts.pop(customer_id, []):
+                self._hub.publish(STAFF_TOPIC, "alert_withdrawn", {"alert_id": alert_id})
+        self._metrics.recognition_customers.set(len(self.directory))
+
+    # --- readings --------------------------------------------------------------------------
+
+    async def sighting(self, reading: EidSighting) -> None:
+        hit, customer_id = self.addresses.lookup(reading.address, reading.eid, reading.at)
+        if not hit:
+            customer_id = self.eids.resolve(reading.eid)
+            self.addresses.store(reading.address, reading.eid, customer_id, reading.at)
+        if customer_id is None or self.directory.get(customer_id) is None:
+            self._metrics.readings_dropped.labels(kind="ble").inc()
+            return
+        self._metrics.readings_resolved.labels(kind="ble").inc()
+        await self._apply(
+            self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
+        )
+
+    async def tap(self, reading: NfcTap) -> None:
+        customer_id = self.directory.by_nfc(reading.uid)
+        await self._identified(customer_id, "nfc", reading.at)
+
+    async def scan(self, reading: QrScan) -> None:
+        customer_id = None
+        if self._pass_key is not None:
+            customer_id = verify_pass(
+                reading.payload, self._pass_key, self._clock.now().timestamp()
+            )
+        await self._identified(customer_id, "qr", reading.at)
+
+    async def checkin(self, reading: AppCheckin) -> None:
+        age = self._clock.now().timestamp() - reading.at_unix
+        if age > CHECKIN_MAX_AGE_S or age < -CHECKIN_MAX_AGE_S:
+            self._metrics.readings_dropped.labels(kind="app_stale").inc()
+            return
+        await self._identified(reading.customer_id, "app", reading.at)
+
+    async def tick(self) -> None:
+        """Departures, and EID periods that rolled over (call about once a second)."""
+        self.eids.advance(self._clock.now().timestamp())
+        await self._apply(self.presence.tick(self._clock.monotonic()))
+        self._metrics.address_cache_size.set(len(self.addresses))
+
+    async def acknowledge(self, alert_id: str, device: str) -> str | None:
+        taken_by = await self._uow.commit(
+            lambda: (self._visits.ack_alert(alert_id, device, self._clock.now()), [])
+        )
+        if taken_by is not None:
+            self._hub.publish(STAFF_TOPIC, "alert_acked", {"alert_id": alert_id, "by": taken_by})
+        return taken_by
+
+    # --- internals -------------------------------------------------------------------------
+
+    async def _identified(self, customer_id: str | None, via: str, at: float) -> None:
+        if customer_id is None or self.directory.get(customer_id) is None:
+            self._metrics.readings_dropped.labels(kind=via).inc()
+            return
+        self._metrics.readings_resolved.labels(kind=via).inc()
+        await self._apply(self.presence.identified(customer_id, via, at))
+
+    async def _apply(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if isinstance(change, Left):
+                await self._left(change)
+            else:
+                await self._arrived(change)
+
+    async def _arrived(self, change: Arrived | Recognised) -> None:
+        record = self.directory.get(change.customer_id)
+        if record is None:
+            return
+        now = self._clock.now()
+        new_visit = isinstance(change, Arrived)
+        alert = not new_visit or change.alert  # type: ignore[union-attr]
+        alert_id = uuid.uuid4().hex if alert else None
+
+        def work() -> tuple[dict[str, object] | None, Sequence[DomainEvent]]:
+            events: list[DomainEvent] = []
+            history = self._visits.history(change.customer_id, excluding=change.visit_id)
+            if new_visit:
+                self._visits.arrived(change.visit_id, change.customer_id, change.via, now)
+                events.append(VisitArrived(change.visit_id, change.customer_id, change.via))
+            if alert_id is None:
+                return None, events
+            self._visits.add_alert(alert_id, change.customer_id, change.visit_id, change.via, now)
+            payload: dict[str, object] = {
+                "alert_id": alert_id,
+                "customer_id": change.customer_id,
+                "display_name": record.display_name,
+                "via": change.via,
+                "at": _iso(now),
+            }
+            if record.consent_staff_profile:
+                payload["profile"] = dict(record.profile) | {
+                    "visits": history.visits,
+                    "last_visit": history.last_visit,
+                }
+            return payload, events
+
+        payload = await self._uow.commit(work)
+        if payload is not None:
+            # Consent is checked again at the moment of showing: a revoke that landed while
+            # the transaction ran must win.
+            if self.directory.get(change.customer_id) is None:
+                return
+            self._alerts.setdefault(change.customer_id, []).append(str(payload["alert_id"]))
+            self._hub.publish(STAFF_TOPIC, "arrival", payload)
+            self._metrics.arrivals.labels(via=change.via).inc()
+
+    async def _left(self, change: Left) -> None:
+        now = self._clock.now()
+
+        def work() -> tuple[None, Sequence[DomainEvent]]:
+            self._visits.left(change.visit_id, now, change.dwell_s)
+            return None, [VisitLeft(change.visit_id, change.customer_id, round(change.dwell_s, 1))]
+
+        await self._uow.commit(work)
+        self._alerts.pop(change.customer_id, None)
+
+    async def purge(self, visit_retention_days: int, alert_retention_h: int) -> int:
+        now = self._clock.now()
+        return await self._uow.commit(
+            lambda: (
+                self._visits.purge(
+                    visits_before=now - timedelta(days=visit_retention_days),
+                    alerts_before=now - timedelta(hours=alert_retention_h),
+                ),
+                [],
+            )
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return rfc3339(moment.astimezone(UTC))

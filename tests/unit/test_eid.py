@@ -1,0 +1,139 @@
+"""Eddystone-EID: vectors, period boundaries, the temporary-key roll-over, the table."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.core.customers import EidCredential
+from agent.core.eddystone import eid_service_data, parse_eid_frame
+from agent.core.eid import EidTable, compute_eid, naive_resolve, temporary_key
+
+IK = bytes.fromhex("e2a4c6e8a0b2d4f6182a3c4e50627486")
+
+
+def spec_eid(ik: bytes, k: int, t: int) -> bytes:
+    """Written again straight from the specification's description, with struct, as a check
+    on the implementation under test."""
+
+    def aes(key: bytes, data: bytes) -> bytes:
+        e = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+        return e.update(data) + e.finalize()
+
+    tk_block = struct.pack(">11sBHH", b"\x00" * 11, 0xFF, 0, (t >> 16) & 0xFFFF)
+    tk = aes(ik, tk_block)
+    eid_block = struct.pack(">11sBI", b"\x00" * 11, k, (t >> k) << k)
+    return aes(tk, eid_block)[:8]
+
+
+# Computed with this implementation and with spec_eid above, documented in docs/eid.md.
+VECTORS = [
+    (IK, 10, 0, "447481c9a923c198"),
+    (IK, 10, 1023, "447481c9a923c198"),  # same period as 0
+    (IK, 10, 1024, "849141ba1d04fd83"),  # next period
+    (IK, 10, 65535, "15af126a2668827d"),
+    (IK, 10, 65536, "7635fedd1078b334"),  # temporary key rolls over
+    (IK, 0, 12345, "c26ae8d70fb88525"),
+    (IK, 15, 98304, "d0ce6a0ecd60eb22"),
+]
+
+
+@pytest.mark.parametrize(("ik", "k", "t", "expected"), VECTORS)
+def test_vectors(ik: bytes, k: int, t: int, expected: str) -> None:
+    assert compute_eid(ik, k, t) == spec_eid(ik, k, t)
+    assert compute_eid(ik, k, t).hex() == expected
+
+
+def test_period_boundary_and_temporary_key_roll_over() -> None:
+    assert compute_eid(IK, 10, 2047) == compute_eid(IK, 10, 1024)
+    assert compute_eid(IK, 10, 2048) != compute_eid(IK, 10, 2047)
+    assert temporary_key(IK, 65535) != temporary_key(IK, 65536)
+    assert temporary_key(IK, 0) == temporary_key(IK, 65535)
+    # K = 15 spans the roll-over inside one period: the temporary key still changes.
+    assert compute_eid(IK, 15, 65535) != compute_eid(IK, 15, 65536)
+
+
+@given(st.binary(min_size=16, max_size=16), st.integers(0, 15), st.integers(0, 2**32 - 1))
+def test_matches_the_spec_everywhere(ik: bytes, k: int, t: int) -> None:
+    assert compute_eid(ik, k, t) == spec_eid(ik, k, t)
+
+
+def test_frames_round_trip_and_others_are_ignored() -> None:
+    eid = bytes(range(8))
+    assert parse_eid_frame(eid_service_data(-20, eid)) == (-20, eid)
+    assert parse_eid_frame(bytes([0x00, 0xEE]) + bytes(18)) is None  # UID frame
+    assert parse_eid_frame(bytes([0x30, 0x00]) + bytes(7)) is None  # too short
+    assert parse_eid_frame(b"") is None
+
+
+@given(st.binary(max_size=40))
+def test_any_bytes_parse_or_give_none(data: bytes) -> None:
+    parse_eid_frame(data)
+
+
+def credential(n: int, k: int = 10, epoch: int = 1_700_000_000) -> EidCredential:
+    return EidCredential(identity_key=n.to_bytes(16, "big"), rotation_exponent=k, epoch=epoch)
+
+
+def advertised(c: EidCredential, unix: float) -> bytes:
+    return compute_eid(c.identity_key, c.rotation_exponent, int(unix) - c.epoch)
+
+
+def test_table_resolves_previous_current_and_next_period() -> None:
+    now = 1_700_100_000.0
+    table = EidTable()
+    c = credential(1)
+    table.upsert("c-1", c, now)
+    assert table.resolve(advertised(c, now)) == "c-1"
+    assert table.resolve(advertised(c, now - 1024)) == "c-1"  # a phone running late
+    assert table.resolve(advertised(c, now + 1024)) == "c-1"  # or early
+    assert table.resolve(advertised(c, now + 2048)) is None
+    assert table.resolve(bytes(8)) is None
+
+
+def test_advance_refreshes_only_customers_whose_period_rolled() -> None:
+    now = 1_700_100_000.0
+    table = EidTable()
+    fast, slow = credential(1, k=4), credential(2, k=14)
+    table.rebuild([("fast", fast), ("slow", slow)], now)
+    later = now + 40  # fast rolled over at least twice, slow not
+    refreshed = table.advance(later)
+    assert 1 <= refreshed <= 3
+    assert table.resolve(advertised(fast, later)) == "fast"
+    assert table.resolve(advertised(slow, later)) == "slow"
+
+
+def test_remove_stops_resolution_at_once() -> None:
+    now = 1_700_100_000.0
+    table = EidTable()
+    c = credential(3)
+    table.upsert("c-3", c, now)
+    table.remove("c-3")
+    assert table.resolve(advertised(c, now)) is None and len(table) == 0
+    assert table.advance(now + 10_000) == 0
+
+
+@given(st.lists(st.floats(min_value=0, max_value=5000), min_size=1, max_size=20))
+def test_current_eid_always_resolves_as_time_advances(steps: list[float]) -> None:
+    now = 1_700_100_000.0
+    table = EidTable()
+    creds = {f"c{n}": credential(n, k=n % 8 + 3) for n in range(5)}
+    table.rebuild(creds.items(), now)
+    for step in sorted(steps):
+        t = now + step
+        table.advance(t)
+        for customer_id, c in creds.items():
+            assert table.resolve(advertised(c, t)) == customer_id
+
+
+def test_naive_baseline_agrees() -> None:
+    now = 1_700_100_000.0
+    creds = [(f"c{n}", credential(n)) for n in range(20)]
+    table = EidTable()
+    table.rebuild(creds, now)
+    eid = advertised(creds[7][1], now)
+    assert naive_resolve(eid, creds, now) == table.resolve(eid) == "c7"
