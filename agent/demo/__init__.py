@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
 import random
 import signal
@@ -12,21 +14,33 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent import tools
 from agent.bootstrap import Components, build
 from agent.config.loader import parse_config
 from agent.config.model import AgentConfig
 from agent.daemon import AgentDaemon
+from simulators.ble_phones import SimulatedPhones
 from simulators.central import CentralService
 from simulators.customers import demo_customer, tombstone
 from simulators.door_node import DoorNodeSimulator
 from simulators.framework import Simulator, run_simulators
 from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
+from simulators.nfc_reader import SimulatedNfcReader
+from simulators.recognition_day import RecognitionDay
 from simulators.store_day import QueueDay
 
 _LOGGER = logging.getLogger(__name__)
 DEMO_CUSTOMERS = 12
+# The demo chain's wallet-pass key (a made-up key for the demo only, derived from a constant).
+DEMO_PASS_KEY = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"retail-edge demo").digest())
+DEMO_PASS_PUBLIC_KEY = base64.b64encode(
+    DEMO_PASS_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+).decode()
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,13 @@ def demo_config(data_dir: Path, http_port: int, mqtt_url: str | None) -> AgentCo
         .replace("{http_port}", str(http_port))
         .replace("{public_url}", f"http://127.0.0.1:{http_port}")
         .replace("{mqtt_url}", mqtt_url or "mqtt://127.0.0.1")
+        .replace("{pass_public_key}", DEMO_PASS_PUBLIC_KEY)
     )
     data = tomllib.loads(text)
     if mqtt_url is None:
         data.pop("mqtt")
-        data.pop("devices")  # the door node talks MQTT; without a broker there is none
+        # The door node talks MQTT; without a broker there is none (and no customer records).
+        data["devices"] = [d for d in data["devices"] if d["kind"] != "footfall"]
     return parse_config(data, source=data_dir / "demo.toml")
 
 
@@ -100,6 +116,16 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
         served_queues=("pickup",),  # the advice queue is left to you, on the tablet
     )
     simulators: list[Simulator] = [day]
+    records = [demo_customer(random.Random(7 + i), i) for i in range(DEMO_CUSTOMERS)]
+    phones = components.extras.get("ble")
+    reader = components.extras.get("nfc")
+    simulators.append(
+        RecognitionDay(
+            records,
+            phones if isinstance(phones, SimulatedPhones) else None,
+            reader if isinstance(reader, SimulatedNfcReader) else None,
+        )
+    )
     central: CentralService | None = None
     if mqtt_url is not None and config.mqtt is not None:
         central = CentralService(mqtt_url, config.mqtt.topic_prefix)
@@ -107,14 +133,14 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
         # A store day every 10 minutes: the store fills up at the lunch peak.
         simulators.append(DoorNodeSimulator(mqtt_url, "main", speed=60.0))
     sims = asyncio.create_task(run_simulators(simulators, stop))
-    records = asyncio.create_task(_customer_records(central, stop))
+    publishing = asyncio.create_task(_customer_records(central, records, stop))
     try:
         await stop.wait()
     finally:
         print("Stopping...", flush=True)
-        for task in (records, sims):
+        for task in (publishing, sims):
             task.cancel()
-        await asyncio.gather(records, sims, return_exceptions=True)
+        await asyncio.gather(publishing, sims, return_exceptions=True)
         await daemon.stop()
 
 
@@ -130,14 +156,16 @@ def _sticker(components: Components, queue: str = "pickup") -> str:
     return components.queues.static_token(queue)
 
 
-async def _customer_records(central: CentralService | None, stop: asyncio.Event) -> None:
+async def _customer_records(
+    central: CentralService | None, records: list[dict[str, Any]], stop: asyncio.Event
+) -> None:
     """The central side's share of a store day: records arrive, consent changes now and then."""
     if central is None:
         return
     rng = random.Random(7)
     await central.ready.wait()
-    for index in range(DEMO_CUSTOMERS):
-        central.publish_customer(demo_customer(rng, index))
+    for record in records:
+        central.publish_customer(record)
     version = 1
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -145,7 +173,9 @@ async def _customer_records(central: CentralService | None, stop: asyncio.Event)
         version += 1
         index = rng.randrange(DEMO_CUSTOMERS)
         customer_id = f"c-{index:05d}"
+        # Now and then a customer changes their mind in the app: consent withdrawn (the
+        # agent forgets them at once), then given again later with a new version.
         if rng.random() < 0.2:
-            central.publish_customer(tombstone(customer_id, "erase", version))
+            central.publish_customer(tombstone(customer_id, "revoke", version))
         else:
-            central.publish_customer(demo_customer(rng, index, version=version))
+            central.publish_customer(dict(records[index], version=version))
