@@ -27,9 +27,13 @@ from agent.core.customers import EidCredential
 _PAD = bytes(11)
 
 
-def _aes(key: bytes, block: bytes) -> bytes:
-    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - one block, as the spec says
-    return encryptor.update(block) + encryptor.finalize()
+_ECB = modes.ECB()  # noqa: S305 - single blocks, as the specification says
+
+
+def _aes(key: bytes, blocks: bytes) -> bytes:
+    # ECB over whole blocks produces all of its output in update(); finalize() adds nothing,
+    # and skipping it matters when building the table for 100k customers.
+    return Cipher(algorithms.AES(key), _ECB).encryptor().update(blocks)
 
 
 def temporary_key(identity_key: bytes, time_counter: int) -> bytes:
@@ -45,6 +49,34 @@ def compute_eid(identity_key: bytes, rotation_exponent: int, time_counter: int) 
     masked = (counter >> rotation_exponent) << rotation_exponent
     block = _PAD + bytes([rotation_exponent]) + masked.to_bytes(4, "big")
     return _aes(temporary_key(identity_key, counter), block)[:8]
+
+
+def period_eids(identity_key: bytes, rotation_exponent: int, periods: list[int]) -> list[bytes]:
+    """The EIDs of several periods at once: one AES context per temporary key, and all the
+    blocks of that key in one ECB call. Building the table for 100k customers is dominated
+    by creating cipher contexts, so this is ~3x faster than calling `compute_eid` per period."""
+    k = rotation_exponent
+    high = ((periods[0] << k) & 0xFFFFFFFF) >> 16
+    if all(((p << k) & 0xFFFFFFFF) >> 16 == high for p in periods):  # the usual case
+        tk = _aes(identity_key, _PAD + b"\xff\x00\x00" + high.to_bytes(2, "big"))
+        kb = bytes([k])
+        encrypted = _aes(
+            tk, b"".join(_PAD + kb + ((p << k) & 0xFFFFFFFF).to_bytes(4, "big") for p in periods)
+        )
+        return [encrypted[i : i + 8] for i in range(0, 16 * len(periods), 16)]
+    by_tk: dict[int, list[int]] = {}
+    for period in periods:
+        by_tk.setdefault(((period << k) & 0xFFFFFFFF) >> 16, []).append(period)
+    out: dict[int, bytes] = {}
+    for high, group in by_tk.items():
+        tk = _aes(identity_key, _PAD + b"\xff\x00\x00" + high.to_bytes(2, "big"))
+        blocks = b"".join(
+            _PAD + bytes([k]) + ((p << k) & 0xFFFFFFFF).to_bytes(4, "big") for p in group
+        )
+        encrypted = _aes(tk, blocks)
+        for index, period in enumerate(group):
+            out[period] = encrypted[16 * index : 16 * index + 8]
+    return [out[p] for p in periods]
 
 
 def time_counter(credential: EidCredential, unix_time: float) -> int:
@@ -89,7 +121,8 @@ class EidTable:
         self._entries.clear()
         self._boundaries.clear()
         for customer_id, credential in records:
-            self._add(customer_id, credential, now_unix)
+            self._add(customer_id, credential, now_unix, push=False)
+        heapq.heapify(self._boundaries)
 
     def advance(self, now_unix: float) -> int:
         """Refresh customers whose period rolled over; returns how many were refreshed."""
@@ -103,20 +136,23 @@ class EidTable:
             refreshed += 1
         return refreshed
 
-    def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+    def _add(
+        self, customer_id: str, credential: EidCredential, now_unix: float, *, push: bool = True
+    ) -> None:
         k = credential.rotation_exponent
         counter = time_counter(credential, now_unix)
         period = counter >> k
-        eids = tuple(
-            compute_eid(credential.identity_key, k, p << k)
-            for p in (period - 1, period, period + 1)
-            if p >= 0
-        )
+        periods = [p for p in (period - 1, period, period + 1) if p >= 0]
+        eids = tuple(period_eids(credential.identity_key, k, periods))
         self._entries[customer_id] = _Entry(credential, eids, period)
         for eid in eids:
             self._by_eid[eid] = customer_id
         next_boundary = credential.epoch + ((period + 1) << k)
-        heapq.heappush(self._boundaries, (float(next_boundary), customer_id, period))
+        boundary = (float(next_boundary), customer_id, period)
+        if push:
+            heapq.heappush(self._boundaries, boundary)
+        else:
+            self._boundaries.append(boundary)  # heapified once by rebuild()
 
 
 def naive_resolve(

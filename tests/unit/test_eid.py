@@ -137,3 +137,12 @@ def test_naive_baseline_agrees() -> None:
     table.rebuild(creds, now)
     eid = advertised(creds[7][1], now)
     assert naive_resolve(eid, creds, now) == table.resolve(eid) == "c7"
+
+
+@given(st.binary(min_size=16, max_size=16), st.integers(0, 15), st.integers(0, 2**20))
+def test_batched_periods_match_single_computation(ik: bytes, k: int, period: int) -> None:
+    from agent.core.eid import period_eids
+
+    periods = [p for p in (period - 1, period, period + 1) if p >= 0]
+    expected = [compute_eid(ik, k, (p << k) & 0xFFFFFFFF) for p in periods]
+    assert period_eids(ik, k, periods) == expected

@@ -1,0 +1,54 @@
+"""What every benchmark returns, and small measuring helpers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    ours: str | float | int
+    baseline: str | float | int
+    unit: str
+    target: str
+    note: str = ""
+    ratio: str = ""  # filled in when both sides are numbers
+
+
+def figure(
+    name: str,
+    ours: float | int | str,
+    baseline: float | int | str,
+    unit: str,
+    target: str,
+    note: str = "",
+) -> Figure:
+    ratio = ""
+    if isinstance(ours, (int, float)) and isinstance(baseline, (int, float)) and baseline:
+        ratio = f"{ours / baseline:.2f}"
+    return Figure(name, ours, baseline, unit, target, note, ratio)
+
+
+def rss_mb(pid: int | None = None) -> float:
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rate(count: int, fn: Callable[[], object]) -> float:
+    """Operations per second of ``fn`` doing ``count`` operations."""
+    started = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - started)
