@@ -18,7 +18,7 @@ from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.readings import AppCheckin
 from agent.core.window_token import WindowTokens
-from agent.devices import SourceSpec, footfall_source, recognition_sources
+from agent.devices import RecognitionWiring, SourceSpec, footfall_source, recognition_source
 from agent.metrics import Metrics
 from agent.services.customers import CustomerService
 from agent.services.footfall import FootfallService
@@ -151,16 +151,14 @@ def build(
         occupancy_topic=topics.occupancy,
         publish_retained=link.set_retained if link is not None else None,
     )
-    simulators: dict[str, object] = {}
+    wiring = RecognitionWiring(clock, metrics, recognition, rc.scanner_watchdog_s)
     sources = [
         spec
         for device in config.devices
         if (
             spec := footfall_source(device, clock, metrics, footfall.count)
             if device.kind == "footfall"
-            else recognition_sources(
-                device, clock, metrics, recognition, rc.scanner_watchdog_s, simulators
-            )
+            else recognition_source(device, wiring)
         )
         is not None
     ]
@@ -181,7 +179,7 @@ def build(
         footfall=footfall,
         recognition=recognition,
         sources=sources,
-        extras=simulators,
+        extras=wiring.simulators,
     )
 
 

@@ -7,7 +7,7 @@ Part of the bootstrap: the one place that picks hardware or simulation. Each sou
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config.model import DeviceConfig
@@ -60,27 +60,35 @@ def footfall_source(
     return None  # simulated doors are driven by the demo's store day
 
 
-def recognition_sources(
-    device: DeviceConfig,
-    clock: Clock,
-    metrics: Metrics,
-    recognition: RecognitionService,
-    watchdog_s: float,
-    simulators: dict[str, object],
-) -> SourceSpec | None:
-    """BLE and NFC sources; a simulated one is also kept in ``simulators`` so the demo and
-    the tests can drive it through its real entry point."""
-    on_dropped = dropped_counter(metrics)
-    if device.kind == "ble" and device.adapter == "bleak":
+@dataclass
+class RecognitionWiring:
+    """What every recognition source needs; simulated devices are also kept in
+    ``simulators`` so the demo and the tests can drive them through their real entry point."""
+
+    clock: Clock
+    metrics: Metrics
+    recognition: RecognitionService
+    watchdog_s: float
+    simulators: dict[str, object] = field(default_factory=dict)
+
+
+def recognition_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec | None:
+    """BLE, NFC and QR-camera sources; None for any other kind of device."""
+    builders = {"ble": _ble_source, "nfc": _nfc_source, "qr-camera": _camera_source}
+    build = builders.get(device.kind)
+    return None if build is None else build(device, wiring)
+
+
+def _ble_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
+    clock, sighting = wiring.clock, wiring.recognition.sighting
+    on_dropped = dropped_counter(wiring.metrics)
+    if device.adapter == "bleak":
         from agent.adapters.ble_bleak import BleakScannerSource
 
         return SourceSpec(
-            "ble:bleak",
-            lambda: BleakScannerSource(clock, on_dropped),
-            recognition.sighting,
-            watchdog_s,
+            "ble:bleak", lambda: BleakScannerSource(clock, on_dropped), sighting, wiring.watchdog_s
         )
-    if device.kind == "ble" and device.adapter == "mqtt-proxy":
+    if device.adapter == "mqtt-proxy":
         from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
 
         assert device.url and device.topic  # noqa: S101 - defaults filled by the loader
@@ -88,24 +96,43 @@ def recognition_sources(
         return SourceSpec(
             f"ble:mqtt-proxy:{topic}",
             lambda: MqttProxyScanner(url, topic, clock, on_dropped),
-            recognition.sighting,
-            watchdog_s,
+            sighting,
+            wiring.watchdog_s,
         )
-    if device.kind == "ble" and device.adapter == "simulated":
-        from simulators.ble_phones import SimulatedPhones
+    from simulators.ble_phones import SimulatedPhones
 
-        phones = SimulatedPhones(clock)
-        simulators["ble"] = phones
-        return SourceSpec("ble:simulated", lambda: phones, recognition.sighting)
-    if device.kind == "nfc" and device.adapter == "nfcpy":
+    phones = SimulatedPhones(clock)
+    wiring.simulators["ble"] = phones
+    return SourceSpec("ble:simulated", lambda: phones, sighting)
+
+
+def _nfc_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
+    clock, tap = wiring.clock, wiring.recognition.tap
+    if device.adapter == "nfcpy":
         from agent.adapters.nfc_nfcpy import NfcpyReader
 
         path = device.path or "usb"
-        return SourceSpec(f"nfc:{path}", lambda: NfcpyReader(path, clock), recognition.tap)
-    if device.kind == "nfc" and device.adapter == "simulated":
-        from simulators.nfc_reader import SimulatedNfcReader
+        return SourceSpec(f"nfc:{path}", lambda: NfcpyReader(path, clock), tap)
+    from simulators.nfc_reader import SimulatedNfcReader
 
-        reader = SimulatedNfcReader(clock)
-        simulators["nfc"] = reader
-        return SourceSpec("nfc:simulated", lambda: reader, recognition.tap)
-    return None
+    reader = SimulatedNfcReader(clock)
+    wiring.simulators["nfc"] = reader
+    return SourceSpec("nfc:simulated", lambda: reader, tap)
+
+
+def _camera_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
+    from agent.adapters.qr_opencv import OpenCvFrames, QrCamera
+
+    clock, scan = wiring.clock, wiring.recognition.scan
+    if device.adapter == "opencv":
+        source, decoder = device.source or "0", device.decoder or "zxing"
+        return SourceSpec(
+            f"qr:{source}",
+            lambda: QrCamera(lambda: OpenCvFrames(source), clock, decoder=decoder),
+            scan,
+        )
+    from simulators.qr_camera import SimulatedCamera
+
+    camera = SimulatedCamera()
+    wiring.simulators["qr"] = camera
+    return SourceSpec("qr:simulated", lambda: QrCamera(lambda: camera, clock, max_fps=5), scan)

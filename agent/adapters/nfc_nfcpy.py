@@ -8,20 +8,18 @@ The ACR122U needs the kernel's pn533 modules blacklisted (see docs/hardware.md).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 
+from agent.adapters.thread_bridge import ThreadBridge
 from agent.core.ports import Clock
 from agent.core.readings import NfcTap
 from agent.errors import UserFacingError
 
 _LOGGER = logging.getLogger(__name__)
-QUEUE_SIZE = 64
 
 
 class NfcpyReader:
@@ -29,11 +27,12 @@ class NfcpyReader:
         self.path = path
         self.name = name or f"nfc:{path}"
         self._clock = clock
-        self._queue: asyncio.Queue[NfcTap | None] = asyncio.Queue(QUEUE_SIZE)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._bridge: ThreadBridge[NfcTap] = ThreadBridge(self.name)
         self._frontend: Any = None
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._bridge.dropped
 
     async def __aenter__(self) -> Self:
         try:
@@ -46,9 +45,7 @@ class NfcpyReader:
             self._frontend = nfc.ContactlessFrontend(self.path)
         except OSError as exc:
             raise UserFacingError(f"cannot open NFC reader {self.path!r}: {exc}") from exc
-        loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, args=(loop,), name=self.name, daemon=True)
-        self._thread.start()
+        self._bridge.start(self._drive)
         return self
 
     async def __aexit__(
@@ -57,40 +54,24 @@ class NfcpyReader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 5)
+        await self._bridge.stop()
         with contextlib.suppress(Exception):
             self._frontend.close()
 
-    async def readings(self) -> AsyncIterator[NfcTap]:
-        while True:
-            tap = await self._queue.get()
-            if tap is None:
-                return  # the reader failed: the supervisor restarts it
-            yield tap
+    def readings(self) -> AsyncIterator[NfcTap]:
+        return self._bridge.items()  # ends when the reader fails: the supervisor restarts it
 
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _drive(self) -> None:
         def on_connect(tag: Any) -> bool:
             uid = bytes(tag.identifier).hex().upper()
-            loop.call_soon_threadsafe(
-                self._deliver, NfcTap(uid, self.name, self._clock.monotonic())
-            )
+            self._bridge.emit(NfcTap(uid, self.name, self._clock.monotonic()))
             return True  # hold until removed: a card left on the reader is one tap
 
         try:
-            while not self._stopping.is_set():
+            while not self._bridge.stopping.is_set():
                 self._frontend.connect(
                     rdwr={"on-connect": on_connect},
-                    terminate=self._stopping.is_set,
+                    terminate=self._bridge.stopping.is_set,
                 )
         except Exception:
             _LOGGER.exception("NFC reader %s failed", self.path)
-        finally:
-            loop.call_soon_threadsafe(self._deliver, None)
-
-    def _deliver(self, tap: NfcTap | None) -> None:
-        try:
-            self._queue.put_nowait(tap)
-        except asyncio.QueueFull:
-            self.dropped += 1

@@ -37,7 +37,7 @@ TOPIC_PREFIX_PATTERN = r"[^#+\s]+(/[^#+\s]+)*"
 # kind -> adapter -> the keys that adapter accepts besides kind/adapter.
 DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic")},
-    "qr-camera": {"opencv": ("source",), "simulated": ()},
+    "qr-camera": {"opencv": ("source", "decoder"), "simulated": ()},
     "nfc": {"nfcpy": ("path",), "simulated": ()},
     "footfall": {
         "mqtt": ("door", "url", "in_topic", "out_topic"),
@@ -48,6 +48,7 @@ DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 DEFAULT_PROXY_TOPIC = "home/+/BTtoMQTT/#"
 DEVICE_FIELDS = (
     "url", "topic", "source", "path", "door", "in_topic", "out_topic", "outer_pin", "inner_pin",
+    "decoder",
 )  # fmt: skip
 
 
@@ -344,24 +345,34 @@ def _device_defaults(
         t.bad("url", f"must be an mqtt:// or mqtts:// URL, got {url!r}")
     if kind == "ble" and adapter == "mqtt-proxy":
         values["topic"] = values.get("topic") or DEFAULT_PROXY_TOPIC
-    if kind == "qr-camera" and adapter == "opencv" and not values.get("source"):
-        t.bad("source", "missing required key (a camera index, device path, URL or file)")
     if kind == "nfc" and adapter == "nfcpy":
         values["path"] = values.get("path") or "usb"
+    if kind == "qr-camera" and adapter == "opencv":
+        _camera_defaults(t, values)
     if kind == "footfall":
-        values["door"] = values.get("door") or "main"
-        if not _matches(r"[a-z0-9-]{1,32}", values["door"] or ""):
-            t.bad("door", "must match [a-z0-9-]{1,32}")
-        if adapter == "gpio":
-            for pin in ("outer_pin", "inner_pin"):
-                if not values.get(pin):
-                    t.bad(pin, 'missing required key (e.g. "GPIO17")')
-        if adapter == "mqtt":
-            door = values["door"]
-            values["in_topic"] = values.get("in_topic") or f"footfall-{door}/sensor/people_in/state"
-            values["out_topic"] = (
-                values.get("out_topic") or f"footfall-{door}/sensor/people_out/state"
-            )
+        _footfall_defaults(t, adapter, values)
+
+
+def _camera_defaults(t: Table, values: dict[str, str | None]) -> None:
+    if not values.get("source"):
+        t.bad("source", "missing required key (a camera index, device path, URL or file)")
+    values["decoder"] = values.get("decoder") or "zxing"
+    if values["decoder"] not in ("zxing", "pyzbar"):
+        t.bad("decoder", f"must be zxing or pyzbar, got {values['decoder']!r}")
+
+
+def _footfall_defaults(t: Table, adapter: str, values: dict[str, str | None]) -> None:
+    door = values.get("door") or "main"
+    values["door"] = door
+    if not _matches(r"[a-z0-9-]{1,32}", door):
+        t.bad("door", "must match [a-z0-9-]{1,32}")
+    if adapter == "gpio":
+        for pin in ("outer_pin", "inner_pin"):
+            if not values.get(pin):
+                t.bad(pin, 'missing required key (e.g. "GPIO17")')
+    if adapter == "mqtt":
+        values["in_topic"] = values.get("in_topic") or f"footfall-{door}/sensor/people_in/state"
+        values["out_topic"] = values.get("out_topic") or f"footfall-{door}/sensor/people_out/state"
 
 
 def _matches(pattern: str, value: str) -> bool:

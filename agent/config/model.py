@@ -121,6 +121,7 @@ class DeviceConfig:
     out_topic: str | None = None
     outer_pin: str | None = None  # gpio: the street-side beam's receiver
     inner_pin: str | None = None  # gpio: the shop-side beam's receiver
+    decoder: str | None = None  # qr-camera: "zxing" (default) or "pyzbar"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,44 @@
+"""QR decoders behind one signature: a grayscale frame in, the decoded texts out.
+
+zxing-cpp is the default: measured here (benchmarks/qr_decode.py) it decodes more distorted
+codes and does so faster than pyzbar; pyzbar stays selectable (it needs Debian's libzbar0);
+OpenCV's own detector is kept for the benchmark only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+Frame = NDArray[np.uint8]
+Decoder = Callable[[Frame], list[str]]
+
+
+def grayscale(frame: Frame) -> Frame:
+    if frame.ndim == 3:
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # type: ignore[return-value]
+    return frame
+
+
+def zxing(frame: Frame) -> list[str]:
+    import zxingcpp
+
+    return [r.text for r in zxingcpp.read_barcodes(grayscale(frame)) if r.text]
+
+
+def pyzbar(frame: Frame) -> list[str]:
+    from pyzbar import pyzbar as zbar
+
+    results = zbar.decode(grayscale(frame))
+    return [r.data.decode("utf-8", errors="replace") for r in results if r.type == "QRCODE"]
+
+
+def opencv(frame: Frame) -> list[str]:
+    ok, texts, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(grayscale(frame))
+    return [t for t in texts if t] if ok else []
+
+
+DECODERS: dict[str, Decoder] = {"zxing": zxing, "pyzbar": pyzbar, "opencv": opencv}
