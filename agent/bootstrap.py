@@ -38,6 +38,7 @@ from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
 from agent.sync.link import InboundHandler, InboundRoute, MqttLink
 from agent.sync.publisher import OutboxPublisher
+from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
 
 
@@ -77,7 +78,13 @@ def build(
     except BaseException:
         runner.close()
         raise
-    outbox = Outbox(database, config.store.id, clock)
+    outbox = Outbox(
+        database,
+        config.store.id,
+        clock,
+        sent_keep_events=config.storage.sent_keep_events,
+        sent_keep_s=config.storage.sent_keep_h * 3600,
+    )
     uow = UnitOfWork(runner, database, outbox)
     visits = VisitRepository(database)
     customer_repository = CustomerRepository(database)
@@ -118,6 +125,7 @@ def build(
         routes = [
             InboundRoute(topics.customers_filter, _customer_route(topics, customers)),
             InboundRoute(topics.checkins, _checkin_route(recognition, clock, metrics)),
+            InboundRoute(topics.resend, ResendHandler(uow, outbox, publisher, metrics).handle),
         ]
         link = MqttLink(
             config.mqtt,

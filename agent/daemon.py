@@ -169,6 +169,7 @@ class AgentDaemon:
                 storage.outbox_max_events,
                 storage.outbox_max_age_s,
             )
+            await self.c.runner.run(self.c.outbox.purge_sent)
             await self.c.queues.purge()
             rc = self.c.config.recognition
             await self.c.recognition.purge(rc.visit_retention_days, rc.alert_retention_h)

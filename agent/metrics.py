@@ -26,6 +26,11 @@ class Metrics:
         self.events_published = Counter(
             "retail_edge_events_published", "Events acknowledged by the broker", registry=r
         )
+        self.events_resent = Counter(
+            "retail_edge_events_resent",
+            "Delivered events put back in the outbox by a central resend request",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "retail_edge_mqtt_connected", "1 while connected to the broker", registry=r
         )

@@ -34,6 +34,12 @@ class StoreLedger:
     conflicts: int = 0  # same seq with a different id: must never happen
     messages: int = 0
     status: dict[str, Any] | None = None
+    # Ranges the store announced as gone for good (`outbox.dropped`): not worth asking for.
+    announced: list[tuple[int, int]] = field(default_factory=list)
+    # When each unexplained gap was first seen and last asked for (resend requests).
+    gap_seen: dict[int, float] = field(default_factory=dict)
+    gap_asked: dict[int, float] = field(default_factory=dict)
+    resend_requests: int = 0
 
     def add(self, event: dict[str, Any]) -> None:
         seq = event["seq"]
@@ -45,6 +51,9 @@ class StoreLedger:
             return
         self.ids.add(event["id"])
         self.by_seq[seq] = event
+        if event.get("type") == "outbox.dropped":
+            data = event.get("data", {})
+            self.announced.append((int(data["from_seq"]), int(data["to_seq"])))
 
     @property
     def max_seq(self) -> int:
@@ -53,6 +62,22 @@ class StoreLedger:
     def gaps(self) -> list[int]:
         """Missing seqs below the highest one received."""
         return [seq for seq in range(1, self.max_seq + 1) if seq not in self.by_seq]
+
+    def unexplained_gaps(self) -> list[tuple[int, int]]:
+        """Missing ranges not announced by an `outbox.dropped` event, as (from, to)."""
+
+        def announced(seq: int) -> bool:
+            return any(low <= seq <= high for low, high in self.announced)
+
+        ranges: list[tuple[int, int]] = []
+        for seq in self.gaps():
+            if announced(seq):
+                continue
+            if ranges and ranges[-1][1] == seq - 1:
+                ranges[-1] = (ranges[-1][0], seq)
+            else:
+                ranges.append((seq, seq))
+        return ranges
 
     def events_of_type(self, event_type: str) -> list[dict[str, Any]]:
         return [e for _, e in sorted(self.by_seq.items()) if e["type"] == event_type]
@@ -68,6 +93,7 @@ class CentralService:
         client_id: str = "central-simulator",
         *,
         mqtt5: bool = True,
+        resend_after_s: float | None = 2.0,
     ) -> None:
         self.client_id = client_id
         self._mqtt5 = mqtt5
@@ -79,6 +105,8 @@ class CentralService:
         self.malformed = 0
         self.ready = asyncio.Event()
         self._outgoing: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue()
+        # A gap older than this is asked for again (extension, docs/sync.md); None: never.
+        self._resend_after = resend_after_s
 
     def ledger(self, store: str) -> StoreLedger:
         return self.stores.setdefault(store, StoreLedger())
@@ -142,7 +170,32 @@ class CentralService:
                 topic, payload, retain = await self._outgoing.get()
                 await client.publish(topic, payload, qos=1, retain=retain)
 
-        await race(stop.wait(), receive(), send())
+        await race(stop.wait(), receive(), send(), self._ask_for_gaps())
+
+    async def _ask_for_gaps(self) -> None:
+        """Like the real service: a hole in `seq` that does not fill by itself is asked for."""
+        if self._resend_after is None:
+            await asyncio.Event().wait()
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(0.5, self._resend_after / 2))
+            now = loop.time()
+            for store, ledger in self.stores.items():
+                gaps = ledger.unexplained_gaps()
+                open_gaps = {low for low, _ in gaps}
+                ledger.gap_seen = {k: v for k, v in ledger.gap_seen.items() if k in open_gaps}
+                for low, high in gaps:
+                    first = ledger.gap_seen.setdefault(low, now)
+                    asked = ledger.gap_asked.get(low, -1e9)
+                    if now - first < self._resend_after or now - asked < self._resend_after:
+                        continue
+                    ledger.gap_asked[low] = now
+                    ledger.resend_requests += 1
+                    _LOGGER.info("central simulator: asking %s for seq %d..%d", store, low, high)
+                    request = {"from_seq": low, "to_seq": min(high, low + 9_999)}
+                    topic = f"{self.prefix}/stores/{store}/resend"
+                    self._outgoing.put_nowait((topic, json.dumps(request).encode(), False))
 
     def _on_message(self, topic: str, payload: object) -> None:
         parts = topic.split("/")

@@ -116,6 +116,8 @@ def _storage(root: Table, base: Path) -> StorageConfig:
         path=path,
         outbox_max_events=t.integer("outbox_max_events", 500_000, minimum=1000),
         outbox_max_age_s=t.integer("outbox_max_age_s", 14 * 24 * 3600, minimum=3600),
+        sent_keep_events=t.integer("sent_keep_events", 50_000, minimum=0, maximum=10_000_000),
+        sent_keep_h=t.integer("sent_keep_h", 24, minimum=0, maximum=24 * 30),
         ticket_name_retention_h=t.integer("ticket_name_retention_h", 24, minimum=1, maximum=720),
         ticket_retention_days=t.integer("ticket_retention_days", 30, minimum=1, maximum=400),
     )

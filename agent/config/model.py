@@ -20,6 +20,9 @@ class StorageConfig:
     # (logged, counted, and announced with an `outbox.dropped` event so the gap is explained).
     outbox_max_events: int = 500_000
     outbox_max_age_s: int = 14 * 24 * 3600
+    # Delivered events kept for resend requests (a broker that lost them after its PUBACK).
+    sent_keep_events: int = 50_000
+    sent_keep_h: int = 24
     ticket_name_retention_h: int = 24  # names/phones of ended tickets are blanked after this
     ticket_retention_days: int = 30  # ended tickets (anonymous by then) are deleted after this
 

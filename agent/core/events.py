@@ -141,7 +141,7 @@ class OutboxDropped(DomainEvent):
     from_seq: int
     to_seq: int
     count: int
-    reason: str  # "max_events" | "max_age"
+    reason: str  # "max_events" | "max_age" | "not_kept" (asked for again, no longer kept)
 
 
 @dataclass(frozen=True, slots=True)

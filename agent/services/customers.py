@@ -95,6 +95,8 @@ class CustomerService:
         deleted = self._repository.forget(message, now)
         if message.op == "erase":
             deleted += self._visits.erase(message.customer_id)
+            # The local copy of delivered events about them goes too (the sent log).
+            self._uow.outbox.forget_customer(message.customer_id)
             return True, [PrivacyErased(customer_id=message.customer_id, records_deleted=deleted)]
         self._visits.anonymise(message.customer_id)
         return True, []

@@ -145,3 +145,21 @@ def m004_footfall(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (hour, door)
         )"""
     )
+
+
+@MIGRATIONS()
+def m005_sent_log(db: sqlite_utils.Database) -> None:
+    # Events the broker acknowledged, kept for a bounded time so the central side can ask for
+    # them again if a broker lost them after its PUBACK (a restart without persistence).
+    # Same columns as the outbox so a resend moves rows back unchanged (byte-identical body).
+    db.execute(
+        """CREATE TABLE outbox_sent (
+            seq INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            body TEXT NOT NULL,
+            acked_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_sent_acked ON outbox_sent(acked_at)")

@@ -36,11 +36,35 @@ class OutboxStats:
     next_seq: int
 
 
+_MOVE_TO_SENT_LOG = (
+    "INSERT OR REPLACE INTO outbox_sent(seq, event_id, type, created_at, body, acked_at)"
+    " SELECT seq, event_id, type, created_at, body, ? FROM outbox WHERE seq = ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    """What a resend request could put back in the outbox, and what it could not."""
+
+    requeued: int
+    unavailable: list[tuple[int, int]]  # (from_seq, to_seq) ranges no longer kept
+
+
 class Outbox:
-    def __init__(self, database: Database, store_id: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        store_id: str,
+        clock: Clock,
+        *,
+        sent_keep_events: int = 50_000,
+        sent_keep_s: float = 24 * 3600,
+    ) -> None:
         self._database = database
         self._store_id = store_id
         self._clock = clock
+        self._sent_keep_events = sent_keep_events
+        self._sent_keep_s = sent_keep_s
 
     def append(self, events: Sequence[DomainEvent]) -> list[OutboxEntry]:
         """Number and store ``events``; the caller's transaction makes them durable."""
@@ -84,11 +108,76 @@ class Outbox:
         return [OutboxEntry(int(seq), str(body)) for seq, body in rows]
 
     def acknowledge(self, seqs: Iterable[int]) -> int:
-        """Delete entries the broker acknowledged; returns how many were still there."""
+        """Move entries the broker acknowledged to the sent log; returns how many were there.
+
+        The sent log is what a resend request (docs/sync.md) can still serve; it is bounded by
+        count and age, and trimmed here so it never grows past its bound between purges.
+        """
         params = [(seq,) for seq in seqs]
+        if not params:
+            return 0
+        now = self._clock.now().timestamp()
+        conn = self._database.conn
+        with self._database.atomic():
+            conn.executemany(
+                _MOVE_TO_SENT_LOG,
+                [(now, seq) for (seq,) in params],
+            )
+            before = conn.total_changes
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
+            deleted = conn.total_changes - before
+            highest = max(seq for (seq,) in params)
+            conn.execute(
+                "DELETE FROM outbox_sent WHERE seq <= ?", (highest - self._sent_keep_events,)
+            )
+            return deleted
+
+    def requeue(self, from_seq: int, to_seq: int) -> Requeued:
+        """Put sent events ``from_seq..to_seq`` back in the outbox (a resend request).
+
+        Rows still in the outbox are left alone (they are going out anyway); seqs kept in
+        neither table (never allocated, or past the sent log's bound) are reported back.
+        """
+        to_seq = min(to_seq, self._next_seq() - 1)
+        if to_seq < from_seq:
+            return Requeued(0, [])
+        conn = self._database.conn
+        with self._database.atomic():
+            before = conn.total_changes
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox(seq, event_id, type, created_at, body)"
+                " SELECT seq, event_id, type, created_at, body FROM outbox_sent"
+                " WHERE seq BETWEEN ? AND ?",
+                (from_seq, to_seq),
+            )
+            requeued = conn.total_changes - before
+            conn.execute("DELETE FROM outbox_sent WHERE seq BETWEEN ? AND ?", (from_seq, to_seq))
+            present = {
+                int(seq)
+                for (seq,) in conn.execute(
+                    "SELECT seq FROM outbox WHERE seq BETWEEN ? AND ?", (from_seq, to_seq)
+                )
+            }
+        return Requeued(requeued, _missing_ranges(from_seq, to_seq, present))
+
+    def forget_customer(self, customer_id: str) -> int:
+        """Erase: drop already-delivered events about ``customer_id`` from the sent log.
+
+        Events still waiting in the outbox go up (the central side erases on its side when it
+        gets `privacy.erased`); only the local copy of delivered ones is ours to delete.
+        """
+        needle = json.dumps({"customer_id": customer_id}, separators=(",", ":"))[1:-1]
+        conn = self._database.conn
+        before = conn.total_changes
+        conn.execute("DELETE FROM outbox_sent WHERE instr(body, ?) > 0", (needle,))
+        return conn.total_changes - before
+
+    def purge_sent(self) -> int:
+        """Drop sent-log rows older than the age bound."""
+        cutoff = self._clock.now().timestamp() - self._sent_keep_s
         with self._database.atomic():
             before = self._database.conn.total_changes
-            self._database.conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
+            self._database.conn.execute("DELETE FROM outbox_sent WHERE acked_at < ?", (cutoff,))
             return self._database.conn.total_changes - before
 
     def stats(self) -> OutboxStats:
@@ -139,3 +228,18 @@ class Outbox:
     def _next_seq(self) -> int:
         value = self._database.meta("next_seq")
         return 1 if value is None else int(value)
+
+
+def _missing_ranges(low: int, high: int, present: set[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    start: int | None = None
+    for seq in range(low, high + 1):
+        if seq in present:
+            if start is not None:
+                ranges.append((start, seq - 1))
+                start = None
+        elif start is None:
+            start = seq
+    if start is not None:
+        ranges.append((start, high))
+    return ranges

@@ -48,6 +48,12 @@ class OutboxPublisher:
         self._window = window
         self._batch_max = batch_max_events
         self.peak_inflight = 0
+        self._rewind_to: int | None = None
+
+    def rewind(self, from_seq: int) -> None:
+        """Send again from ``from_seq`` (rows a resend request put back in the outbox)."""
+        self._rewind_to = from_seq if self._rewind_to is None else min(self._rewind_to, from_seq)
+        self._uow.outbox_wakeup.set()
 
     async def run(self, publish: PublishFn) -> None:
         """Publish until cancelled or until a publish fails (the connection is then gone)."""
@@ -56,6 +62,11 @@ class OutboxPublisher:
         wakeup = self._uow.outbox_wakeup
         try:
             while True:
+                if self._rewind_to is not None:
+                    # Entries already in flight above this point may go twice: duplicates
+                    # carry the same id, which the contract allows.
+                    cursor = min(cursor, self._rewind_to - 1)
+                    self._rewind_to = None
                 free = self._window - len(inflight)
                 entries: list[OutboxEntry] = []
                 if free > 0:

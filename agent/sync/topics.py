@@ -27,6 +27,11 @@ class Topics:
         return f"{self.prefix}/stores/{self.store}/checkins"
 
     @property
+    def resend(self) -> str:
+        """Extension: the central side asks for events again (docs/sync.md)."""
+        return f"{self.prefix}/stores/{self.store}/resend"
+
+    @property
     def customers_filter(self) -> str:
         return f"{self.prefix}/chain/customers/+"
 
