@@ -17,6 +17,7 @@ from agent.core.customers import MalformedMessage, parse_checkin
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.readings import AppCheckin
+from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.devices import RecognitionWiring, SourceSpec, footfall_source, recognition_source
 from agent.metrics import Metrics
@@ -147,7 +148,11 @@ def build(
         metrics,
         hub,
         static_generation=lambda queue: generations.get(queue, 1),
+        ticket_key=derive_ticket_key(secret),
+        identify_pass=recognition.identify_pass,
     )
+    recognition.link_queue(queues.check_in_code, queues.check_in_customer)
+    customers.subscribe(queues.customer_changed)
     staff = StaffService(uow, runner, StaffRepository(database), clock)
     footfall = FootfallService(
         config,

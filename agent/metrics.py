@@ -108,6 +108,12 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.ticket_checkins = Counter(
+            "retail_edge_ticket_checkins",
+            "Queue tickets checked in at the door (ticket QR, or the holder recognised)",
+            ["via"],
+            registry=r,
+        )
         self.arrivals = Counter(
             "retail_edge_arrivals", "Staff arrival alerts sent", ["via"], registry=r
         )

@@ -74,6 +74,17 @@ class QueueNoShow(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class QueueCheckedIn(DomainEvent):
+    """Extension: the ticket holder is at the door (ticket QR at the camera, or recognised)."""
+
+    type: ClassVar[str] = "queue.checked_in"
+    queue: str
+    ticket_id: str
+    number: int
+    via: str  # "ticket_qr" | "ble" | "nfc" | "qr" | "app"
+
+
+@dataclass(frozen=True, slots=True)
 class QueueLeft(DomainEvent):
     type: ClassVar[str] = "queue.left"
     queue: str

@@ -19,6 +19,7 @@ from datetime import datetime
 from agent.core.events import (
     DomainEvent,
     QueueCalled,
+    QueueCheckedIn,
     QueueJoined,
     QueueLeft,
     QueueNoShow,
@@ -66,10 +67,24 @@ class Ticket:
     called_by: str | None = None
     predicted_low_s: float | None = None
     predicted_high_s: float | None = None
+    # The holder was seen at the door (ticket QR shown to the camera, or recognised).
+    checked_in_at: datetime | None = None
+    # Set only when the customer joined with their loyalty pass (consented to recognition);
+    # cleared with the name when the ticket is anonymised, and on revoke or erase.
+    customer_id: str | None = None
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    def grace_started_at(self) -> datetime | None:
+        """Lateness counts from the call, or from a check-in after it: a customer seen at the
+        door is on their way to the counter, so their grace period starts again."""
+        if self.called_at is None:
+            return None
+        if self.checked_in_at is not None and self.checked_in_at > self.called_at:
+            return self.checked_in_at
+        return self.called_at
 
 
 class QueueBook:
@@ -166,6 +181,14 @@ class QueueBook:
             raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
         done = replace(ticket, state=TicketState.LEFT, ended_at=now, phone=None)
         return done, [QueueLeft(self.queue, ticket.id, ticket.number)]
+
+    def check_in(self, ticket: Ticket, now: datetime, via: str) -> tuple[Ticket, list[DomainEvent]]:
+        """The holder is at the door. Announced once; later sightings only move the time."""
+        if not ticket.active:
+            raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+        event = QueueCheckedIn(self.queue, ticket.id, ticket.number, via)
+        first = ticket.checked_in_at is None
+        return replace(ticket, checked_in_at=now), [event] if first else []
 
     def snooze(self, ticket: Ticket, places: int) -> tuple[Ticket, list[DomainEvent]]:
         """Move a waiting ticket back up to ``places`` places, once per ticket."""

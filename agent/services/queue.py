@@ -22,11 +22,13 @@ from zoneinfo import ZoneInfo
 
 from agent.config.model import AgentConfig, QueueConfig
 from agent.core.clock import rfc3339
+from agent.core.customers import CustomerMessage, Tombstone
 from agent.core.estimate import AccuracyTracker, WaitEstimator, WaitRange
 from agent.core.events import DomainEvent
 from agent.core.hours import is_open
 from agent.core.ports import Clock
 from agent.core.queue import QueueBook, QueueRuleError, Ticket, TicketState
+from agent.core.ticket_codes import ticket_code, ticket_from_code
 from agent.core.window_token import WindowTokens
 from agent.metrics import Metrics
 from agent.services.hub import Hub
@@ -52,6 +54,9 @@ class JoinRequest:
     party_size: int = 1
     locale: str = "en"
     phone: str | None = None
+    # Extension: the customer's loyalty pass (as the brand's app passes it in the join link);
+    # kept only as the customer id, and only if that customer consented to recognition.
+    customer_pass: str | None = None
 
 
 class QueueUnavailable(QueueRuleError):
@@ -82,6 +87,8 @@ class QueueService:
         hub: Hub,
         *,
         static_generation: Callable[[str], int],
+        ticket_key: bytes,
+        identify_pass: Callable[[str], str | None] | None = None,
     ) -> None:
         self._config = config
         self._uow = uow
@@ -95,6 +102,9 @@ class QueueService:
         self._queues: dict[str, _Queue] = {}
         self._where: dict[str, str] = {}  # active ticket id -> queue id
         self._flagged_late: set[str] = set()
+        self._ticket_key = ticket_key
+        self._identify_pass = identify_pass
+        self._background: set[asyncio.Task[object]] = set()
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -190,12 +200,18 @@ class QueueService:
         now = self._clock.now()
         view = self.view(ticket)
         view["waited_s"] = int((now - ticket.created_at).total_seconds())
+        grace_from = ticket.grace_started_at()
         view["late"] = bool(
             ticket.state == TicketState.CALLED
-            and ticket.called_at
-            and (now - ticket.called_at).total_seconds() > q.config.grace_s
+            and grace_from
+            and (now - grace_from).total_seconds() > q.config.grace_s
         )
+        view["at_door"] = ticket.checked_in_at is not None
         return view
+
+    def ticket_code(self, ticket: Ticket) -> str:
+        """What the QR code on the customer's ticket page says (agent.core.ticket_codes)."""
+        return ticket_code(self._ticket_key, ticket.id)
 
     def queue_view(self, queue: str) -> dict[str, object]:
         q = self._queue(queue)
@@ -241,6 +257,11 @@ class QueueService:
                 "closed", "The store is closed right now, so the queue is not open. See you soon!"
             )
         secret = secrets.token_urlsafe(24)
+        customer_id = None
+        if request.customer_pass and self._identify_pass is not None:
+            customer_id = self._identify_pass(request.customer_pass)
+            if customer_id is None:  # expired, forged or not consented: join without the link
+                self._metrics.readings_dropped.labels(kind="join_pass").inc()
         async with q.lock:
             if q.book.waiting_count() >= q.config.max_waiting:
                 self._metrics.joins_refused.labels(queue=queue, reason="full").inc()
@@ -263,6 +284,7 @@ class QueueService:
                 phone=request.phone,
                 predicted_low_s=predicted.low_s,
                 predicted_high_s=predicted.high_s,
+                customer_id=customer_id,
             )
 
             def work() -> tuple[Ticket, Sequence[DomainEvent]]:
@@ -284,6 +306,57 @@ class QueueService:
         return await self._transition(
             ticket.id, lambda q, t, _now: q.book.snooze(t, q.config.snooze_places)
         )
+
+    # --- check-in at the door ------------------------------------------------------------
+
+    async def check_in_code(self, payload: str) -> bool:
+        """A ticket QR code read by a counter camera; False if it is not a live ticket's."""
+        ticket_id = ticket_from_code(self._ticket_key, payload)
+        if ticket_id is None or ticket_id not in self._where:
+            return False
+        try:
+            await self._check_in(ticket_id, "ticket_qr")
+        except QueueRuleError:
+            return False
+        return True
+
+    async def check_in_customer(self, customer_id: str, via: str) -> int:
+        """A recognised customer at the door: check in every live ticket they joined with."""
+        held = [
+            t.id
+            for q in self._queues.values()
+            for t in q.book.waiting() + q.book.called()
+            if t.customer_id == customer_id
+        ]
+        done = 0
+        for ticket_id in held:
+            with contextlib.suppress(QueueRuleError, LookupError):
+                await self._check_in(ticket_id, via)
+                done += 1
+        return done
+
+    def customer_changed(self, message: CustomerMessage) -> None:
+        """Revoke, erase or consent withdrawn: live tickets lose their link to the customer."""
+        if isinstance(message, Tombstone) or not message.consent_recognition:
+            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+                self._forget_customer(message.customer_id)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _forget_customer(self, customer_id: str) -> int:
+        for q in self._queues.values():
+            async with q.lock:
+                for ticket in q.book.waiting() + q.book.called():
+                    if ticket.customer_id == customer_id:
+                        q.book.apply(replace(ticket, customer_id=None))
+        # Ended tickets too (and any the book did not hold): one statement, same transaction.
+        return await self._uow.commit(lambda: (self._tickets.forget_customer(customer_id), []))
+
+    async def _check_in(self, ticket_id: str, via: str) -> Ticket:
+        ticket = await self._transition(ticket_id, lambda q, t, now: q.book.check_in(t, now, via))
+        self._metrics.ticket_checkins.labels(via=via).inc()
+        return ticket
 
     # --- staff transitions -----------------------------------------------------------------
 
@@ -336,7 +409,8 @@ class QueueService:
             late = {
                 t.id
                 for t in q.book.called()
-                if t.called_at and (now - t.called_at).total_seconds() > q.config.grace_s
+                if (since := t.grace_started_at())
+                and (now - since).total_seconds() > q.config.grace_s
             }
             if late - self._flagged_late:
                 self._changed(q)  # tablets learn that someone became late
@@ -345,7 +419,8 @@ class QueueService:
             if limit <= 0:
                 continue
             for ticket in q.book.called():
-                if ticket.called_at and (now - ticket.called_at).total_seconds() > limit:
+                since = ticket.grace_started_at()
+                if since and (now - since).total_seconds() > limit:
                     try:
                         await self.no_show(ticket.id)
                         expired += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from agent.core.address_cache import AddressCache
@@ -21,6 +21,7 @@ from agent.core.passes import verify_pass
 from agent.core.ports import Clock
 from agent.core.presence import Arrived, Change, Left, Presence, Recognised
 from agent.core.readings import AppCheckin, EidSighting, NfcTap, QrScan
+from agent.core.ticket_codes import PREFIX as TICKET_CODE_PREFIX
 from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
 from agent.services.hub import Hub
@@ -56,6 +57,8 @@ class RecognitionService:
         self._metrics = metrics
         self._hub = hub
         self._pass_key = pass_public_key
+        self._check_in_code: Callable[[str], Awaitable[bool]] | None = None
+        self._check_in_customer: Callable[[str, str], Awaitable[int]] | None = None
         self.directory = CustomerDirectory()
         self.eids = EidTable()
         self._alerts: dict[str, list[str]] = {}  # customer -> alert ids shown on tablets
@@ -111,7 +114,33 @@ class RecognitionService:
         customer_id = self.directory.by_nfc(reading.uid)
         await self._identified(customer_id, "nfc", reading.at)
 
+    def link_queue(
+        self,
+        check_in_code: Callable[[str], Awaitable[bool]],
+        check_in_customer: Callable[[str, str], Awaitable[int]],
+    ) -> None:
+        """The queue, built after this service: ticket codes at the camera and recognised
+        ticket holders at the door check their tickets in."""
+        self._check_in_code = check_in_code
+        self._check_in_customer = check_in_customer
+
+    def identify_pass(self, payload: str) -> str | None:
+        """The customer a loyalty pass belongs to, if valid now and that customer consented."""
+        if self._pass_key is None:
+            return None
+        customer_id = verify_pass(payload, self._pass_key, self._clock.now().timestamp())
+        if customer_id is None or self.directory.get(customer_id) is None:
+            return None
+        return customer_id
+
     async def scan(self, reading: QrScan) -> None:
+        if reading.payload.startswith(TICKET_CODE_PREFIX) and self._check_in_code is not None:
+            # A queue ticket, not a person: the code says nothing about who holds it.
+            if await self._check_in_code(reading.payload):
+                self._metrics.readings_resolved.labels(kind="ticket").inc()
+            else:
+                self._metrics.readings_dropped.labels(kind="ticket").inc()
+            return
         customer_id = None
         if self._pass_key is not None:
             customer_id = verify_pass(
@@ -189,6 +218,8 @@ class RecognitionService:
             return payload, events
 
         payload = await self._uow.commit(work)
+        if self._check_in_customer is not None:
+            await self._check_in_customer(change.customer_id, change.via)
         if payload is not None:
             # Consent is checked again at the moment of showing: a revoke that landed while
             # the transaction ran must win.

@@ -163,3 +163,12 @@ def m005_sent_log(db: sqlite_utils.Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX outbox_sent_acked ON outbox_sent(acked_at)")
+
+
+@MIGRATIONS()
+def m006_ticket_checkin(db: sqlite_utils.Database) -> None:
+    # When the ticket holder was seen at the door, and (only for customers who joined with
+    # their loyalty pass, i.e. consented to recognition) who they are; see docs/privacy.md.
+    db.execute("ALTER TABLE tickets ADD COLUMN checked_in_at TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN customer_id TEXT")
+    db.execute("CREATE INDEX tickets_customer ON tickets(customer_id)")

@@ -11,7 +11,7 @@ from agent.store.database import Database
 _COLUMNS = (
     "id", "queue", "number", "state", "sort_key", "created_at", "secret_hash", "name",
     "party_size", "locale", "phone", "called_at", "ended_at", "snoozed", "recalls", "called_by",
-    "predicted_low_s", "predicted_high_s",
+    "predicted_low_s", "predicted_high_s", "checked_in_at", "customer_id",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tickets"  # noqa: S608 - fixed column names
 
@@ -34,7 +34,7 @@ class TicketRepository:
             _ts(ticket.created_at), ticket.secret_hash, ticket.name, ticket.party_size,
             ticket.locale, ticket.phone, _ts(ticket.called_at), _ts(ticket.ended_at),
             int(ticket.snoozed), ticket.recalls, ticket.called_by, ticket.predicted_low_s,
-            ticket.predicted_high_s,
+            ticket.predicted_high_s, _ts(ticket.checked_in_at), ticket.customer_id,
         )  # fmt: skip
         placeholders = ", ".join("?" for _ in _COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
@@ -68,6 +68,13 @@ class TicketRepository:
         ).fetchall()
         return [_ticket(row) for row in reversed(rows)]
 
+    def forget_customer(self, customer_id: str) -> int:
+        """Revoke or erase: tickets keep their place in the queue but lose the link."""
+        cursor = self._database.conn.execute(
+            "UPDATE tickets SET customer_id = NULL WHERE customer_id = ?", (customer_id,)
+        )
+        return int(cursor.rowcount)
+
     def next_number(self, queue: str, day: str) -> int:
         """Ticket numbers restart at 1 each store day (local date), per queue."""
         key = f"ticket_number:{queue}"
@@ -81,8 +88,9 @@ class TicketRepository:
         """Retention: drop names of tickets ended long enough ago, delete old rows."""
         conn = self._database.conn
         conn.execute(
-            "UPDATE tickets SET name = '', phone = NULL WHERE ended_at IS NOT NULL "
-            "AND ended_at < ? AND (name != '' OR phone IS NOT NULL)",
+            "UPDATE tickets SET name = '', phone = NULL, customer_id = NULL "
+            "WHERE ended_at IS NOT NULL AND ended_at < ? "
+            "AND (name != '' OR phone IS NOT NULL OR customer_id IS NOT NULL)",
             (rfc3339(anonymise_before),),
         )
         return int(
@@ -117,4 +125,6 @@ def _ticket(row: tuple[object, ...]) -> Ticket:
         predicted_high_s=None
         if r["predicted_high_s"] is None
         else float(str(r["predicted_high_s"])),
+        checked_in_at=_dt(r["checked_in_at"]),
+        customer_id=None if r["customer_id"] is None else str(r["customer_id"]),
     )

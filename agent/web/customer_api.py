@@ -29,6 +29,9 @@ class JoinBody(BaseModel):
     party_size: int = Field(default=1, ge=1, le=20)
     locale: Literal["fr", "en"] = "en"
     phone: Phone | None = None  # only sent when the customer ticked SMS consent
+    # Extension: the loyalty pass the brand's app passes in the join link (`p=`), so the
+    # customer's ticket is checked in when they are recognised at the door.
+    customer_pass: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
 
 class PairBody(BaseModel):
@@ -76,7 +79,12 @@ def customer_router(ctx: WebContext) -> APIRouter:
             ctx.metrics.joins_refused.labels(queue=queue, reason="rate_limited").inc()
             raise ApiError(429, "rate_limited", "Too many tickets from here. Please wait a bit.")
         request_ = JoinRequest(
-            body.window_token, body.name, body.party_size, body.locale, body.phone
+            body.window_token,
+            body.name,
+            body.party_size,
+            body.locale,
+            body.phone,
+            customer_pass=body.customer_pass or None,
         )
         try:
             ticket, secret = await queues.join(queue, request_, client)

@@ -74,6 +74,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "turn_title": "It's your turn!",
         "turn_body": "Please go to the counter.",
         "turn_ok": "OK, I'm coming",
+        "code_alt": "Your ticket's code",
+        "code_hint": "At the counter, show this code to the camera: we'll know you're here.",
         "called_banner": "It's your turn: please go to the counter.",
         "final_served": "Thank you for your visit. See you soon!",
         "final_no_show": "We called you but did not see you. Please ask at the counter, "
@@ -108,6 +110,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "nobody_waiting": "Nobody is waiting.",
         "nobody_called": "Nobody called.",
         "late": "Late",
+        "at_door": "At the door",
         "recalls": "recalled {n}×",
         "party": "{n}\u00a0pers.",
         "waited": "{n}\u00a0min",
@@ -189,6 +192,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "turn_title": "C'est votre tour !",
         "turn_body": "Merci de vous présenter au comptoir.",
         "turn_ok": "D'accord, j'arrive",
+        "code_alt": "Le code de votre ticket",
+        "code_hint": "Au comptoir, montrez ce code à la caméra : nous saurons que vous êtes là.",
         "called_banner": "C'est votre tour : merci de vous présenter au comptoir.",
         "final_served": "Merci de votre visite, à bientôt !",
         "final_no_show": "Nous vous avons appelé sans vous voir. Adressez-vous au comptoir, "
@@ -222,6 +227,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "nobody_waiting": "Personne n'attend.",
         "nobody_called": "Personne n'est appelé.",
         "late": "En retard",
+        "at_door": "À l'entrée",
         "recalls": "rappelé {n} fois",
         "party": "{n}\u00a0pers.",
         "waited": "{n}\u00a0min",

@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 from urllib.parse import urlencode
 
+import segno
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
@@ -305,6 +306,12 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
             "state": words[f"state_{ticket.state.value}"],
             "ahead": ahead_text(locale, position if isinstance(position, int) else 0),
             "wait": wait_text(locale, int(low), int(high)),
+            # Inline SVG: no extra request, no image host for the page's CSP to allow.
+            "code": Markup(
+                segno.make_qr(ctx.queues.ticket_code(ticket), error="m").svg_inline(
+                    scale=5, border=4, dark="#000", light="#fff"
+                )
+            ),
         },
     )
     response = html_page(

@@ -81,6 +81,9 @@
       party_size: partySize(),
       locale: document.documentElement.lang === "fr" ? "fr" : "en",
     };
+    // The brand's app opens the join link with the customer's loyalty pass in `p`.
+    var loyaltyPass = new URLSearchParams(window.location.search).get("p");
+    if (loyaltyPass) body.customer_pass = loyaltyPass;
     if (consent.checked) {
       var number = normalisePhone(phone.value);
       if (!/^\+[1-9][0-9]{6,14}$/.test(number)) {

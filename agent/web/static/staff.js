@@ -142,6 +142,7 @@
     waited.dataset.waited = "1";
     line.appendChild(waited);
     if (called && ticket.late) line.appendChild(node("span", "flag late", RE.t("late")));
+    if (ticket.at_door) line.appendChild(node("span", "flag at-door", RE.t("at_door")));
     if (called && ticket.recalls) {
       line.appendChild(node("span", "flag recalls", RE.t("recalls", { n: ticket.recalls })));
     }

@@ -75,6 +75,7 @@
     el("called-banner").hidden = state !== "called";
     el("snooze").hidden = state !== "waiting" || ticket.snoozed;
     el("actions").hidden = !(state === "waiting" || state === "called");
+    el("ticket-code").hidden = !(state === "waiting" || state === "called");
     document.body.dataset.state = state;
     if (FINAL[state]) {
       el("turn").hidden = true;
