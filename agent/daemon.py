@@ -39,6 +39,7 @@ class AgentDaemon:
             components.queues,
             components.staff,
             components.footfall.snapshot,
+            components.footfall.hours,
         )
         app = create_app(
             [

@@ -103,6 +103,41 @@ class FootfallService:
         snapshot["ts"] = rfc3339(self._clock.now())
         return snapshot
 
+    async def hours(self, day: str | None = None) -> dict[str, object]:
+        """Entries and exits per local hour of ``day`` (default today), with queue joins and
+        the conversion proxy joins / entries where both exist (for the staff page)."""
+        local = self._local(self._clock.now())
+        day = day or local.date().isoformat()
+        # The day's UTC offset at this moment: on the two DST change days one hour of joins
+        # may be filed under its neighbour, which a daily view can live with.
+        offset = local.strftime("%z")
+        offset = f"{offset[:3]}:{offset[3:]}"
+        counts = await self._uow.runner.run(self._repository.hours, day)
+        joins = await self._uow.runner.run(self._repository.joins_per_hour, day, offset)
+        by_hour: dict[str, dict[str, object]] = {}
+        for hour, entered, left in counts:
+            by_hour[hour] = {"entered": entered, "left": left, "joins": 0}
+        for hour, n in joins.items():
+            by_hour.setdefault(hour, {"entered": 0, "left": 0, "joins": 0})["joins"] = n
+        rows = []
+        for hour in sorted(by_hour):
+            row = by_hour[hour]
+            entered, joined = int(str(row["entered"])), int(str(row["joins"]))
+            rows.append(
+                {"hour": hour[-2:]}
+                | row
+                | {"conversion": round(joined / entered, 3) if entered else None}
+            )
+        total_in = sum(int(str(r["entered"])) for r in rows)
+        total_joins = sum(int(str(r["joins"])) for r in rows)
+        return {
+            "day": day,
+            "hours": rows,
+            "entered": total_in,
+            "joins": total_joins,
+            "conversion": round(total_joins / total_in, 3) if total_in else None,
+        }
+
     async def run(self, stop: asyncio.Event) -> None:
         """Publish changes (coalesced), report intervals, reset at closing time."""
         min_interval = self._config.occupancy.publish_min_interval_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.config.model import AgentConfig
@@ -25,6 +25,7 @@ class WebContext:
     join_limit_client: RateLimiter
     join_limit_token: RateLimiter
     occupancy: Callable[[], dict[str, object]] = dict
+    footfall_hours: Callable[[str | None], Awaitable[dict[str, object]]] | None = None
 
     def store_full(self) -> bool:
         """At capacity (contract §2): walk-ins are sent to the queue."""
@@ -40,6 +41,7 @@ class WebContext:
         queues: QueueService,
         staff: StaffService,
         occupancy: Callable[[], dict[str, object]],
+        footfall_hours: Callable[[str | None], Awaitable[dict[str, object]]] | None = None,
     ) -> WebContext:
         http = config.http
         return cls(
@@ -52,4 +54,5 @@ class WebContext:
             join_limit_client=RateLimiter(http.joins_per_client, http.join_window_s),
             join_limit_token=RateLimiter(http.joins_per_token_per_minute, 60.0),
             occupancy=occupancy,
+            footfall_hours=footfall_hours,
         )

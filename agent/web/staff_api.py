@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +14,8 @@ from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+
+_DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 
 
 def staff_router(ctx: WebContext) -> APIRouter:
@@ -59,6 +62,16 @@ def staff_router(ctx: WebContext) -> APIRouter:
     @router.post("/api/v1/tickets/{ticket_id}/recall")
     async def recall(ticket_id: str, request: Request) -> dict[str, object]:
         return await transition(request, ticket_id, "recall")
+
+    @router.get("/api/v1/footfall/hours")
+    async def footfall_hours(request: Request, day: str | None = None) -> dict[str, object]:
+        """Extension: entries, exits and queue joins per hour of a local day (default today)."""
+        await staff_device(request, ctx)
+        if day is not None and not _DAY.fullmatch(day):
+            raise ApiError(400, "invalid_day", "day must be a date written YYYY-MM-DD.")
+        if ctx.footfall_hours is None:
+            raise ApiError(404, "not_found", "Footfall is not available on this agent.")
+        return await ctx.footfall_hours(day)
 
     @router.get("/api/v1/staff/stream")
     async def stream(request: Request) -> Response:

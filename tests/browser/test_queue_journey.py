@@ -79,6 +79,11 @@ async def test_window_qr_to_phone_ticket_to_staff_call(
     row = column.locator(f'.waiting-list li[data-id="{ticket_id}"]')
     await row.wait_for(timeout=10_000)
     assert "Camille" in await row.inner_text()
+    # Today hour by hour: three joins, no door counts on this agent.
+    hour_row = staff.locator("#hours-body tr")
+    await hour_row.first.wait_for(timeout=10_000)
+    cells = await hour_row.first.locator("td").all_inner_texts()
+    assert cells == ["0", "0", "3", "–"]
     assert await staff.evaluate("localStorage.getItem('retail-edge.staff-token')")
     await column.get_by_role("button", name="Call next").click()
     called_row = column.locator(f'.called-list li[data-id="{ticket_id}"]')

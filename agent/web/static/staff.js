@@ -351,5 +351,45 @@
     });
   }
 
+  /* --- footfall and queue joins per hour (refreshed every minute) ------------------------ */
+
+  function renderHours(data) {
+    var body = el("hours-body");
+    while (body.firstChild) body.removeChild(body.firstChild);
+    (data.hours || []).forEach(function (row) {
+      var tr = document.createElement("tr");
+      var cells = [
+        row.hour + ":00",
+        String(row.entered),
+        String(row.left),
+        String(row.joins),
+        row.conversion === null ? "–" : String(Math.round(row.conversion * 100)),
+      ];
+      cells.forEach(function (text, index) {
+        var cell = document.createElement(index === 0 ? "th" : "td");
+        if (index === 0) cell.scope = "row";
+        cell.textContent = text;
+        tr.appendChild(cell);
+      });
+      body.appendChild(tr);
+    });
+    var any = (data.hours || []).length > 0;
+    el("hours-table").hidden = !any;
+    RE.setText(
+      el("hours-summary"),
+      any ? RE.t("hours_summary", { entered: data.entered, joins: data.joins }) : RE.t("hours_none")
+    );
+  }
+
+  function loadHours() {
+    staffApi("GET", "/api/v1/footfall/hours")
+      .then(function (result) {
+        if (result.status === 200) renderHours(result.data);
+      })
+      .catch(function () { /* the next refresh will try again */ });
+  }
+
+  loadHours();
+  window.setInterval(loadHours, 60000);
   connect();
 })();
