@@ -31,6 +31,7 @@ from simulators.door_node import DoorNodeSimulator
 from simulators.framework import Simulator, run_simulators
 from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
 from simulators.nfc_reader import SimulatedNfcReader
+from simulators.qr_camera import SimulatedCamera
 from simulators.recognition_day import RecognitionDay
 from simulators.store_day import QueueDay
 
@@ -119,11 +120,14 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
     records = [demo_customer(random.Random(7 + i), i) for i in range(DEMO_CUSTOMERS)]
     phones = components.extras.get("ble")
     reader = components.extras.get("nfc")
+    camera = components.extras.get("qr")
     simulators.append(
         RecognitionDay(
             records,
             phones if isinstance(phones, SimulatedPhones) else None,
             reader if isinstance(reader, SimulatedNfcReader) else None,
+            camera=camera if isinstance(camera, SimulatedCamera) else None,
+            pass_key=DEMO_PASS_KEY,
         )
     )
     central: CentralService | None = None
