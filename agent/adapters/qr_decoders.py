@@ -28,7 +28,8 @@ def zxing(frame: Frame) -> list[str]:
 
     # QR codes only: searching every symbology cost ~9x the time on 720p frames with no gain
     # (benchmarks/qr_decode.py: 55 ms -> 6.3 ms per distorted 720p frame, same 97.5 % read).
-    found = zxingcpp.read_barcodes(grayscale(frame), formats=zxingcpp.BarcodeFormat.QRCode)
+    only_qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(grayscale(frame), formats=only_qr)
     return [r.text for r in found if r.text]
 
 

@@ -15,6 +15,7 @@ import zoneinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from agent.config.firmware import KIND_FOR_DEVICE, validate_firmware
 from agent.config.model import (
     AgentConfig,
     DeviceConfig,
@@ -36,11 +37,11 @@ TOPIC_PREFIX_PATTERN = r"[^#+\s]+(/[^#+\s]+)*"
 
 # kind -> adapter -> the keys that adapter accepts besides kind/adapter.
 DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic")},
+    "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic", "firmware")},
     "qr-camera": {"opencv": ("source", "decoder"), "simulated": ()},
-    "nfc": {"nfcpy": ("path",), "simulated": ()},
+    "nfc": {"nfcpy": ("path", "firmware"), "simulated": ()},
     "footfall": {
-        "mqtt": ("door", "url", "in_topic", "out_topic"),
+        "mqtt": ("door", "url", "in_topic", "out_topic", "firmware"),
         "gpio": ("door", "outer_pin", "inner_pin"),
         "simulated": ("door",),
     },
@@ -50,6 +51,10 @@ DEVICE_FIELDS = (
     "url", "topic", "source", "path", "door", "in_topic", "out_topic", "outer_pin", "inner_pin",
     "decoder",
 )  # fmt: skip
+# `firmware` (extension): the device's config in firmware_configs/, a path relative to this
+# file's folder, checked with agent.config.firmware against this entry (not a DEVICE_FIELD:
+# it becomes a Path, not a string).
+FIRMWARE_KEY = "firmware"
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -86,9 +91,13 @@ def parse_config(
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
-        devices=_devices(root, default_url=mqtt.url if mqtt else None),
+        devices=_devices(root, base, default_url=mqtt.url if mqtt else None),
     )
     root.finish()
+    for device in config.devices:
+        if device.firmware is not None and device.firmware.is_file():
+            kind = KIND_FOR_DEVICE[device.kind, device.adapter]
+            problems.lines.extend(validate_firmware(device.firmware, kind, device))
     if problems.lines:
         raise ConfigError(problems.lines)
     return config
@@ -301,7 +310,7 @@ def _occupancy(root: Table) -> OccupancyConfig:
     return config
 
 
-def _devices(root: Table, default_url: str | None) -> tuple[DeviceConfig, ...]:
+def _devices(root: Table, base: Path, default_url: str | None) -> tuple[DeviceConfig, ...]:
     raw = root.raw("devices")
     if raw is None:
         return ()
@@ -322,15 +331,20 @@ def _devices(root: Table, default_url: str | None) -> tuple[DeviceConfig, ...]:
         adapter = t.choice("adapter", tuple(adapters))
         allowed = adapters.get(adapter, ())
         values: dict[str, str | None] = {}
-        for key in DEVICE_FIELDS:
+        for key in (*DEVICE_FIELDS, FIRMWARE_KEY):
             if t.has(key) and key not in allowed:
                 t.bad(key, f"not used by kind={kind!r} adapter={adapter!r}")
                 t.raw(key)
-            elif key in allowed:
+            elif key in allowed and key != FIRMWARE_KEY:
                 values[key] = t.optional_string(key)
+        firmware = None
+        if FIRMWARE_KEY in allowed:
+            firmware = t.file_path(FIRMWARE_KEY, base, must_exist=True)
         _device_defaults(t, kind, adapter, values, default_url)
         t.finish()
-        devices.append(DeviceConfig(kind=kind, adapter=adapter, index=index, **values))
+        devices.append(
+            DeviceConfig(kind=kind, adapter=adapter, index=index, firmware=firmware, **values)
+        )
     return tuple(devices)
 
 

@@ -125,6 +125,7 @@ class DeviceConfig:
     outer_pin: str | None = None  # gpio: the street-side beam's receiver
     inner_pin: str | None = None  # gpio: the shop-side beam's receiver
     decoder: str | None = None  # qr-camera: "zxing" (default) or "pyzbar"
+    firmware: Path | None = None  # the device's config in firmware_configs/, checked at load
 
 
 @dataclass(frozen=True, slots=True)
