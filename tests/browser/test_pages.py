@@ -252,6 +252,24 @@ async def test_staff_sees_arrival_alerts_and_occupancy(
     assert "gold" in await card.inner_text() and "via nfc" in await card.inner_text()
     await page.locator("#occupancy", has_text="12/40").wait_for(timeout=5_000)
     await card.get_by_role("button", name=EN["take_it"]).click()
-    await card.get_by_text(EN["alert_gone"]).wait_for(timeout=5_000)  # no ack endpoint yet
+    await card.get_by_text(EN["alert_gone"]).wait_for(timeout=5_000)  # al-1 is not a real alert
     await card.wait_for(state="detached", timeout=10_000)
+
+    # Taken on another tablet: this one says by whom, then lets the card go.
+    def arrival(alert_id: str) -> dict[str, object]:
+        return {"alert_id": alert_id, "customer_id": "c-2", "display_name": "Léo", "via": "ble"}
+
+    hub.publish("staff", "arrival", arrival("al-2"))
+    taken = page.locator('.alert-card[data-alert="al-2"]')
+    await taken.wait_for(timeout=5_000)
+    hub.publish("staff", "alert_acked", {"alert_id": "al-2", "by": "tablet-9"})
+    await taken.get_by_text("Taken by tablet-9").wait_for(timeout=5_000)
+    await taken.wait_for(state="detached", timeout=10_000)
+
+    # Consent revoked or erased: the card disappears at once.
+    hub.publish("staff", "arrival", arrival("al-3"))
+    withdrawn = page.locator('.alert-card[data-alert="al-3"]')
+    await withdrawn.wait_for(timeout=5_000)
+    hub.publish("staff", "alert_withdrawn", {"alert_id": "al-3"})
+    await withdrawn.wait_for(state="detached", timeout=1_000)
     await context.close()

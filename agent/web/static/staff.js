@@ -306,6 +306,26 @@
     });
   }
 
+  /* Consent revoked or erased: the card goes at once, on every tablet (nothing of it stays). */
+  function withdrawAlert(data) {
+    var card = data && alerts[data.alert_id];
+    if (!card) return;
+    card.remove();
+    delete alerts[data.alert_id];
+  }
+
+  /* Another tablet took it: say who, then let the card go. */
+  function alertTaken(data) {
+    var card = data && alerts[data.alert_id];
+    if (!card) return;
+    card.querySelectorAll("button.primary").forEach(function (button) { button.disabled = true; });
+    RE.setText(card.querySelector(".alert-status"), RE.t("taken_by", { by: data.by || "?" }));
+    window.setTimeout(function () {
+      card.remove();
+      delete alerts[data.alert_id];
+    }, 4000);
+  }
+
   function showOccupancy(data) {
     var badge = el("occupancy");
     if (!data || typeof data.occupancy !== "number") return;
@@ -333,6 +353,8 @@
     source = new EventSource("/api/v1/staff/stream");
     source.addEventListener("queue", function (event) { parsed(event, renderQueue); });
     source.addEventListener("arrival", function (event) { parsed(event, addAlert); });
+    source.addEventListener("alert_withdrawn", function (event) { parsed(event, withdrawAlert); });
+    source.addEventListener("alert_acked", function (event) { parsed(event, alertTaken); });
     source.addEventListener("occupancy", function (event) { parsed(event, showOccupancy); });
     source.addEventListener("open", function () {
       RE.setText(el("live"), RE.t("live"));
