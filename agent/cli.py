@@ -63,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
 
     pair = sub.add_parser("pair", help="print a one-time pairing code for a staff tablet")
     pair.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
-    pair.add_argument("--name", default="tablet", metavar="NAME")
+    pair.add_argument(
+        "--name",
+        default="",
+        metavar="NAME",
+        help="the tablet's name in `devices` and for `revoke` (default: what the tablet types)",
+    )
 
     devices = sub.add_parser("devices", help="list paired staff tablets")
     devices.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
@@ -123,7 +128,8 @@ def _tool(args: argparse.Namespace) -> int:
         print(f"wrote {args.out} -> {url}")
     elif args.command == "pair":
         code = tools.pairing_code(config, args.name)
-        print(f"Pairing code for {args.name!r}: {code} (valid 10 minutes, once)")
+        label = f" for {args.name!r}" if args.name else ""
+        print(f"Pairing code{label}: {code} (valid 10 minutes, once)")
         print(f"Open {config.http.public_url}/staff on the tablet and enter it.")
     elif args.command == "devices":
         for device in tools.staff_devices(config):

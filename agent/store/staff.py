@@ -66,7 +66,9 @@ class StaffRepository:
         token = secrets.token_urlsafe(32)
         conn.execute(
             "INSERT INTO staff_devices(id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-            (uuid.uuid4().hex[:12], device_name or str(row[0]), _hash(token), rfc3339(now)),
+            # The name given to `retail-edge pair --name` wins: it is the one the operator will
+            # revoke by. Without one, the name typed on the tablet.
+            (uuid.uuid4().hex[:12], str(row[0]) or device_name, _hash(token), rfc3339(now)),
         )
         return token
 
