@@ -40,6 +40,11 @@ class Metrics:
         self.mqtt_connect_failures = Counter(
             "retail_edge_mqtt_connect_failures", "Failed or lost broker connections", registry=r
         )
+        self.mqtt_publish_refused = Counter(
+            "retail_edge_mqtt_publish_refused",
+            "Event publishes the broker refused (MQTT 5 failure reason code, e.g. an ACL)",
+            registry=r,
+        )
         self.mqtt_inflight = Gauge(
             "retail_edge_mqtt_inflight_messages", "Publishes awaiting PUBACK", registry=r
         )

@@ -175,7 +175,7 @@ def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
         except ValueError:
             t.bad("url", f"bad port in {url!r}")
     client_cert = t.file_path("client_cert", base, must_exist=True)
-    client_key = t.file_path("client_key", base, must_exist=True)
+    client_key = t.file_path("client_key", base, must_exist=True, secret=True)
     if (client_cert is None) != (client_key is None):
         t.bad("client_cert", "client_cert and client_key go together")
     ca_file = t.file_path("ca_file", base, must_exist=True)
@@ -189,7 +189,7 @@ def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
         topic_prefix=t.string("topic_prefix", "retail/v1", pattern=TOPIC_PREFIX_PATTERN),
         client_id=t.string("client_id", f"retail-edge-{store_id}", pattern=r"[\x21-\x7e]{1,64}"),
         username=t.optional_string("username"),
-        password_file=t.file_path("password_file", base, must_exist=True),
+        password_file=t.file_path("password_file", base, must_exist=True, secret=True),
         ca_file=ca_file,
         client_cert=client_cert,
         client_key=client_key,

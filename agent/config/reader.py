@@ -152,14 +152,21 @@ class Table:
         value = self._get(name, bool, default, "true or false")
         return bool(value)
 
-    def file_path(self, name: str, base: Path, *, must_exist: bool) -> Path | None:
-        """A path relative to the config file's folder; optionally required to be readable."""
+    def file_path(
+        self, name: str, base: Path, *, must_exist: bool, secret: bool = False
+    ) -> Path | None:
+        """A path relative to the config file's folder; optionally required to be readable.
+
+        For a key naming a secret's file the missing path is not echoed: an operator who put
+        the password itself in `password_file` must not see it printed (or logged) back.
+        """
         text = self.optional_string(name)
         if not text:
             return None
         path = (base / text).resolve() if not Path(text).is_absolute() else Path(text)
         if must_exist and not path.is_file():
-            self.bad(name, f"file not found: {path}")
+            shown = "(path not shown: it may hold a secret itself)" if secret else str(path)
+            self.bad(name, f"file not found: {shown}")
         return path
 
     def finish(self) -> None:

@@ -30,6 +30,7 @@ from agent.config.model import MqttConfig
 from agent.core.clock import rfc3339
 from agent.core.ports import Clock
 from agent.metrics import Metrics
+from agent.sync.acks import AckedPublisher, PublishRefused
 from agent.sync.backoff import Backoff
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.topics import Topics
@@ -160,8 +161,17 @@ class MqttLink:
             await self._retained_wakeup.wait()
 
     def _publish_fn(self, client: aiomqtt.Client) -> Callable[[str, bytes], Awaitable[None]]:
+        acked = AckedPublisher(client)
+
         async def publish(topic: str, payload: bytes) -> None:
-            await client.publish(topic, payload, qos=1, timeout=30)
+            try:
+                await acked.publish(topic, payload, timeout_s=30)
+            except PublishRefused as exc:
+                # The events stay in the outbox; the connection is recycled and they are
+                # offered again after the backoff, until an operator fixes the ACL.
+                self._metrics.mqtt_publish_refused.inc()
+                _LOGGER.error("%s; events kept in the outbox", exc)  # noqa: TRY400
+                raise
 
         return publish
 

@@ -13,6 +13,16 @@ from agent.web.errors import install_error_handlers
 
 RequestHandler = Callable[[Request], Awaitable[Response]]
 
+# Sent with every answer that does not set its own (the HTML pages set a page policy that
+# allows their own scripts; see agent/web/pages.py): a JSON or text answer loads nothing, is
+# never framed, never sniffed into another type and never leaks its URL in a Referer.
+DEFAULT_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
 
 def create_app(routers: list[APIRouter], metrics: Metrics) -> FastAPI:
     app = FastAPI(
@@ -35,6 +45,11 @@ def create_app(routers: list[APIRouter], metrics: Metrics) -> FastAPI:
         metrics.http_requests.labels(route=name, status=str(response.status_code)).observe(
             time.perf_counter() - started
         )
+        for header, value in DEFAULT_SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        if request.url.path.startswith("/api/"):
+            # API answers carry tickets, secrets and tokens: no shared cache may keep them.
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     for router in routers:

@@ -162,3 +162,17 @@ def test_mqtt_is_optional_and_its_absence_disables_sync(tmp_path: Path) -> None:
     start, end = text.index("[mqtt]"), text.index("[queues.advice]")
     path.write_text(text[:start] + text[end:])
     assert load_config(path).mqtt is None
+
+
+def test_a_password_put_in_password_file_is_not_printed_back(tmp_path: Path) -> None:
+    path = contract_example(tmp_path)
+    text = path.read_text()
+    assert "password_file" in text
+    lines = [
+        'password_file = "S3cret-Hunter2"' if line.startswith("password_file") else line
+        for line in text.splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    problems = problems_of(path)
+    assert any("mqtt.password_file: file not found" in p for p in problems)
+    assert not any("S3cret" in p for p in problems)
