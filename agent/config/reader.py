@@ -6,6 +6,7 @@ each problem is one line ``FILE: KEY: why``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_\[\]-]+")
 
 
 @dataclass
@@ -41,7 +43,10 @@ class Table:
             self._data = {}
 
     def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+        # A key TOML allows but a line cannot show as is (empty, spaces, a newline) is quoted
+        # the way TOML writes it, so each problem stays one readable line.
+        shown = name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+        return f"{self.path}.{shown}" if self.path else shown
 
     def names(self) -> list[str]:
         return list(self._data)
