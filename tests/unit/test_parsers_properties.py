@@ -124,3 +124,8 @@ def test_ticket_codes_round_trip_and_other_keys_fail(ticket_id: str) -> None:
     code = ticket_code(KEY, ticket_id)
     assert ticket_from_code(KEY, code) == ticket_id
     assert ticket_from_code(derive_key(b"other" * 8), code) is None
+
+
+def test_a_non_ascii_tag_is_refused_not_raised() -> None:
+    # Found by atheris (tests/fuzz): compare_digest raised TypeError on non-ASCII text.
+    assert ticket_from_code(KEY, "RE-T1.abc.\u00d8def") is None
