@@ -201,16 +201,20 @@ class Outbox:
                 "SELECT MIN(seq), MAX(seq), COUNT(*) FROM outbox WHERE created_at < ?", (cutoff,)
             ).fetchone()
             if row[2]:
+                low = self._announced_from("created_at < ?", cutoff, row[0])
                 conn.execute("DELETE FROM outbox WHERE created_at < ?", (cutoff,))
-                dropped.append(OutboxDropped(row[0], row[1], row[2], "max_age"))
+                dropped.append(OutboxDropped(low, row[1], row[2], "max_age"))
             (depth,) = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
-            # Leave room for the announcement itself so the bound holds after it is appended.
-            excess = depth - (max_events - 1)
-            if excess > 0:
+            # Only past the bound (at it, nothing is dropped: dropping there would replace one
+            # waiting event by its announcement at every check, for ever). Leave room for the
+            # announcement itself so the bound holds after it is appended.
+            if depth > max_events:
+                excess = depth - (max_events - 1)
                 low, high = conn.execute(
                     "SELECT MIN(seq), MAX(seq) FROM (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
                     (excess,),
                 ).fetchone()
+                low = self._announced_from("seq <= ?", high, low)
                 conn.execute("DELETE FROM outbox WHERE seq <= ?", (high,))
                 dropped.append(OutboxDropped(low, high, excess, "max_events"))
             if dropped:
@@ -224,6 +228,22 @@ class Outbox:
                 event.to_seq,
             )
         return dropped
+
+    def _announced_from(self, where: str, param: float, low: int) -> int:
+        """``low``, or lower if the rows about to be dropped include earlier announcements.
+
+        An `outbox.dropped` event that is itself dropped (still waiting when its own turn
+        came) would take the explanation of its gap with it; the new announcement's `from_seq`
+        reaches back over it instead, so the announcements the central side receives always
+        cover every dropped `seq`.
+        """
+        rows = self._database.conn.execute(
+            f"SELECT body FROM outbox WHERE type = ? AND {where}",  # noqa: S608 - fixed clauses
+            (OutboxDropped.type, param),
+        ).fetchall()
+        for (body,) in rows:
+            low = min(low, int(json.loads(body)["data"]["from_seq"]))
+        return low
 
     def _next_seq(self) -> int:
         value = self._database.meta("next_seq")

@@ -115,8 +115,11 @@ class CrashHarness:
         finally:
             database.close()
 
-    async def load(self, token: str, stop: asyncio.Event, concurrency: int = 8) -> None:
-        """Join as fast as the agent allows; keep what got a 201 (acknowledged tickets)."""
+    async def load(
+        self, token: str, stop: asyncio.Event, concurrency: int = 8, pause_s: float = 0.0
+    ) -> None:
+        """Join as fast as the agent allows (or with ``pause_s`` between one worker's joins);
+        keep what got a 201 (acknowledged tickets)."""
 
         async def worker(client: httpx.AsyncClient) -> None:
             while not stop.is_set():
@@ -133,6 +136,8 @@ class CrashHarness:
                     self.acknowledged.append(
                         Acknowledged(ticket["id"], body["secret"], ticket["number"])
                     )
+                if pause_s:
+                    await asyncio.sleep(pause_s)
 
         async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
             await asyncio.gather(*(worker(client) for _ in range(concurrency)))
