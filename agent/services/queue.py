@@ -362,11 +362,13 @@ class QueueService:
 
     async def call_next(self, queue: str, device: str | None) -> Ticket:
         q = self._queue(queue)
+        # The lock is held until the commit is applied: two tablets pressing "call next" at
+        # once must call two tickets, not the same one twice (the book changes only after
+        # the commit, and the second decision must see the first).
         async with q.lock:
             now = self._clock.now()
             ticket, events = q.book.call_next(now, device)
-            committed = self._submit(q, ticket, events)
-        called = await self._settle(q, committed)
+            called = await self._settle(q, self._submit(q, ticket, events))
         q.estimator.record_call(self._clock.monotonic(), backlog=q.book.waiting_count() > 0)
         self._track_accuracy(q.accuracy, called)
         self._changed(q)
@@ -393,8 +395,7 @@ class QueueService:
             q = self._queue(ticket.queue)
             async with q.lock:
                 again, events = q.book.recall(ticket, self._clock.now())
-                committed = self._submit(q, again, events)
-            result = await self._settle(q, committed)
+                result = await self._settle(q, self._submit(q, again, events))
             self._where[result.id] = result.queue
             self._changed(q)
             return result
@@ -456,8 +457,9 @@ class QueueService:
             if ticket is None:
                 raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
             updated, events = decide(q, ticket, self._clock.now())
-            committed = self._submit(q, updated, events)
-        result = await self._settle(q, committed)
+            # Held until applied, as in call_next: concurrent changes to one ticket (served
+            # and no-show from two tablets) are decided one after the other.
+            result = await self._settle(q, self._submit(q, updated, events))
         if not result.active:
             self._where.pop(result.id, None)
         self._changed(q)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -312,3 +313,15 @@ async def test_garbage_never_gets_a_5xx(agent, client) -> None:
         assert r.status_code < 500, (method, url[:60], r.status_code, r.text[:200])
         if r.headers.get("content-type", "").startswith("application/json"):
             assert "error" in r.json() or r.status_code < 400
+
+
+async def test_tablets_calling_next_at_the_same_moment_call_different_tickets(
+    write_config, start_agent
+) -> None:
+    agent = await start_agent(queue_config(write_config))
+    queues = agent.components.queues
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
+        joined = [(await join(client, agent))["ticket"]["number"] for _ in range(4)]
+    called = await asyncio.gather(*(queues.call_next("advice", f"tablet-{n}") for n in range(3)))
+    assert sorted(t.number for t in called) == joined[:3]
+    assert [t.number for t in queues._queues["advice"].book.waiting()] == joined[3:]
