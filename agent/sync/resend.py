@@ -38,6 +38,8 @@ class ResendHandler:
             return
         result = await self._uow.commit(lambda: self._requeue(request))
         self._metrics.events_resent.inc(result.requeued)
+        for low, high in result.unavailable:
+            self._metrics.outbox_dropped.labels(reason="not_kept").inc(high - low + 1)
         _LOGGER.info(
             "resend request seq %d..%d: %d events queued again, %d ranges no longer kept",
             request.from_seq,

@@ -109,6 +109,11 @@ async def test_a_range_no_longer_kept_is_announced_as_dropped(
     (dropped,) = ledger.events_of_type("outbox.dropped")
     assert dropped["data"] == {"from_seq": 2, "to_seq": 21, "count": 20, "reason": "not_kept"}
     assert ledger.unexplained_gaps() == []  # the central side stops asking
+    registry = agent.components.metrics.registry
+    dropped = registry.get_sample_value(
+        "retail_edge_outbox_dropped_events_total", {"reason": "not_kept"}
+    )
+    assert dropped == 20
     await central.stop()
 
 
