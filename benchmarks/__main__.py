@@ -28,6 +28,7 @@ BENCHMARKS = {
     "footfall": "benchmarks.footfall",
     "footprint": "benchmarks.footprint",
     "qr_decode": "benchmarks.qr_decode",
+    "fleet": "benchmarks.fleet",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
