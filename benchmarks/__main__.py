@@ -31,6 +31,11 @@ BENCHMARKS = {
     "fleet": "benchmarks.fleet",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
+FOOTER = (
+    "What these figures mean on a Raspberry Pi, and how to run the suite on one: "
+    "[README.md](README.md#raspberry-pi). The profile of the hottest path and what changed "
+    "because of it: [PROFILE.md](PROFILE.md)."
+)
 
 
 def _as_figure(item: Figure | dict[str, object]) -> Figure:
@@ -108,6 +113,7 @@ def _markdown(results: list[tuple[str, Figure]], args: argparse.Namespace) -> st
             f"| {name} | {row['name']} | {row['ours']} | {row['baseline']} | {row['ratio'] or '-'} "
             f"| {row['unit']} | {row['target']} | {row['note']} |"
         )
+    lines += ["", FOOTER]
     return "\n".join(lines) + "\n"
 
 

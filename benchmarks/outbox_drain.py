@@ -79,15 +79,25 @@ def _paho_drain(port: int, bodies: list[bytes]) -> dict[str, float]:
     done = threading.Event()
     lock = threading.Lock()
 
+    last_ack = time.perf_counter()
+    disconnects: list[str] = []
+
     def on_publish(client: object, userdata: object, mid: int, rc: object, props: object) -> None:
-        nonlocal acked
+        nonlocal acked, last_ack
         with lock:
             acked += 1
+            last_ack = time.perf_counter()
             if acked == len(bodies):
                 done.set()
 
+    def on_disconnect(
+        client: object, userdata: object, flags: object, rc: object, props: object
+    ) -> None:
+        disconnects.append(str(rc))
+
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-naive")
     client.on_publish = on_publish
+    client.on_disconnect = on_disconnect
     client.connect("127.0.0.1", port)
     client.loop_start()
     started = time.perf_counter()
@@ -96,11 +106,18 @@ def _paho_drain(port: int, bodies: list[bytes]) -> dict[str, float]:
         sent += 1
         with lock:
             peak = max(peak, sent - acked)
-    done.wait(timeout=600)
-    elapsed = time.perf_counter() - started
+    # With a large backlog paho's 16-bit message ids wrap while earlier ones are still queued
+    # and the connection breaks (seen at ~65 000 of 100 000): wait a bounded time and rate
+    # what was acknowledged up to the last acknowledgement.
+    done.wait(timeout=120)
     client.loop_stop()
     client.disconnect()
-    return {"rate": len(bodies) / elapsed, "peak": float(peak)}
+    return {
+        "rate": acked / max(1e-9, last_ack - started),
+        "peak": float(peak),
+        "acked": float(acked),
+        "disconnects": float(len(disconnects)),
+    }
 
 
 def run(quick: bool) -> list[Figure]:
@@ -115,7 +132,11 @@ def run(quick: bool) -> list[Figure]:
             for i in range(events)
         ]
         naive = _paho_drain(broker.port, bodies)
-    note = f"{events} events backlog, window {window}, {ours['messages']:.0f} messages, gaps {ours['gaps']:.0f}"
+    note = (
+        f"{events} events backlog, window {window}, {ours['messages']:.0f} messages, "
+        f"gaps {ours['gaps']:.0f}; naive: {naive['acked']:.0f} of {events} acknowledged, "
+        f"{naive['disconnects']:.0f} disconnects"
+    )
     return [
         figure(
             "outbox drain to mosquitto",
@@ -134,12 +155,13 @@ def run(quick: bool) -> list[Figure]:
             note,
         ),
         figure(
-            "agent process RSS with backlog / after drain",
+            "benchmark process RSS with backlog / after drain",
             f"{ours['rss_before']:.0f} / {ours['rss_after']:.0f}",
             "-",
             "MB (benchmark process: agent + central simulator)",
-            "< 120 MB",
-            "measured in-process",
+            "-",
+            "agent and central simulator in one process; the central side holds every event it "
+            "received. The agent's own RSS with a 100k backlog is in footprint",
         ),
     ]
 
