@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from agent.core.clock import ManualClock
 from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
+from tests.helpers import running_central
 
 # These machines are shared and noisy: timing-based health checks would make tests flaky
 # without saying anything about the code under test.
@@ -115,10 +115,5 @@ async def start_agent() -> AsyncIterator[Callable[[AgentConfig], Any]]:
 
 @pytest.fixture
 async def central(broker: MosquittoBroker) -> AsyncIterator[CentralService]:
-    service = CentralService(broker.url)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    await asyncio.wait_for(service.ready.wait(), timeout=10)
-    yield service
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    async with running_central(broker.url) as service:
+        yield service

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from agent.config.loader import load_config
 from agent.config.model import AgentConfig
+from simulators.central import CentralService
+
+
+@contextlib.asynccontextmanager
+async def running_central(url: str, **options: Any) -> AsyncIterator[CentralService]:
+    """The simulated central service, connected and subscribed, stopped on exit."""
+    service = CentralService(url, **options)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.wait_for(service.ready.wait(), timeout=10)
+    try:
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
 
 
 async def eventually(

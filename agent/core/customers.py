@@ -149,6 +149,19 @@ def _nfc_uids(raw: object) -> tuple[str, ...]:
     return tuple(uids)
 
 
+def json_object(payload: bytes, max_bytes: int, what: str) -> dict[str, object]:
+    """A small inbound MQTT message that must be one JSON object, or MalformedMessage."""
+    if len(payload) > max_bytes:
+        raise MalformedMessage(f"{what} payload too large")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedMessage(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedMessage("not a JSON object")
+    return doc
+
+
 @dataclass(frozen=True, slots=True)
 class Checkin:
     customer_id: str
@@ -157,14 +170,7 @@ class Checkin:
 
 def parse_checkin(payload: bytes) -> Checkin:
     """`{"customer_id": "...", "at": "<RFC 3339>"}` from `{p}/stores/{store}/checkins`."""
-    if len(payload) > 4096:
-        raise MalformedMessage("check-in payload too large")
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise MalformedMessage("not a JSON object")
+    doc = json_object(payload, 4096, "check-in")
     customer_id = _str(doc, "customer_id")
     if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
         raise MalformedMessage("customer_id has an unexpected form")

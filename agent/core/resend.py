@@ -7,10 +7,9 @@ and asks for the range on `{p}/stores/{store}/resend`; the agent answers from it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from agent.core.customers import MalformedMessage
+from agent.core.customers import MalformedMessage, json_object
 
 MAX_SPAN = 10_000  # one request asks for at most this many events; ask again for more
 
@@ -23,14 +22,7 @@ class ResendRequest:
 
 def parse_resend_request(payload: bytes) -> ResendRequest:
     """`{"from_seq": N, "to_seq": M}` with 1 <= N <= M and M - N < MAX_SPAN."""
-    if len(payload) > 1024:
-        raise MalformedMessage("resend request too large")
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise MalformedMessage("not a JSON object")
+    doc = json_object(payload, 1024, "resend request")
     low, high = doc.get("from_seq"), doc.get("to_seq")
     # bool is an int in Python; `true` is not a sequence number.
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):

@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
-from tests.helpers import eventually
+from tests.helpers import eventually, running_central
 from tests.reliability.harness import CrashHarness
 
 STORE = "crash-01"
@@ -59,13 +59,8 @@ class Figures:
 @pytest.fixture
 async def persistent_central(broker: MosquittoBroker) -> AsyncIterator[CentralService]:
     # resend_after_s=None: no resend requests, so a hole could not be filled behind our back.
-    service = CentralService(broker.url, resend_after_s=None)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    await asyncio.wait_for(service.ready.wait(), timeout=10)
-    yield service
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    async with running_central(broker.url, resend_after_s=None) as service:
+        yield service
 
 
 async def run_outages(

@@ -54,7 +54,7 @@ from agent.store.database import Database
 from agent.store.outbox import Outbox
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
-from tests.helpers import eventually
+from tests.helpers import eventually, running_central
 
 STORE = "busy-01"
 QUEUES = ("advice", "pickup")  # a ticket in one, the next in the other
@@ -155,13 +155,8 @@ def db_bytes(path: Path) -> int:
 @pytest.fixture
 async def central(broker: MosquittoBroker) -> AsyncIterator[CentralService]:
     # No resend requests: a hole the agent did not announce must show up as a failure.
-    service = CentralService(broker.url, resend_after_s=None)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    await asyncio.wait_for(service.ready.wait(), timeout=10)
-    yield service
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    async with running_central(broker.url, resend_after_s=None) as service:
+        yield service
 
 
 class Store:
