@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agent.core.customers import EidCredential
 from agent.core.eddystone import eid_service_data, parse_eid_frame
-from agent.core.eid import EidTable, compute_eid, naive_resolve, temporary_key
+from agent.core.eid import EidTable, compute_eid, eids_around, naive_resolve, temporary_key
 
 IK = bytes.fromhex("e2a4c6e8a0b2d4f6182a3c4e50627486")
 
@@ -146,3 +146,22 @@ def test_batched_periods_match_single_computation(ik: bytes, k: int, period: int
     periods = [p for p in (period - 1, period, period + 1) if p >= 0]
     expected = [compute_eid(ik, k, (p << k) & 0xFFFFFFFF) for p in periods]
     assert period_eids(ik, k, periods) == expected
+
+
+@given(
+    st.binary(min_size=16, max_size=16),
+    st.integers(0, 15),
+    st.integers(0, 2**32 + 2**20),
+)
+def test_the_inlined_table_path_equals_the_general_computation(
+    identity_key: bytes, k: int, counter: int
+) -> None:
+    # eids_around inlines the usual case for the table build; around period 0, a temporary
+    # key roll-over and the 32-bit counter wrap it must agree with compute_eid per period.
+    credential = EidCredential(identity_key, k, 0)
+    eids, period = eids_around(credential, float(counter))
+    assert period == counter >> k
+    expected = tuple(
+        compute_eid(identity_key, k, p << k) for p in (period - 1, period, period + 1) if p >= 0
+    )
+    assert eids == expected
