@@ -55,7 +55,9 @@ class QrCamera:
         *,
         decoder: str = "zxing",
         name: str = "qr:camera",
-        debounce_s: float = 3.0,
+        # Long enough that a pass held up while the customer talks is one reading (each
+        # reading of a pass during a visit opens the profile on the tablets again).
+        debounce_s: float = 10.0,
         max_fps: float = 15.0,
     ) -> None:
         self.name = name
