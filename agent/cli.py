@@ -134,7 +134,8 @@ def _tool(args: argparse.Namespace) -> int:
     elif args.command == "devices":
         for device in tools.staff_devices(config):
             state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
-            print(f"{device.id}  {device.name}  paired {device.created_at}  {state}")
+            seen = f"last seen {device.last_seen_at}" if device.last_seen_at else "never used"
+            print(f"{device.id}  {device.name}  paired {device.created_at}  {seen}  {state}")
     elif args.command == "revoke":
         if tools.revoke_device(config, args.device) == 0:
             raise UserFacingError(f"no active staff device {args.device!r}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from agent.core.events import DomainEvent
 from agent.core.ports import Clock
 from agent.core.ratelimit import RateLimiter
 from agent.store.runner import StoreRunner
@@ -27,6 +29,7 @@ class StaffService:
     FAILURES_PER_CLIENT = 10
     FAILURES_OVERALL = 100
     FAILURE_WINDOW_S = 600.0
+    LAST_SEEN_EVERY_S = 300.0
 
     def __init__(
         self, uow: UnitOfWork, runner: StoreRunner, staff: StaffRepository, clock: Clock
@@ -60,4 +63,21 @@ class StaffService:
     async def authenticate(self, token: str) -> StaffDevice | None:
         if not token or len(token) > 128:
             return None
-        return await self._runner.run(self._staff.authenticate, token)
+        device = await self._runner.run(self._staff.authenticate, token)
+        if device is not None and self._stale(device.last_seen_at):
+            # For `retail-edge devices` (which tablets are still in use): written at most
+            # once per LAST_SEEN_EVERY_S per tablet, not on every request.
+            now = self._clock.now()
+
+            def touch() -> tuple[None, list[DomainEvent]]:
+                self._staff.touch(device.id, now)
+                return None, []
+
+            await self._uow.commit(touch)
+        return device
+
+    def _stale(self, last_seen_at: str | None) -> bool:
+        if last_seen_at is None:
+            return True
+        seen = datetime.fromisoformat(last_seen_at.replace("Z", "+00:00"))
+        return (self._clock.now() - seen).total_seconds() > self.LAST_SEEN_EVERY_S

@@ -80,6 +80,11 @@ class StaffRepository:
         ).fetchone()
         return None if row is None else StaffDevice(*row)
 
+    def touch(self, device_id: str, now: datetime) -> None:
+        self._database.conn.execute(
+            "UPDATE staff_devices SET last_seen_at = ? WHERE id = ?", (rfc3339(now), device_id)
+        )
+
     def devices(self) -> list[StaffDevice]:
         rows = self._database.conn.execute(
             "SELECT id, name, created_at, last_seen_at, revoked_at FROM staff_devices "

@@ -20,3 +20,23 @@ def test_the_operators_name_wins_over_the_form(tmp_path: Path) -> None:
         assert staff.redeem(unnamed, "ipad-back-office", now) is not None
     assert sorted(d.name for d in staff.devices()) == ["counter-1", "ipad-back-office"]
     database.close()
+
+
+async def test_a_tablets_last_use_is_recorded_at_most_every_five_minutes(
+    write_config, start_agent, clock
+) -> None:
+    import httpx
+
+    from tests.integration.queue_fixtures import queue_config, staff_headers
+
+    agent = await start_agent(queue_config(write_config))
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
+        headers = await staff_headers(client, agent.components.config)
+        staff = agent.components.staff
+        assert (await client.get("/api/v1/queues/advice", headers=headers)).status_code == 200
+        (device,) = agent.components.runner.call(staff._staff.devices)
+        assert device.last_seen_at is not None
+        first = device.last_seen_at
+        assert (await client.get("/api/v1/queues/advice", headers=headers)).status_code == 200
+        (device,) = agent.components.runner.call(staff._staff.devices)
+        assert device.last_seen_at == first  # not rewritten on every request
