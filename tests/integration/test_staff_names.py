@@ -23,7 +23,7 @@ def test_the_operators_name_wins_over_the_form(tmp_path: Path) -> None:
 
 
 async def test_a_tablets_last_use_is_recorded_at_most_every_five_minutes(
-    write_config, start_agent, clock
+    write_config, start_agent
 ) -> None:
     import httpx
 
