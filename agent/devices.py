@@ -112,7 +112,10 @@ def _nfc_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
         from agent.adapters.nfc_nfcpy import NfcpyReader
 
         path = device.path or "usb"
-        return SourceSpec(f"nfc:{path}", lambda: NfcpyReader(path, clock), tap)
+        on_dropped = dropped_counter(wiring.metrics)
+        return SourceSpec(
+            f"nfc:{path}", lambda: NfcpyReader(path, clock, on_dropped=on_dropped), tap
+        )
     from simulators.nfc_reader import SimulatedNfcReader
 
     reader = SimulatedNfcReader(clock)
@@ -128,7 +131,12 @@ def _camera_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpe
         source, decoder = device.source or "0", device.decoder or "zxing"
         return SourceSpec(
             f"qr:{source}",
-            lambda: QrCamera(lambda: OpenCvFrames(source), clock, decoder=decoder),
+            lambda: QrCamera(
+                lambda: OpenCvFrames(source),
+                clock,
+                decoder=decoder,
+                on_dropped=dropped_counter(wiring.metrics),
+            ),
             scan,
         )
     from simulators.qr_camera import SimulatedCamera

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,11 +23,18 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class NfcpyReader:
-    def __init__(self, path: str, clock: Clock, name: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        clock: Clock,
+        name: str | None = None,
+        on_dropped: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
         self.name = name or f"nfc:{path}"
         self._clock = clock
-        self._bridge: ThreadBridge[NfcTap] = ThreadBridge(self.name)
+        dropped = (lambda: on_dropped("nfc_queue_full")) if on_dropped else None
+        self._bridge: ThreadBridge[NfcTap] = ThreadBridge(self.name, on_dropped=dropped)
         self._frontend: Any = None
 
     @property

@@ -59,6 +59,7 @@ class QrCamera:
         # reading of a pass during a visit opens the profile on the tablets again).
         debounce_s: float = 10.0,
         max_fps: float = 15.0,
+        on_dropped: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self._open_frames = frames
@@ -66,7 +67,8 @@ class QrCamera:
         self._clock = clock
         self._debounce = debounce_s
         self._min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
-        self._bridge: ThreadBridge[QrScan] = ThreadBridge(name)
+        dropped = (lambda: on_dropped("qr_queue_full")) if on_dropped else None
+        self._bridge: ThreadBridge[QrScan] = ThreadBridge(name, on_dropped=dropped)
         self._source: FrameSource | None = None
         self.frames_read = 0
 

@@ -21,8 +21,14 @@ QUEUE_SIZE = 64
 
 
 class ThreadBridge(Generic[T]):
-    def __init__(self, name: str, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self,
+        name: str,
+        queue_size: int = QUEUE_SIZE,
+        on_dropped: Callable[[], None] | None = None,
+    ) -> None:
         self.name = name
+        self._on_dropped = on_dropped  # e.g. a metrics counter: drops must be visible
         self.stopping = threading.Event()
         self.dropped = 0
         self._limit = queue_size
@@ -68,5 +74,7 @@ class ThreadBridge(Generic[T]):
     def _put(self, item: T | None) -> None:
         if item is not None and self._queue.qsize() >= self._limit:
             self.dropped += 1
+            if self._on_dropped is not None:
+                self._on_dropped()
             return
         self._queue.put_nowait(item)

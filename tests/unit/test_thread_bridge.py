@@ -16,7 +16,10 @@ async def test_driver_items_arrive_in_order_and_the_stream_ends_when_it_returns(
 
 
 async def test_overflow_is_dropped_and_counted_but_the_end_marker_still_arrives() -> None:
-    bridge: ThreadBridge[int] = ThreadBridge("test", queue_size=4)
+    counted: list[None] = []
+    bridge: ThreadBridge[int] = ThreadBridge(
+        "test", queue_size=4, on_dropped=lambda: counted.append(None)
+    )
 
     def driver() -> None:
         for i in range(10):
@@ -27,7 +30,7 @@ async def test_overflow_is_dropped_and_counted_but_the_end_marker_still_arrives(
     await asyncio.sleep(0.05)  # let the loop run the handed-over puts
     received = [i async for i in bridge.items()]
     assert received == [0, 1, 2, 3]
-    assert bridge.dropped == 6
+    assert bridge.dropped == 6 and len(counted) == 6  # also reported, e.g. to /metrics
 
 
 async def test_a_driver_that_raises_still_ends_the_stream() -> None:
