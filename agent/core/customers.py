@@ -54,14 +54,7 @@ CustomerMessage = CustomerRecord | Tombstone
 
 def parse_customer_message(payload: bytes, topic_customer_id: str) -> CustomerMessage:
     """Parse one message from `{p}/chain/customers/{customer_id}`."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MalformedMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedMessage(f"not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise MalformedMessage("not a JSON object")
+    doc = json_object(payload, MAX_PAYLOAD_BYTES, "customer record")
     customer_id = _str(doc, "customer_id")
     if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
         raise MalformedMessage("customer_id has an unexpected form")
@@ -152,7 +145,7 @@ def _nfc_uids(raw: object) -> tuple[str, ...]:
 def json_object(payload: bytes, max_bytes: int, what: str) -> dict[str, object]:
     """A small inbound MQTT message that must be one JSON object, or MalformedMessage."""
     if len(payload) > max_bytes:
-        raise MalformedMessage(f"{what} payload too large")
+        raise MalformedMessage(f"{what}: {len(payload)} bytes exceeds {max_bytes}")
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
