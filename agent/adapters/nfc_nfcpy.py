@@ -37,10 +37,6 @@ class NfcpyReader:
         self._bridge: ThreadBridge[NfcTap] = ThreadBridge(self.name, on_dropped=dropped)
         self._frontend: Any = None
 
-    @property
-    def dropped(self) -> int:
-        return self._bridge.dropped
-
     async def __aenter__(self) -> Self:
         try:
             import nfc

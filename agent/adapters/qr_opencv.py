@@ -72,10 +72,6 @@ class QrCamera:
         self._source: FrameSource | None = None
         self.frames_read = 0
 
-    @property
-    def dropped(self) -> int:
-        return self._bridge.dropped
-
     async def __aenter__(self) -> Self:
         self._source = await asyncio.to_thread(self._open_frames)
         self._bridge.start(self._drive)

@@ -141,12 +141,7 @@ class RecognitionService:
             else:
                 self._metrics.readings_dropped.labels(kind="ticket").inc()
             return
-        customer_id = None
-        if self._pass_key is not None:
-            customer_id = verify_pass(
-                reading.payload, self._pass_key, self._clock.now().timestamp()
-            )
-        await self._identified(customer_id, "qr", reading.at)
+        await self._identified(self.identify_pass(reading.payload), "qr", reading.at)
 
     async def checkin(self, reading: AppCheckin) -> None:
         age = self._clock.now().timestamp() - reading.at_unix
