@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from agent.bootstrap import Components, build
 from agent.config.model import AgentConfig
 from agent.core.clock import ManualClock
+from agent.core.ports import Clock
 from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
@@ -100,8 +101,8 @@ async def start_agent() -> AsyncIterator[Callable[[AgentConfig], Any]]:
     """Build and start agents; every one started is stopped at the end of the test."""
     running: list[RunningAgent] = []
 
-    async def start(config: AgentConfig) -> RunningAgent:
-        components = build(config)
+    async def start(config: AgentConfig, *, clock: Clock | None = None) -> RunningAgent:
+        components = build(config, clock=clock)
         daemon = AgentDaemon(components)
         await daemon.start()
         agent = RunningAgent(components, daemon)

@@ -4,6 +4,7 @@ from /window/{queue}/qr.svg well before the rotating token changes."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import segno
@@ -41,21 +42,32 @@ def join_url(ctx: WebContext, queue: str) -> str:
     return f"{ctx.config.http.public_url}/j/{queue}?w={window_token(ctx, queue)}"
 
 
+_QR_STYLE: dict[str, object] = {
+    "scale": 1,
+    "border": 4,  # the standard quiet zone
+    "dark": "#000000",
+    "light": "#ffffff",
+    "omitsize": True,  # sized by CSS, not by width/height attributes
+    "svgclass": "qr",
+    "lineclass": None,
+}
+
+
 def qr_svg(url: str, title: str) -> str:
-    """Black on white with the standard quiet zone; sized by CSS (no width/height)."""
-    code = segno.make_qr(url, error="m")
-    return str(
-        code.svg_inline(
-            scale=1,
-            border=4,
-            dark="#000000",
-            light="#ffffff",
-            omitsize=True,
-            svgclass="qr",
-            lineclass=None,
-            title=title,
-        )
+    """The QR code as an element for inlining in the window page's HTML (the HTML parser puts
+    an `<svg>` element in the SVG namespace by itself)."""
+    return str(segno.make_qr(url, error="m").svg_inline(title=title, **_QR_STYLE))
+
+
+def qr_svg_document(url: str, title: str) -> str:
+    """The QR code as a standalone SVG document (contract 8.1): it declares the SVG namespace,
+    so a browser draws it when opened on its own and when the window page parses it with
+    DOMParser; without the namespace both get a plain XML tree that draws nothing."""
+    buffer = io.BytesIO()
+    segno.make_qr(url, error="m").save(
+        buffer, kind="svg", xmldecl=True, svgns=True, title=title, **_QR_STYLE
     )
+    return buffer.getvalue().decode("utf-8")
 
 
 def both(key: str) -> tuple[str, str]:
@@ -130,6 +142,6 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
         if queue not in ctx.queues.queue_ids():
             return not_found_page(ctx, request)
         scan_en, scan_fr = both("scan_to_join")
-        svg = qr_svg(join_url(ctx, queue), f"{scan_en} / {scan_fr}")
+        svg = qr_svg_document(join_url(ctx, queue), f"{scan_en} / {scan_fr}")
         headers = dict(SECURITY_HEADERS) | {"Cache-Control": "no-store"}
         return Response(svg, media_type="image/svg+xml", headers=headers)

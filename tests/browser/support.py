@@ -6,6 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
+import zxingcpp
 from playwright.async_api import Locator, Page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,3 +46,11 @@ async def screenshot(target: Page | Locator, name: str, *, docs: bool = False) -
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_SCREENSHOTS / path.name)
     return data
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes a real decoder (zxing-cpp) finds in a screenshot."""
+    image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None, "the screenshot is not a PNG"
+    only_qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    return [found.text for found in zxingcpp.read_barcodes(image, formats=only_qr)]

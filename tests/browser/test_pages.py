@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from agent import tools
+from agent.core.clock import ManualClock
 from agent.web.i18n import strings
-from tests.browser.support import PHONE, TABLET, screenshot
+from tests.browser.support import PHONE, TABLET, TV, decode_qr, screenshot
 
 pytestmark = pytest.mark.browser
 EN, FR = strings("en"), strings("fr")
@@ -200,23 +202,64 @@ async def test_nothing_overflows_a_360_px_phone(browser, browser_config, start_a
         await context.close()
 
 
-async def test_window_screen_refreshes_its_code_and_numbers(
+async def test_window_screen_shows_a_decodable_code_across_rotations(
     browser, browser_config, start_agent
 ) -> None:
-    agent = await start_agent(browser_config())
-    context = await browser.new_context(viewport={"width": 1280, "height": 720})
+    """What a passer-by's phone sees: the code on the screen, decoded from screenshots at load
+    and after each of two token rotations, is the join URL with a token the agent accepts now.
+    (Round 1's test only checked that a new <svg> element existed while the screen was blank.)"""
+    clock = ManualClock(datetime(2026, 1, 5, 10, 0, 5, tzinfo=UTC))
+    agent = await start_agent(browser_config(), clock=clock)
+    queues = agent.components.queues
+    context = await browser.new_context(**TV)
     page = await context.new_page()
     await page.clock.install()
     await page.goto(f"{agent.base_url}/window/advice")
     assert await page.inner_text("#waiting") == "0"
-    await page.locator("#qr svg").evaluate("svg => svg.setAttribute('data-old', '1')")
+
+    def expected_url() -> str:
+        token = queues.tokens.rotating("advice", clock.now().timestamp())
+        return f"{agent.base_url}/j/advice?w={token}"
+
+    async def visible_code(name: str) -> str:
+        shot = await screenshot(page.locator("#qr"), name)
+        texts = decode_qr(shot)
+        assert len(texts) == 1, f"{name}: decoded {texts!r} from the window screen"
+        return texts[0]
+
+    seen = [await visible_code("window-qr-0")]
+    assert seen[0] == expected_url()
     async with httpx.AsyncClient(base_url=agent.base_url) as client:
-        body = {"window_token": rotating(agent)}
+        body = {"window_token": seen[0].split("?w=", 1)[1]}
         assert (await client.post("/api/v1/queues/advice/tickets", json=body)).status_code == 201
-    async with page.expect_request("**/window/advice/qr.svg"):
-        await page.clock.fast_forward(21_000)
-    await page.locator("#qr svg:not([data-old])").wait_for(timeout=5_000)
+    for rotation in (1, 2):
+        before = await page.inner_html("#qr")
+        clock.advance(60)  # the agent's token rotates...
+        async with page.expect_response("**/window/advice/qr.svg") as answer:
+            await page.clock.fast_forward(21_000)  # ...and the screen fetches the new code
+        assert (await answer.value).ok
+        await page.wait_for_function(
+            "before => document.getElementById('qr').innerHTML !== before", arg=before
+        )
+        seen.append(await visible_code(f"window-qr-{rotation}"))
+        assert seen[-1] == expected_url(), f"rotation {rotation}: an old or foreign code"
+        assert queues.token_valid("advice", seen[-1].split("?w=", 1)[1])
+    assert len(set(seen)) == 3, "each rotation shows a new code"
     await page.locator("#waiting", has_text="1").wait_for(timeout=5_000)
+    await context.close()
+
+
+async def test_window_qr_svg_is_a_standalone_document(browser, browser_config, start_agent) -> None:
+    """Opened on its own, qr.svg draws a QR code (not an XML listing)."""
+    agent = await start_agent(browser_config())
+    context = await browser.new_context(viewport={"width": 600, "height": 600})
+    page = await context.new_page()
+    response = await page.goto(f"{agent.base_url}/window/advice/qr.svg")
+    assert response is not None and response.ok
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in await response.text()
+    texts = decode_qr(await screenshot(page.locator("svg"), "window-qr-standalone"))
+    assert len(texts) == 1 and texts[0].startswith(f"{agent.base_url}/j/advice?w=r")
     await context.close()
 
 

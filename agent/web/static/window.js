@@ -9,6 +9,7 @@
   var qrUrl = "/window/" + encodeURIComponent(queue) + "/qr.svg";
   var summaryUrl = "/api/v1/queues/" + encodeURIComponent(queue) + "/summary";
   var QR_EVERY_MS = 20000;
+  var SVG_NS = "http://www.w3.org/2000/svg";
   var SUMMARY_EVERY_MS = 10000;
 
   function both(key, values) {
@@ -42,7 +43,10 @@
       .then(function (text) {
         var doc = new DOMParser().parseFromString(text, "image/svg+xml");
         var svg = doc.documentElement;
-        if (!svg || svg.nodeName !== "svg" || doc.getElementsByTagName("parsererror").length) return;
+        // Only an element in the SVG namespace is drawn: anything else (a parse error, an
+        // XML tree without the namespace) would blank the screen, so the current code stays.
+        if (!svg || svg.namespaceURI !== SVG_NS || svg.localName !== "svg") return;
+        if (doc.getElementsByTagName("parsererror").length) return;
         document.getElementById("qr").replaceChildren(document.importNode(svg, true));
       })
       .catch(function () {
