@@ -51,7 +51,7 @@ class CustomerService:
         self._listeners: list[CustomerListener] = []
 
     async def load(self) -> None:
-        self._metrics.customer_records.set(await self._uow.runner.run(self._repository.count))
+        self._metrics.customer_records.set(await self._uow.read(self._repository.count))
 
     def subscribe(self, listener: CustomerListener) -> None:
         """Called after each applied change (recognition rebuilds its tables from here)."""
@@ -72,7 +72,7 @@ class CustomerService:
             return self._count(Outcome.STALE)
         for listener in self._listeners:
             listener(message)
-        self._metrics.customer_records.set(await self._uow.runner.run(self._repository.count))
+        self._metrics.customer_records.set(await self._uow.read(self._repository.count))
         return self._count(Outcome.APPLIED)
 
     def _apply(self, message: CustomerMessage) -> tuple[bool, list[DomainEvent]]:

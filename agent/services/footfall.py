@@ -23,8 +23,7 @@ from agent.core.footfall import Direction, Occupancy, OccupancySettings, counter
 from agent.core.ports import Clock
 from agent.core.readings import FootfallCount
 from agent.metrics import Metrics
-from agent.services.hub import Hub
-from agent.services.queue import STAFF_TOPIC
+from agent.services.hub import STAFF_TOPIC, Hub
 from agent.store.footfall import FootfallRepository
 from agent.store.unit_of_work import UnitOfWork
 
@@ -63,7 +62,7 @@ class FootfallService:
         self._last_reset_day: str | None = None
 
     async def load(self) -> None:
-        self._last = await self._uow.runner.run(self._repository.last_values)
+        self._last = await self._uow.read(self._repository.last_values)
         self._last_reset_day = self._local(self._clock.now()).date().isoformat()
         self._changed.set()  # publish the (zero) occupancy once at start
 
@@ -112,8 +111,8 @@ class FootfallService:
         # may be filed under its neighbour, which a daily view can live with.
         offset = local.strftime("%z")
         offset = f"{offset[:3]}:{offset[3:]}"
-        counts = await self._uow.runner.run(self._repository.hours, day)
-        joins = await self._uow.runner.run(self._repository.joins_per_hour, day, offset)
+        counts = await self._uow.read(self._repository.hours, day)
+        joins = await self._uow.read(self._repository.joins_per_hour, day, offset)
         by_hour: dict[str, dict[str, object]] = {}
         for hour, entered, left in counts:
             by_hour[hour] = {"entered": entered, "left": left, "joins": 0}

@@ -13,6 +13,14 @@ from dataclasses import dataclass
 
 SUBSCRIBER_BUFFER = 256
 
+# The hub's topics: every tablet listens on the staff topic; a ticket page listens on its
+# queue's topic and re-reads its ticket on each change.
+STAFF_TOPIC = "staff"
+
+
+def queue_topic(queue: str) -> str:
+    return f"queue:{queue}"
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -62,7 +70,3 @@ class Hub:
 
     def has_subscribers(self, topic: str) -> bool:
         return any(topic in s.topics for s in self._subscribers)
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)

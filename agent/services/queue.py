@@ -31,16 +31,11 @@ from agent.core.queue import QueueBook, QueueRuleError, Ticket, TicketState
 from agent.core.ticket_codes import ticket_code, ticket_from_code
 from agent.core.window_token import WindowTokens
 from agent.metrics import Metrics
-from agent.services.hub import Hub
+from agent.services.hub import STAFF_TOPIC, Hub, queue_topic
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
 _LOGGER = logging.getLogger(__name__)
-STAFF_TOPIC = "staff"
-
-
-def queue_topic(queue: str) -> str:
-    return f"queue:{queue}"
 
 
 def hash_secret(secret: str) -> str:
@@ -109,14 +104,14 @@ class QueueService:
     # --- start-up --------------------------------------------------------------------------
 
     async def load(self) -> None:
-        active = await self._uow.runner.run(self._tickets.active)
+        active = await self._uow.read(self._tickets.active)
         for qc in self._config.queues:
             estimator = WaitEstimator(qc.default_service_s, qc.servers)
             accuracy = AccuracyTracker()
-            for t in await self._uow.runner.run(self._tickets.recent_served, qc.id, 30):
+            for t in await self._uow.read(self._tickets.recent_served, qc.id, 30):
                 if t.called_at and t.ended_at:
                     estimator.record_service((t.ended_at - t.called_at).total_seconds())
-            for t in await self._uow.runner.run(self._tickets.recent_called, qc.id, 200):
+            for t in await self._uow.read(self._tickets.recent_called, qc.id, 200):
                 self._track_accuracy(accuracy, t)
             book = QueueBook(qc.id, [t for t in active if t.queue == qc.id])
             self._queues[qc.id] = _Queue(qc, book, estimator, accuracy, asyncio.Lock())
@@ -159,7 +154,7 @@ class QueueService:
             found = self._queues[queue].book.get(ticket_id)
             if found is not None:
                 return found
-        return await self._uow.runner.run(self._tickets.get, ticket_id)
+        return await self._uow.read(self._tickets.get, ticket_id)
 
     @staticmethod
     def secret_matches(ticket: Ticket, secret: str) -> bool:
@@ -486,7 +481,7 @@ class QueueService:
         return ticket
 
     async def _reload(self, q: _Queue) -> None:
-        active = await self._uow.runner.run(self._tickets.active)
+        active = await self._uow.read(self._tickets.active)
         q.book = QueueBook(q.config.id, [t for t in active if t.queue == q.config.id])
 
     def _estimate(self, q: _Queue, ahead: int) -> WaitRange:

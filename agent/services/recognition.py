@@ -24,8 +24,7 @@ from agent.core.readings import AppCheckin, EidSighting, NfcTap, QrScan
 from agent.core.ticket_codes import PREFIX as TICKET_CODE_PREFIX
 from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
-from agent.services.hub import Hub
-from agent.services.queue import STAFF_TOPIC
+from agent.services.hub import STAFF_TOPIC, Hub
 from agent.store.customers import CustomerRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
@@ -64,7 +63,7 @@ class RecognitionService:
         self._alerts: dict[str, list[str]] = {}  # customer -> alert ids shown on tablets
 
     async def load(self) -> None:
-        records = await self._uow.runner.run(self._customers.all)
+        records = await self._uow.read(self._customers.all)
         for record in records:
             self.directory.put(record)
         now = self._clock.now().timestamp()

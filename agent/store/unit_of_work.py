@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from agent.core.events import DomainEvent
 from agent.store.database import Database
@@ -24,6 +24,7 @@ from agent.store.runner import StoreRunner
 
 _LOGGER = logging.getLogger(__name__)
 R = TypeVar("R")
+P = ParamSpec("P")
 
 Work = Callable[[], tuple[R, Sequence[DomainEvent]]]
 MAX_GROUP = 256
@@ -54,6 +55,11 @@ class UnitOfWork:
             result, events = work()
             self.outbox.append(events)
         return result
+
+    async def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a read on the store thread (no transaction, no events): services read through
+        this instead of reaching into the runner."""
+        return await self.runner.run(fn, *args, **kwargs)
 
     def submit(self, work: Work[R]) -> asyncio.Future[R]:
         """Queue ``work`` for the next group commit; works run in submission order."""

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agent.core.queue import QueueRuleError, Ticket
-from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, queue_topic
+from agent.services.hub import queue_topic
+from agent.services.queue import JoinRequest, QueueService, QueueUnavailable
 from agent.services.staff import PairingRefused
 from agent.web.auth import STAFF_COOKIE, TICKET_COOKIE_PREFIX, client_address, ticket_for
 from agent.web.context import WebContext

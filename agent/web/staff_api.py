@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request, Response
 
 from agent.core.queue import QueueRuleError
-from agent.services.queue import STAFF_TOPIC
+from agent.services.hub import STAFF_TOPIC
 from agent.web.auth import staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
