@@ -72,8 +72,10 @@ def _wrk(url: str, body: str, seconds: float) -> dict[str, float]:
     finally:
         Path(script.name).unlink()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    # Anchored to the start of a line: the thread-stats line ends in a percentage such as
+    # "95.50%", which an unanchored "50%" would match.
+    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {
         "rate": rate,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 
 from agent import __version__
 from agent.metrics import Metrics
+from agent.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from agent.web.errors import install_error_handlers
 
 RequestHandler = Callable[[Request], Awaitable[Response]]
@@ -33,6 +34,8 @@ def create_app(routers: list[APIRouter], metrics: Metrics) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    # Added before the middleware below, so that one (metrics, security headers) wraps it.
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.middleware("http")
     async def measure(request: Request, call_next: RequestHandler) -> Response:

@@ -6,17 +6,26 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 
 from agent.errors import UserFacingError
+from agent.web.connections import guarded_protocol
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class WebServer:
-    def __init__(self, app: FastAPI, bind: str, port: int) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        bind: str,
+        port: int,
+        *,
+        on_connection_closed: Callable[[str], None] = lambda _reason: None,
+    ) -> None:
         self._config = uvicorn.Config(
             app,
             host=bind,
@@ -26,6 +35,9 @@ class WebServer:
             lifespan="off",
             proxy_headers=True,
             timeout_graceful_shutdown=3,
+            # Header deadline and per-address cap (contract 8.3); h11 also bounds a request
+            # line plus headers to 16 KiB.
+            http=guarded_protocol(on_closed=on_connection_closed),
         )
         self._server = uvicorn.Server(self._config)
         self._task: asyncio.Task[None] | None = None

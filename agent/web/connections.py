@@ -1,0 +1,95 @@
+"""Bounds on what a client can make the agent hold at the connection level (contract 8.3).
+
+uvicorn has no deadline for a request's headers: a client that opens a connection and sends a
+byte every few seconds holds a file descriptor forever, and 1,000 of them exhaust a Pi's
+descriptors (measured: `EMFILE`, health checks and joins timing out). This protocol closes a
+connection whose complete request headers have not arrived within a deadline (from the
+connection's start, and again from the end of each response on a kept-alive connection), and
+refuses more than a set number of simultaneous connections from one address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import h11
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+HEADER_TIMEOUT_S = 10.0
+MAX_CONNECTIONS_PER_ADDRESS = 256
+
+
+def guarded_protocol(
+    *,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    max_per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
+    on_closed: Callable[[str], None] = lambda _reason: None,
+) -> type[H11Protocol]:
+    """An h11 protocol class for uvicorn (`Config(http=...)`) with these bounds; `on_closed`
+    hears `"header_timeout"` or `"per_address"` for each connection it closes (metrics)."""
+    open_per_address: Counter[str] = Counter()
+
+    class GuardedH11Protocol(H11Protocol):
+        def __init__(
+            self,
+            config: Config,
+            server_state: ServerState,
+            app_state: dict[str, Any],
+            _loop: asyncio.AbstractEventLoop | None = None,
+        ) -> None:
+            super().__init__(config, server_state, app_state, _loop)
+            self._headers_due: asyncio.TimerHandle | None = None
+            self._address: str | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            address = self.client[0] if self.client else "?"
+            if open_per_address[address] >= max_per_address:
+                on_closed("per_address")
+                transport.abort()
+                return
+            self._address = address
+            open_per_address[address] += 1
+            self._arm_header_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_deadline()
+            if self._address is not None:
+                open_per_address[self._address] -= 1
+                if open_per_address[self._address] <= 0:
+                    del open_per_address[self._address]
+                self._address = None
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            # h11 leaves IDLE once a request's headers are complete.
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm_header_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_header_deadline()  # the next request on this connection
+
+        def _arm_header_deadline(self) -> None:
+            self._disarm_header_deadline()
+            self._headers_due = self.loop.call_later(header_timeout_s, self._headers_late)
+
+        def _disarm_header_deadline(self) -> None:
+            if self._headers_due is not None:
+                self._headers_due.cancel()
+                self._headers_due = None
+
+        def _headers_late(self) -> None:
+            self._headers_due = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                on_closed("header_timeout")
+                self.transport.close()
+
+    return GuardedH11Protocol
