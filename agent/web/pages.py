@@ -32,6 +32,7 @@ from agent.web.i18n import (
     strings,
     wait_text,
 )
+from agent.web.models import to_json
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -180,21 +181,6 @@ def not_found_page(ctx: WebContext, request: Request) -> HTMLResponse:
     )
 
 
-def queue_numbers(ctx: WebContext, queue: str) -> tuple[int, int, int, bool, bool]:
-    """waiting, eta low, eta high, open, full (the public summary, typed)."""
-    summary = ctx.queues.summary(queue)
-    eta = summary["eta"]
-    low, high = (eta.get("low_s", 0), eta.get("high_s", 0)) if isinstance(eta, dict) else (0, 0)
-    waiting = summary["waiting"]
-    return (
-        waiting if isinstance(waiting, int) else 0,
-        int(low),
-        int(high),
-        bool(summary["open"]),
-        bool(summary["full"]),
-    )
-
-
 def pages_router(ctx: WebContext) -> APIRouter:
     from agent.web.window import add_window_routes
 
@@ -238,11 +224,11 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
     store = ctx.config.store.name
     locale = page_locale(request)
     words = strings(locale)
-    waiting, low, high, is_open, full = queue_numbers(ctx, queue)
+    summary = ctx.queues.summary(queue)
     token = request.query_params.get("w", "")
-    if not is_open:
+    if not summary.open:
         body = notice(locale, "closed", words["closed_title"], words["closed_body"])
-    elif full:
+    elif summary.full:
         body = notice(locale, "full", words["full_title"], words["full_body"])
     elif not token_looks_valid(ctx, queue, token):
         body = notice(locale, "expired", words["scan_title"], words["scan_body"])
@@ -262,8 +248,8 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
             "store": store,
             "lang_switch": lang_switch(request, locale),
             "label": ctx.queues.queue_config(queue).label,
-            "waiting": str(waiting),
-            "wait": wait_text(locale, low, high),
+            "waiting": str(summary.waiting),
+            "wait": wait_text(locale, summary.eta.low_s, summary.eta.high_s),
             "body": body,
         },
     )
@@ -291,10 +277,7 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
     locale = page_locale(request, ticket.locale)
     words = strings(locale)
     view = ctx.queues.view(ticket)
-    position = view["position"]
     known = ticket.queue in ctx.queues.queue_ids()
-    eta = view["eta"]
-    low, high = (eta["low_s"], eta["high_s"]) if isinstance(eta, dict) else (0, 0)
     content = render(
         "ticket.html",
         locale,
@@ -304,8 +287,8 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
             "label": ctx.queues.queue_config(ticket.queue).label if known else ticket.queue,
             "number": str(ticket.number),
             "state": words[f"state_{ticket.state.value}"],
-            "ahead": ahead_text(locale, position if isinstance(position, int) else 0),
-            "wait": wait_text(locale, int(low), int(high)),
+            "ahead": ahead_text(locale, view.position),
+            "wait": wait_text(locale, view.eta.low_s, view.eta.high_s),
             # Inline SVG: no extra request, no image host for the page's CSP to allow.
             "code": Markup(
                 segno.make_qr(ctx.queues.ticket_code(ticket), error="m").svg_inline(
@@ -319,7 +302,7 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
         f"{words['ticket_title']} {ticket.number} · {store}",
         "ticket",
         content,
-        data={"ticket": json.dumps(view)},
+        data={"ticket": json.dumps(to_json(view))},
         scripts=("common.js", "ticket.js"),
     )
     remember_locale(request, response)

@@ -11,5 +11,22 @@ announce.py  gauges and live pages after each change
 
 from agent.services.queue.service import QueueService
 from agent.services.queue.tickets import JoinRequest, QueueUnavailable, hash_secret
+from agent.services.queue.views import (
+    EstimateAccuracy,
+    QueueSummary,
+    StaffQueue,
+    StaffTicketView,
+    TicketView,
+)
 
-__all__ = ["JoinRequest", "QueueService", "QueueUnavailable", "hash_secret"]
+__all__ = [
+    "EstimateAccuracy",
+    "JoinRequest",
+    "QueueService",
+    "QueueSummary",
+    "QueueUnavailable",
+    "StaffQueue",
+    "StaffTicketView",
+    "TicketView",
+    "hash_secret",
+]

@@ -23,7 +23,13 @@ from agent.services.queue.checkin import CheckIns
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import JoinRequest, TicketDesk, hash_secret
 from agent.services.queue.timers import QueueTimers
-from agent.services.queue.views import QueueViews
+from agent.services.queue.views import (
+    QueueSummary,
+    QueueViews,
+    StaffQueue,
+    StaffTicketView,
+    TicketView,
+)
 from agent.services.queue.window import WindowAccess
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -102,16 +108,16 @@ class QueueService:
 
     # --- views -----------------------------------------------------------------------------
 
-    def view(self, ticket: Ticket) -> dict[str, object]:
+    def view(self, ticket: Ticket) -> TicketView:
         return self._views.view(ticket)
 
-    def staff_view(self, ticket: Ticket) -> dict[str, object]:
+    def staff_view(self, ticket: Ticket) -> StaffTicketView:
         return self._views.staff_view(ticket)
 
-    def queue_view(self, queue: str) -> dict[str, object]:
+    def queue_view(self, queue: str) -> StaffQueue:
         return self._views.queue_view(queue)
 
-    def summary(self, queue: str) -> dict[str, object]:
+    def summary(self, queue: str) -> QueueSummary:
         return self._views.summary(queue)
 
     # --- customers -------------------------------------------------------------------------
