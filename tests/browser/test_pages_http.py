@@ -109,7 +109,9 @@ async def test_window_page_and_its_qr_code(agent, client) -> None:
     assert qr.status_code == 200
     assert qr.headers["content-type"].startswith("image/svg+xml")
     assert qr.headers["cache-control"] == "no-store"
-    assert qr.text.startswith("<svg")
+    # A standalone document (contract 8.1): XML declaration, then the namespaced svg root.
+    assert qr.text.startswith("<?xml")
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in qr.text
     static = await client.get("/window/pickup")
     assert 'data-mode="static"' in static.text
 
