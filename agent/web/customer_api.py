@@ -17,6 +17,7 @@ from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.models import PairedOut, SummaryOut, TicketCreated, TicketOut, summary_out
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+from agent.web.wording import error_message, request_locale
 
 TICKET_COOKIE_MAX_AGE_S = 12 * 3600
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -42,9 +43,10 @@ class PairBody(BaseModel):
     device_name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-def rule_error(exc: QueueRuleError) -> ApiError:
+def rule_error(exc: QueueRuleError, locale: str, action: str | None = None) -> ApiError:
+    """A refusal from the queue, worded in the caller's language."""
     status = 403 if exc.code in ("window_token_expired", "closed") else 409
-    return ApiError(status, exc.code, exc.message)
+    return ApiError(status, exc.code, error_message(locale, exc.code, action))
 
 
 def queue_or_404(ctx: WebContext, queue: str) -> None:
@@ -85,7 +87,8 @@ def customer_router(ctx: WebContext) -> APIRouter:
         try:
             ticket, secret = await queues.join(queue, request_, client)
         except QueueUnavailable as exc:
-            raise rule_error(exc) from None
+            chosen = body.locale if "locale" in body.model_fields_set else None
+            raise rule_error(exc, request_locale(request, chosen)) from None
         response.set_cookie(
             TICKET_COOKIE_PREFIX + ticket.id,
             secret,
@@ -106,7 +109,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
         try:
             return TicketOut.model_validate(queues.view(await queues.leave(ticket)))
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request, ticket.locale), "leave") from None
 
     @router.post("/api/v1/tickets/{ticket_id}/snooze")
     async def snooze(ticket_id: str, request: Request) -> TicketOut:
@@ -115,7 +118,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
         try:
             return TicketOut.model_validate(queues.view(await queues.snooze(ticket)))
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request, ticket.locale), "snooze") from None
 
     @router.get("/api/v1/tickets/{ticket_id}/stream")
     async def stream(ticket_id: str, request: Request) -> Response:
@@ -128,7 +131,8 @@ def customer_router(ctx: WebContext) -> APIRouter:
             token = await ctx.staff.pair(body.code, body.device_name, client_address(request))
         except PairingRefused as exc:
             status = 429 if exc.code == "too_many_attempts" else 403
-            raise ApiError(status, exc.code, exc.message) from None
+            message = error_message(request_locale(request), exc.code)
+            raise ApiError(status, exc.code, message) from None
         response.set_cookie(
             STAFF_COOKIE,
             token,

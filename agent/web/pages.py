@@ -28,11 +28,11 @@ from agent.web.i18n import (
     LANG_COOKIE,
     LOCALES,
     ahead_text,
-    choose_locale,
     strings,
     wait_text,
 )
 from agent.web.models import to_json
+from agent.web.wording import request_locale
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -124,12 +124,7 @@ def html_page(
 
 
 def page_locale(request: Request, fallback: str | None = None) -> str:
-    return choose_locale(
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        fallback,
-    )
+    return request_locale(request, fallback)
 
 
 def remember_locale(request: Request, response: Response) -> None:

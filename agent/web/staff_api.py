@@ -15,6 +15,7 @@ from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
 from agent.web.models import StaffQueueOut, StaffTicketOut
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+from agent.web.wording import request_locale
 
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 
@@ -36,7 +37,7 @@ def staff_router(ctx: WebContext) -> APIRouter:
         try:
             called = await queues.call_next(queue, device.name)
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request), "call_next") from None
         return StaffTicketOut.model_validate(queues.staff_view(called))
 
     async def transition(request: Request, ticket_id: str, action: str) -> StaffTicketOut:
@@ -51,7 +52,7 @@ def staff_router(ctx: WebContext) -> APIRouter:
         except LookupError:
             raise ApiError(404, "not_found", "No such ticket.") from None
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request), action.replace("-", "_")) from None
         return StaffTicketOut.model_validate(queues.staff_view(changed))
 
     @router.post("/api/v1/tickets/{ticket_id}/served")

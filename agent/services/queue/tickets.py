@@ -47,7 +47,7 @@ class JoinRequest:
 
 
 class QueueUnavailable(QueueRuleError):
-    """Joining is refused for a reason the customer should be told (closed, full, expired)."""
+    """Joining is refused: `window_token_expired`, `closed` or `queue_full`."""
 
 
 _Decide = Callable[[QueueState, Ticket, datetime], tuple[Ticket, list[DomainEvent]]]
@@ -88,15 +88,10 @@ class TicketDesk:
         now = self._clock.now()
         if not self._window.token_valid(queue, request.window_token):
             self._metrics.joins_refused.labels(queue=queue, reason="window_token").inc()
-            raise QueueUnavailable(
-                "window_token_expired",
-                "This code has expired. Please scan the code in the shop window again.",
-            )
+            raise QueueUnavailable("window_token_expired")
         if not self._registry.is_open():
             self._metrics.joins_refused.labels(queue=queue, reason="closed").inc()
-            raise QueueUnavailable(
-                "closed", "The store is closed right now, so the queue is not open. See you soon!"
-            )
+            raise QueueUnavailable("closed")
         secret = secrets.token_urlsafe(24)
         customer_id = None
         if request.customer_pass and self._identify_pass is not None:
@@ -106,9 +101,7 @@ class TicketDesk:
         async with q.lock:
             if q.book.waiting_count() >= q.config.max_waiting:
                 self._metrics.joins_refused.labels(queue=queue, reason="full").inc()
-                raise QueueUnavailable(
-                    "queue_full", "The queue is full right now. Please try again a little later."
-                )
+                raise QueueUnavailable("queue_full")
             predicted = self._registry.estimate(q, q.book.waiting_count())
             day = self._registry.local_day(now)
             draft = Ticket(
@@ -198,12 +191,12 @@ class TicketDesk:
         if queue is None:
             if await self.ticket(ticket_id) is None:
                 raise LookupError(ticket_id)
-            raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+            raise QueueRuleError("not_active")
         q = self._registry.queues[queue]
         async with q.lock:
             ticket = q.book.get(ticket_id)
             if ticket is None:
-                raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+                raise QueueRuleError("not_active")
             updated, events = decide(q, ticket, self._clock.now())
             # Held until applied, as in call_next: concurrent changes to one ticket (served
             # and no-show from two tablets) are decided one after the other.
