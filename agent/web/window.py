@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from agent.web.context import WebContext
 from agent.web.i18n import strings, wait_text
-from agent.web.pages import (
+from agent.web.rendering import (
     SECURITY_HEADERS,
     Markup,
     html_page,
