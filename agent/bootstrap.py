@@ -6,14 +6,16 @@ the same graph with a fake clock or a simulator in place of a radio.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent import __version__
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
 from agent.core.clock import SystemClock
-from agent.core.customers import MalformedMessage, parse_checkin
+from agent.core.customers import CustomerMessage, MalformedMessage, Tombstone, parse_checkin
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.readings import AppCheckin
@@ -139,10 +141,11 @@ def build(
             rng=rng,
         )
     secret, generations = runner.call(_window_secrets, database, config)
+    tickets = TicketRepository(database)
     queues = QueueService(
         config,
         uow,
-        TicketRepository(database),
+        tickets,
         WindowTokens(secret),
         clock,
         metrics,
@@ -152,7 +155,7 @@ def build(
         identify_pass=recognition.identify_pass,
     )
     recognition.link_queue(queues.check_in_code, queues.check_in_customer)
-    customers.subscribe(queues.customer_changed)
+    customers.subscribe(_unlink_tickets(queues, uow, tickets))
     staff = StaffService(uow, runner, StaffRepository(database), clock)
     footfall = FootfallService(
         config,
@@ -200,6 +203,25 @@ def _window_secrets(database: Database, config: AgentConfig) -> tuple[bytes, dic
     """The device's window-token key (made on first start) and each queue's sticker
     generation (bumped to invalidate printed stickers)."""
     return window_secret(database), {q.id: static_generation(database, q.id) for q in config.queues}
+
+
+def _unlink_tickets(
+    queues: QueueService, uow: UnitOfWork, tickets: TicketRepository
+) -> Callable[[CustomerMessage], None]:
+    """Revoke, erase or consent withdrawn: tickets lose their link to the customer, in memory
+    now and on disk in a transaction of their own (a bridge until the message bus does both
+    in the customer's own transaction)."""
+    background: set[asyncio.Task[int]] = set()
+
+    def changed(message: CustomerMessage) -> None:
+        if isinstance(message, Tombstone) or not message.consent_recognition:
+            queues.unlink_customer(message.customer_id)
+            forget = uow.commit(lambda: (tickets.forget_customer(message.customer_id), []))
+            task = asyncio.get_running_loop().create_task(forget)
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+    return changed
 
 
 def _checkin_route(

@@ -47,7 +47,7 @@ class AgentDaemon:
                 customer_router(web),
                 staff_router(web),
                 pages_router(web),
-                recognition_router(web, components.recognition, components.uow),
+                recognition_router(web, components.recognition),
             ],
             components.metrics,
         )

@@ -18,7 +18,7 @@ from agent.bootstrap import build
 from agent.config.loader import parse_config
 from agent.core.customers import parse_customer_message
 from agent.daemon import AgentDaemon
-from agent.services.queue import STAFF_TOPIC
+from agent.services.hub import STAFF_TOPIC
 from benchmarks.common import Figure, figure, percentile
 from simulators.customers import demo_customer
 

@@ -39,12 +39,12 @@ ACTIVE_STATES = (TicketState.WAITING, TicketState.CALLED)
 
 
 class QueueRuleError(Exception):
-    """A transition the state machine does not allow; ``code`` is stable for API clients."""
+    """A transition the state machine does not allow. ``code`` is stable for API clients and
+    is all it says: the words a person reads are chosen by the web layer, in their language."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
         self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +145,12 @@ class QueueBook:
     def call_next(self, now: datetime, device: str | None) -> tuple[Ticket, list[DomainEvent]]:
         waiting = self.waiting()
         if not waiting:
-            raise QueueRuleError("nobody_waiting", "Nobody is waiting in this queue.")
+            raise QueueRuleError("nobody_waiting")
         ticket = replace(waiting[0], state=TicketState.CALLED, called_at=now, called_by=device)
         return ticket, [QueueCalled(self.queue, ticket.id, ticket.number, phone=ticket.phone)]
 
     def served(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
-        self._require(ticket, TicketState.CALLED, "Only a called ticket can be served.")
+        self._require(ticket, TicketState.CALLED)
         called_at = ticket.called_at or now
         wait_s = round((called_at - ticket.created_at).total_seconds(), 3)
         service_s = round((now - called_at).total_seconds(), 3)
@@ -158,14 +158,14 @@ class QueueBook:
         return done, [QueueServed(self.queue, ticket.id, ticket.number, wait_s, service_s)]
 
     def no_show(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
-        self._require(ticket, TicketState.CALLED, "Only a called ticket can be a no-show.")
+        self._require(ticket, TicketState.CALLED)
         done = replace(ticket, state=TicketState.NO_SHOW, ended_at=now, phone=None)
         return done, [QueueNoShow(self.queue, ticket.id, ticket.number)]
 
     def recall(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
         """Call again: a called customer who has not come yet, or a no-show who turned up."""
         if ticket.state not in (TicketState.CALLED, TicketState.NO_SHOW):
-            raise QueueRuleError("not_called", "Only a called or no-show ticket can be recalled.")
+            raise QueueRuleError("not_called")
         again = replace(
             ticket,
             state=TicketState.CALLED,
@@ -178,23 +178,23 @@ class QueueBook:
 
     def leave(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
         if not ticket.active:
-            raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+            raise QueueRuleError("not_active")
         done = replace(ticket, state=TicketState.LEFT, ended_at=now, phone=None)
         return done, [QueueLeft(self.queue, ticket.id, ticket.number)]
 
     def check_in(self, ticket: Ticket, now: datetime, via: str) -> tuple[Ticket, list[DomainEvent]]:
         """The holder is at the door. Announced once; later sightings only move the time."""
         if not ticket.active:
-            raise QueueRuleError("not_active", "This ticket is no longer in the queue.")
+            raise QueueRuleError("not_active")
         event = QueueCheckedIn(self.queue, ticket.id, ticket.number, via)
         first = ticket.checked_in_at is None
         return replace(ticket, checked_in_at=now), [event] if first else []
 
     def snooze(self, ticket: Ticket, places: int) -> tuple[Ticket, list[DomainEvent]]:
         """Move a waiting ticket back up to ``places`` places, once per ticket."""
-        self._require(ticket, TicketState.WAITING, "Only a waiting ticket can ask for more time.")
+        self._require(ticket, TicketState.WAITING)
         if ticket.snoozed:
-            raise QueueRuleError("already_snoozed", "You have already asked for more time once.")
+            raise QueueRuleError("already_snoozed")
         behind = [t for t in self.waiting() if t.sort_key > ticket.sort_key]
         if not behind:
             return replace(ticket, snoozed=True), []
@@ -225,6 +225,6 @@ class QueueBook:
             self._order = None
 
     @staticmethod
-    def _require(ticket: Ticket, state: TicketState, message: str) -> None:
+    def _require(ticket: Ticket, state: TicketState) -> None:
         if ticket.state != state:
-            raise QueueRuleError(f"not_{state.value}", message)
+            raise QueueRuleError(f"not_{state.value}")

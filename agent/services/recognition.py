@@ -16,7 +16,7 @@ from agent.core.address_cache import AddressCache
 from agent.core.clock import rfc3339
 from agent.core.customers import CustomerMessage, Tombstone
 from agent.core.eid import EidTable
-from agent.core.events import DomainEvent, VisitArrived, VisitLeft
+from agent.core.events import CustomerNote, DomainEvent, VisitArrived, VisitLeft
 from agent.core.passes import verify_pass
 from agent.core.ports import Clock
 from agent.core.presence import Arrived, Change, Left, Presence, Recognised
@@ -162,6 +162,15 @@ class RecognitionService:
         if taken_by is not None:
             self._hub.publish(STAFF_TOPIC, "alert_acked", {"alert_id": alert_id, "by": taken_by})
         return taken_by
+
+    async def add_note(self, customer_id: str, text: str, by: str) -> bool:
+        """A staff note on a customer who consented to staff seeing their profile, sent up
+        as `customer.note`; False (nothing recorded) for anyone else."""
+        record = self.directory.get(customer_id)
+        if record is None or not record.consent_staff_profile:
+            return False
+        await self._uow.record([CustomerNote(customer_id, text, by)])
+        return True
 
     # --- internals -------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from agent.web.errors import install_error_handlers
 RequestHandler = Callable[[Request], Awaitable[Response]]
 
 # Sent with every answer that does not set its own (the HTML pages set a page policy that
-# allows their own scripts; see agent/web/pages.py): a JSON or text answer loads nothing, is
+# allows their own scripts; see agent/web/rendering.py): a JSON or text answer loads nothing, is
 # never framed, never sniffed into another type and never leaks its URL in a Referer.
 DEFAULT_SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fastapi import Request
 
 from agent.core.queue import Ticket
 from agent.services.queue import QueueService
-from agent.store.staff import StaffDevice
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 
 TICKET_COOKIE_PREFIX = "rt_"
 STAFF_COOKIE = "staff_token"
+
+
+class PairedDevice(Protocol):
+    """What a route learns about the tablet calling it (from the staff service, whose store
+    record it is: the web layer names only what it uses)."""
+
+    @property
+    def name(self) -> str: ...
 
 
 def client_address(request: Request) -> str:
@@ -42,7 +51,7 @@ async def ticket_for(request: Request, queues: QueueService, ticket_id: str) -> 
 
 async def staff_device(
     request: Request, ctx: WebContext, *, allow_cookie: bool = False
-) -> StaffDevice:
+) -> PairedDevice:
     """A paired, unrevoked tablet. State-changing calls need the Bearer header (a cookie
     alone is refused, so another site cannot make a tablet's browser act: CSRF)."""
     token = _credential(request, "Bearer")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
@@ -11,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import queue_topic
-from agent.services.queue import JoinRequest, QueueService, QueueUnavailable
+from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, TicketView
 from agent.services.staff import PairingRefused
 from agent.web.auth import STAFF_COOKIE, TICKET_COOKIE_PREFIX, client_address, ticket_for
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
+from agent.web.models import PairedOut, SummaryOut, TicketCreated, TicketOut, summary_out
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+from agent.web.wording import error_message, request_locale
 
 TICKET_COOKIE_MAX_AGE_S = 12 * 3600
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
@@ -42,14 +43,10 @@ class PairBody(BaseModel):
     device_name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class TicketCreated(BaseModel):
-    ticket: dict[str, object]
-    secret: str
-
-
-def rule_error(exc: QueueRuleError) -> ApiError:
+def rule_error(exc: QueueRuleError, locale: str, action: str | None = None) -> ApiError:
+    """A refusal from the queue, worded in the caller's language."""
     status = 403 if exc.code in ("window_token_expired", "closed") else 409
-    return ApiError(status, exc.code, exc.message)
+    return ApiError(status, exc.code, error_message(locale, exc.code, action))
 
 
 def queue_or_404(ctx: WebContext, queue: str) -> None:
@@ -62,10 +59,10 @@ def customer_router(ctx: WebContext) -> APIRouter:
     queues: QueueService = ctx.queues
 
     @router.get("/api/v1/queues/{queue}/summary")
-    async def summary(queue: str) -> dict[str, object]:
+    async def summary(queue: str) -> SummaryOut:
         """Extension: what the join page and the window screen show (no personal data)."""
         queue_or_404(ctx, queue)
-        return queues.summary(queue) | {"store_full": ctx.store_full()}
+        return summary_out(queues.summary(queue), store_full=ctx.store_full())
 
     @router.post("/api/v1/queues/{queue}/tickets", status_code=201)
     async def join(
@@ -90,7 +87,8 @@ def customer_router(ctx: WebContext) -> APIRouter:
         try:
             ticket, secret = await queues.join(queue, request_, client)
         except QueueUnavailable as exc:
-            raise rule_error(exc) from None
+            chosen = body.locale if "locale" in body.model_fields_set else None
+            raise rule_error(exc, request_locale(request, chosen)) from None
         response.set_cookie(
             TICKET_COOKIE_PREFIX + ticket.id,
             secret,
@@ -99,28 +97,28 @@ def customer_router(ctx: WebContext) -> APIRouter:
             samesite="lax",
             secure=request.url.scheme == "https",
         )
-        return TicketCreated(ticket=queues.view(ticket), secret=secret)
+        return TicketCreated(ticket=TicketOut.model_validate(queues.view(ticket)), secret=secret)
 
     @router.get("/api/v1/tickets/{ticket_id}")
-    async def read(ticket_id: str, request: Request) -> dict[str, object]:
-        return queues.view(await ticket_for(request, queues, ticket_id))
+    async def read(ticket_id: str, request: Request) -> TicketOut:
+        return TicketOut.model_validate(queues.view(await ticket_for(request, queues, ticket_id)))
 
     @router.delete("/api/v1/tickets/{ticket_id}")
-    async def leave(ticket_id: str, request: Request) -> dict[str, object]:
+    async def leave(ticket_id: str, request: Request) -> TicketOut:
         ticket = await ticket_for(request, queues, ticket_id)
         try:
-            return queues.view(await queues.leave(ticket))
+            return TicketOut.model_validate(queues.view(await queues.leave(ticket)))
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request, ticket.locale), "leave") from None
 
     @router.post("/api/v1/tickets/{ticket_id}/snooze")
-    async def snooze(ticket_id: str, request: Request) -> dict[str, object]:
+    async def snooze(ticket_id: str, request: Request) -> TicketOut:
         """Extension: "I need a few more minutes" (once per ticket)."""
         ticket = await ticket_for(request, queues, ticket_id)
         try:
-            return queues.view(await queues.snooze(ticket))
+            return TicketOut.model_validate(queues.view(await queues.snooze(ticket)))
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request, ticket.locale), "snooze") from None
 
     @router.get("/api/v1/tickets/{ticket_id}/stream")
     async def stream(ticket_id: str, request: Request) -> Response:
@@ -128,12 +126,13 @@ def customer_router(ctx: WebContext) -> APIRouter:
         return sse_response(_ticket_frames(ctx, ticket))
 
     @router.post("/api/v1/pair")
-    async def pair(body: PairBody, request: Request, response: Response) -> dict[str, str]:
+    async def pair(body: PairBody, request: Request, response: Response) -> PairedOut:
         try:
             token = await ctx.staff.pair(body.code, body.device_name, client_address(request))
         except PairingRefused as exc:
             status = 429 if exc.code == "too_many_attempts" else 403
-            raise ApiError(status, exc.code, exc.message) from None
+            message = error_message(request_locale(request), exc.code)
+            raise ApiError(status, exc.code, message) from None
         response.set_cookie(
             STAFF_COOKIE,
             token,
@@ -142,23 +141,22 @@ def customer_router(ctx: WebContext) -> APIRouter:
             samesite="strict",
             secure=request.url.scheme == "https",
         )
-        return {"token": token}
+        return PairedOut(token=token)
 
     return router
 
 
 async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
     queues = ctx.queues
-    last = ""
+    last: TicketView | None = None
     with ctx.hub.subscribe(queue_topic(ticket.queue)) as subscription:
         while True:
             current = await queues.ticket(ticket.id)
             if current is None:
                 return
             view = queues.view(current)
-            encoded = json.dumps(view, sort_keys=True)
-            if encoded != last:
-                last = encoded
+            if view != last:  # a queue change that does not move this ticket says nothing
+                last = view
                 yield sse_frame("ticket", view)
             if not current.active:
                 return  # served, no-show or left: nothing more will change

@@ -271,14 +271,14 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
-def _french_spacing(text: str) -> str:
+def french_spacing(text: str) -> str:
     """French typography: a no-break space before ! ? ; : and %, so they never start a line."""
     for mark, space in (("!", "\u202f"), ("?", "\u202f"), (";", "\u202f"), (":", "\u00a0")):
         text = text.replace(" " + mark, space + mark)
     return text.replace(" %", "\u00a0%")
 
 
-STRINGS["fr"] = {key: _french_spacing(text) for key, text in STRINGS["fr"].items()}
+STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}
 
 
 def strings(locale: str) -> dict[str, str]:

@@ -1,21 +1,13 @@
-"""HTML pages: join (/j), ticket (/t), staff tablet (/staff); the window screen is in window.py.
-
-Server-rendered shells from package templates (string.Template, every value HTML-escaped unless
-it is a fragment rendered the same way) plus small static scripts. Scripts and styles come only
-from /static, so the Content-Security-Policy can forbid anything inline.
-"""
+"""HTML pages: join (/j), ticket (/t), staff tablet (/staff) and the static files; the window
+screen's routes are in window.py, and what every page is rendered with in rendering.py."""
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
-import string
-from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
-from urllib.parse import urlencode
 
 import segno
 from fastapi import APIRouter, Request, Response
@@ -24,25 +16,21 @@ from fastapi.responses import HTMLResponse
 from agent.web.auth import staff_device, ticket_for
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
-from agent.web.i18n import (
-    LANG_COOKIE,
-    LOCALES,
-    ahead_text,
-    choose_locale,
-    strings,
-    wait_text,
+from agent.web.i18n import ahead_text, strings, wait_text
+from agent.web.models import to_json
+from agent.web.rendering import (
+    Markup,
+    html_page,
+    lang_switch,
+    message_page,
+    not_found_page,
+    notice,
+    page_locale,
+    remember_locale,
+    render,
 )
+from agent.web.window import add_window_routes
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
 _STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -50,20 +38,7 @@ _STATIC_TYPES = {
     ".png": "image/png",
 }
 _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(css|js|svg|png)$")
-_LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 MAX_TOKEN_LENGTH = 64
-
-
-class Markup(str):
-    """Text that is already HTML (a rendered fragment): inserted as is."""
-
-    __slots__ = ()
-
-
-@cache
-def _template(name: str) -> string.Template:
-    text = resources.files("agent.web").joinpath("templates").joinpath(name).read_text("utf-8")
-    return string.Template(text)
 
 
 @cache
@@ -75,129 +50,7 @@ def _static(name: str) -> tuple[bytes, str] | None:
     return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
-def render(name: str, locale: str, values: Mapping[str, str]) -> Markup:
-    """Fill a template: ``$t_<key>`` are the locale's words, the rest come from ``values``."""
-    mapping = {f"t_{key}": text for key, text in strings(locale).items()} | dict(values)
-    escaped = {
-        key: value if isinstance(value, Markup) else html.escape(value, quote=True)
-        for key, value in mapping.items()
-    }
-    return Markup(_template(name).substitute(escaped))
-
-
-def attributes(data: Mapping[str, str]) -> Markup:
-    """` data-x="..."` attributes (escaped) for the page's script to read."""
-    return Markup(
-        "".join(f' data-{key}="{html.escape(value, quote=True)}"' for key, value in data.items())
-    )
-
-
-def html_page(
-    locale: str,
-    title: str,
-    page: str,
-    content: Markup,
-    *,
-    status: int = 200,
-    data: Mapping[str, str] | None = None,
-    scripts: Sequence[str] = (),
-    words: Mapping[str, str] | None = None,
-) -> HTMLResponse:
-    tags = "\n".join(f'<script src="/static/{name}" defer></script>' for name in scripts)
-    body_data = {"page": page, "strings": json.dumps(dict(words or strings(locale)))}
-    body = render(
-        "base.html",
-        locale,
-        {
-            "lang": locale,
-            "title": title,
-            "body_class": f"page-{page}",
-            "data": attributes(body_data | dict(data or {})),
-            "skip": strings(locale)["skip"],
-            "content": content,
-            "scripts": Markup(tags),
-        },
-    )
-    headers = dict(SECURITY_HEADERS) | {"Cache-Control": "no-store"}
-    return HTMLResponse(body, status_code=status, headers=headers)
-
-
-def page_locale(request: Request, fallback: str | None = None) -> str:
-    return choose_locale(
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        fallback,
-    )
-
-
-def remember_locale(request: Request, response: Response) -> None:
-    """An explicit ?lang= choice is kept in a cookie for the next pages."""
-    chosen = request.query_params.get("lang")
-    if chosen in LOCALES:
-        response.set_cookie(
-            LANG_COOKIE,
-            str(chosen),
-            max_age=_LANG_COOKIE_MAX_AGE_S,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-
-
-def lang_switch(request: Request, locale: str) -> Markup:
-    """FR / EN links to the same page, keeping its other query parameters."""
-    query = {k: v for k, v in request.query_params.items() if k != "lang"}
-    hrefs = {code: request.url.path + "?" + urlencode(query | {"lang": code}) for code in LOCALES}
-    current = Markup(' aria-current="true"')
-    return render(
-        "lang_switch.html",
-        locale,
-        {
-            "fr_href": hrefs["fr"],
-            "en_href": hrefs["en"],
-            "fr_current": current if locale == "fr" else Markup(""),
-            "en_current": current if locale == "en" else Markup(""),
-        },
-    )
-
-
-def message_page(
-    ctx: WebContext, locale: str, kind: str, heading: str, text: str, status: int
-) -> HTMLResponse:
-    content = render(
-        "message.html",
-        locale,
-        {"store": ctx.config.store.name, "kind": kind, "heading": heading, "text": text},
-    )
-    return html_page(locale, heading, "message", content, status=status)
-
-
-def not_found_page(ctx: WebContext, request: Request) -> HTMLResponse:
-    locale = page_locale(request)
-    words = strings(locale)
-    return message_page(
-        ctx, locale, "notfound", words["notfound_title"], words["notfound_body"], 404
-    )
-
-
-def queue_numbers(ctx: WebContext, queue: str) -> tuple[int, int, int, bool, bool]:
-    """waiting, eta low, eta high, open, full (the public summary, typed)."""
-    summary = ctx.queues.summary(queue)
-    eta = summary["eta"]
-    low, high = (eta.get("low_s", 0), eta.get("high_s", 0)) if isinstance(eta, dict) else (0, 0)
-    waiting = summary["waiting"]
-    return (
-        waiting if isinstance(waiting, int) else 0,
-        int(low),
-        int(high),
-        bool(summary["open"]),
-        bool(summary["full"]),
-    )
-
-
 def pages_router(ctx: WebContext) -> APIRouter:
-    from agent.web.window import add_window_routes
-
     router = APIRouter(include_in_schema=False)
 
     @router.get("/static/{name}")
@@ -238,11 +91,11 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
     store = ctx.config.store.name
     locale = page_locale(request)
     words = strings(locale)
-    waiting, low, high, is_open, full = queue_numbers(ctx, queue)
+    summary = ctx.queues.summary(queue)
     token = request.query_params.get("w", "")
-    if not is_open:
+    if not summary.open:
         body = notice(locale, "closed", words["closed_title"], words["closed_body"])
-    elif full:
+    elif summary.full:
         body = notice(locale, "full", words["full_title"], words["full_body"])
     elif not token_looks_valid(ctx, queue, token):
         body = notice(locale, "expired", words["scan_title"], words["scan_body"])
@@ -262,8 +115,8 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
             "store": store,
             "lang_switch": lang_switch(request, locale),
             "label": ctx.queues.queue_config(queue).label,
-            "waiting": str(waiting),
-            "wait": wait_text(locale, low, high),
+            "waiting": str(summary.waiting),
+            "wait": wait_text(locale, summary.eta.low_s, summary.eta.high_s),
             "body": body,
         },
     )
@@ -291,10 +144,7 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
     locale = page_locale(request, ticket.locale)
     words = strings(locale)
     view = ctx.queues.view(ticket)
-    position = view["position"]
     known = ticket.queue in ctx.queues.queue_ids()
-    eta = view["eta"]
-    low, high = (eta["low_s"], eta["high_s"]) if isinstance(eta, dict) else (0, 0)
     content = render(
         "ticket.html",
         locale,
@@ -304,8 +154,8 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
             "label": ctx.queues.queue_config(ticket.queue).label if known else ticket.queue,
             "number": str(ticket.number),
             "state": words[f"state_{ticket.state.value}"],
-            "ahead": ahead_text(locale, position if isinstance(position, int) else 0),
-            "wait": wait_text(locale, int(low), int(high)),
+            "ahead": ahead_text(locale, view.position),
+            "wait": wait_text(locale, view.eta.low_s, view.eta.high_s),
             # Inline SVG: no extra request, no image host for the page's CSP to allow.
             "code": Markup(
                 segno.make_qr(ctx.queues.ticket_code(ticket), error="m").svg_inline(
@@ -319,7 +169,7 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
         f"{words['ticket_title']} {ticket.number} · {store}",
         "ticket",
         content,
-        data={"ticket": json.dumps(view)},
+        data={"ticket": json.dumps(to_json(view))},
         scripts=("common.js", "ticket.js"),
     )
     remember_locale(request, response)
@@ -371,10 +221,6 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
     response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
     remember_locale(request, response)
     return response
-
-
-def notice(locale: str, kind: str, heading: str, text: str) -> Markup:
-    return render("notice.html", locale, {"kind": kind, "heading": heading, "text": text})
 
 
 def token_looks_valid(ctx: WebContext, queue: str, token: str) -> bool:

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from agent.core.events import CustomerNote
 from agent.services.recognition import RecognitionService
-from agent.store.unit_of_work import UnitOfWork
 from agent.web.auth import staff_device
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
+from agent.web.models import AlertTaken, NoteAdded
 
 
 class NoteBody(BaseModel):
@@ -21,30 +20,26 @@ class NoteBody(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
-def recognition_router(
-    ctx: WebContext, recognition: RecognitionService, uow: UnitOfWork
-) -> APIRouter:
+def recognition_router(ctx: WebContext, recognition: RecognitionService) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/v1/alerts/{alert_id}/ack")
-    async def ack(alert_id: str, request: Request) -> dict[str, str]:
+    async def ack(alert_id: str, request: Request) -> AlertTaken:
         device = await staff_device(request, ctx)
         if len(alert_id) > 64:
             raise ApiError(404, "not_found", "No such alert.")
         taken_by = await recognition.acknowledge(alert_id, device.name)
         if taken_by is None:
             raise ApiError(404, "not_found", "No such alert (it may have been withdrawn).")
-        return {"alert_id": alert_id, "taken_by": taken_by}
+        return AlertTaken(alert_id=alert_id, taken_by=taken_by)
 
     @router.post("/api/v1/customers/{customer_id}/notes", status_code=201)
-    async def note(customer_id: str, body: NoteBody, request: Request) -> dict[str, str]:
+    async def note(customer_id: str, body: NoteBody, request: Request) -> NoteAdded:
         """Extension: a staff note on a consenting customer, sent up as `customer.note`."""
         device = await staff_device(request, ctx)
-        record = recognition.directory.get(customer_id)
-        if record is None or not record.consent_staff_profile:
+        if not await recognition.add_note(customer_id, body.text, device.name):
             # Same answer whether unknown or not consenting: nothing to learn by probing.
             raise ApiError(404, "not_found", "No such customer here.")
-        await uow.record([CustomerNote(customer_id, body.text, device.name)])
-        return {"customer_id": customer_id, "note": body.text}
+        return NoteAdded(customer_id=customer_id, note=body.text)
 
     return router

@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 
+from agent.web.models import to_json
+
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
 
 
 def sse_frame(event: str, data: object) -> str:
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """``data`` is plain JSON data or a service's view model (the hub carries those as they
+    are; they become JSON here, at the edge)."""
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=to_json)
     return f"event: {event}\ndata: {payload}\n\n"
 
 

@@ -13,7 +13,9 @@ from agent.web.auth import staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
+from agent.web.models import StaffQueueOut, StaffTicketOut
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+from agent.web.wording import request_locale
 
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 
@@ -23,21 +25,22 @@ def staff_router(ctx: WebContext) -> APIRouter:
     queues = ctx.queues
 
     @router.get("/api/v1/queues/{queue}")
-    async def queue_view(queue: str, request: Request) -> dict[str, object]:
+    async def queue_view(queue: str, request: Request) -> StaffQueueOut:
         await staff_device(request, ctx)
         queue_or_404(ctx, queue)
-        return queues.queue_view(queue)
+        return StaffQueueOut.model_validate(queues.queue_view(queue))
 
     @router.post("/api/v1/queues/{queue}/call-next")
-    async def call_next(queue: str, request: Request) -> dict[str, object]:
+    async def call_next(queue: str, request: Request) -> StaffTicketOut:
         device = await staff_device(request, ctx)
         queue_or_404(ctx, queue)
         try:
-            return queues.staff_view(await queues.call_next(queue, device.name))
+            called = await queues.call_next(queue, device.name)
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request), "call_next") from None
+        return StaffTicketOut.model_validate(queues.staff_view(called))
 
-    async def transition(request: Request, ticket_id: str, action: str) -> dict[str, object]:
+    async def transition(request: Request, ticket_id: str, action: str) -> StaffTicketOut:
         await staff_device(request, ctx)
         operations = {
             "served": queues.served,
@@ -45,22 +48,23 @@ def staff_router(ctx: WebContext) -> APIRouter:
             "recall": queues.recall,
         }
         try:
-            return queues.staff_view(await operations[action](ticket_id))
+            changed = await operations[action](ticket_id)
         except LookupError:
             raise ApiError(404, "not_found", "No such ticket.") from None
         except QueueRuleError as exc:
-            raise rule_error(exc) from None
+            raise rule_error(exc, request_locale(request), action.replace("-", "_")) from None
+        return StaffTicketOut.model_validate(queues.staff_view(changed))
 
     @router.post("/api/v1/tickets/{ticket_id}/served")
-    async def served(ticket_id: str, request: Request) -> dict[str, object]:
+    async def served(ticket_id: str, request: Request) -> StaffTicketOut:
         return await transition(request, ticket_id, "served")
 
     @router.post("/api/v1/tickets/{ticket_id}/no-show")
-    async def no_show(ticket_id: str, request: Request) -> dict[str, object]:
+    async def no_show(ticket_id: str, request: Request) -> StaffTicketOut:
         return await transition(request, ticket_id, "no-show")
 
     @router.post("/api/v1/tickets/{ticket_id}/recall")
-    async def recall(ticket_id: str, request: Request) -> dict[str, object]:
+    async def recall(ticket_id: str, request: Request) -> StaffTicketOut:
         return await transition(request, ticket_id, "recall")
 
     @router.get("/api/v1/footfall/hours")

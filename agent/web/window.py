@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse
 
 from agent.web.context import WebContext
 from agent.web.i18n import strings, wait_text
-from agent.web.pages import (
+from agent.web.rendering import (
     SECURITY_HEADERS,
     Markup,
     html_page,
     not_found_page,
-    queue_numbers,
     render,
 )
 
@@ -86,7 +85,7 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
     async def window_page(queue: str, request: Request) -> HTMLResponse:
         if queue not in ctx.queues.queue_ids():
             return not_found_page(ctx, request)
-        waiting, low, high, is_open, full = queue_numbers(ctx, queue)
+        summary = ctx.queues.summary(queue)
         scan_en, scan_fr = both("scan_to_join")
         waiting_en, waiting_fr = both("waiting_short")
         wait_label_en, wait_label_fr = both("wait_label")
@@ -100,12 +99,12 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
                 "label": label,
                 "scan_en": scan_en,
                 "scan_fr": scan_fr,
-                "waiting": str(waiting),
+                "waiting": str(summary.waiting),
                 "waiting_en": waiting_en,
                 "waiting_fr": waiting_fr,
                 "wait_label_en": wait_label_en,
                 "wait_label_fr": wait_label_fr,
-                "wait": _wait_both(low, high),
+                "wait": _wait_both(summary.eta.low_s, summary.eta.high_s),
             },
         )
         words = {
@@ -115,9 +114,9 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
         }
         state = (
             "closed"
-            if not is_open
+            if not summary.open
             else "full"
-            if full
+            if summary.full
             else "store_full"
             if ctx.store_full()
             else "open"

@@ -159,6 +159,10 @@ async def test_leave_and_snooze(agent, client) -> None:
     assert r.status_code == 200 and r.json()["position"] == 4 and r.json()["snoozed"] is True
     r = await client.post(f"/api/v1/tickets/{first}/snooze")
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_snoozed"
+    # A customer's refusal is worded in their ticket's language unless the page asks otherwise.
+    assert r.json()["error"]["message"] == "You have already asked for more time once."
+    r = await client.post(f"/api/v1/tickets/{first}/snooze?lang=fr")
+    assert r.json()["error"]["message"] == "Vous avez déjà demandé un peu plus de temps une fois."
     r = await client.delete(f"/api/v1/tickets/{tickets[1]['id']}")
     assert r.status_code == 200 and r.json()["state"] == "left"
     r = await client.delete(f"/api/v1/tickets/{tickets[1]['id']}")
@@ -204,7 +208,17 @@ async def test_staff_flow_call_serve_no_show_recall(agent, client) -> None:
     r = await client.post(f"/api/v1/tickets/{b['id']}/recall", headers=staff)
     assert r.json()["state"] == "called" and r.json()["recalls"] == 1
     r = await client.post("/api/v1/queues/advice/call-next", headers=staff)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "nobody_waiting"
+    assert r.status_code == 409 and r.json()["error"] == {
+        "code": "nobody_waiting",
+        "message": "Nobody is waiting in this queue.",
+    }
+    # The words follow the tablet's language; the code does not.
+    french = staff | {"Accept-Language": "fr-FR,fr;q=0.9"}
+    r = await client.post("/api/v1/queues/advice/call-next", headers=french)
+    assert r.json()["error"] == {
+        "code": "nobody_waiting",
+        "message": "Personne n'attend dans cette file.",
+    }
     r = await client.post("/api/v1/tickets/unknown-id/served", headers=staff)
     assert r.status_code == 404
     served = [

@@ -25,9 +25,9 @@ async def test_late_flag_then_auto_no_show(write_config) -> None:
         grace = queues.queue_config("advice").grace_s
         auto = queues.queue_config("advice").auto_no_show_s
         clock.advance(grace - 1)
-        assert queues.queue_view("advice")["called"][0]["late"] is False  # type: ignore[index]
+        assert queues.queue_view("advice").called[0].late is False
         clock.advance(2)
-        assert queues.queue_view("advice")["called"][0]["late"] is True  # type: ignore[index]
+        assert queues.queue_view("advice").called[0].late is True
         assert await queues.expire_overdue_calls() == 0  # late is a flag, staff decide
         clock.advance(auto - grace)
         assert await queues.expire_overdue_calls() == 1

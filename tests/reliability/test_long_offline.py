@@ -183,8 +183,8 @@ class Store:
         serves = []
         for queue in QUEUES:
             view = queues.queue_view(queue)
-            serves += [queues.served(str(t["id"])) for t in view["called"]]  # type: ignore[index,union-attr]
-            calls.append(self._call(queue, len(view["waiting"])))  # type: ignore[arg-type]
+            serves += [queues.served(t.id) for t in view.called]
+            calls.append(self._call(queue, len(view.waiting)))
         joins = []
         counts = []
         if self.is_open():

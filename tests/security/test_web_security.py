@@ -195,7 +195,7 @@ async def test_json_bodies_cannot_come_from_a_cross_site_form(agent, client) -> 
             headers = {"content-type": content_type} if content_type else {}
             r = await client.post(url, content=json.dumps(body), headers=headers)
             assert r.status_code == 422, (url, content_type, r.text)
-    assert agent.components.queues.summary("advice")["waiting"] == 0
+    assert agent.components.queues.summary("advice").waiting == 0
 
 
 async def test_no_cross_origin_access_is_granted(agent, client) -> None:

@@ -93,7 +93,7 @@ def test_refused_transitions_from_waiting(action, code) -> None:  # type: ignore
 
 
 def test_call_next_on_an_empty_queue_is_refused() -> None:
-    with pytest.raises(QueueRuleError, match="Nobody is waiting") as info:
+    with pytest.raises(QueueRuleError) as info:
         QueueBook("advice").call_next(T0, None)
     assert info.value.code == "nobody_waiting"
 

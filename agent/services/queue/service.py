@@ -1,0 +1,163 @@
+"""The virtual queue as a service: decisions from the core, durability from the store, live
+updates through the hub.
+
+`QueueService` is the one object the rest of the agent holds; it builds the collaborators that
+each do one job (see the package's modules) over one shared registry of queues, and forwards
+to them.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+
+from agent.config.model import AgentConfig, QueueConfig
+from agent.core.ports import Clock
+from agent.core.queue import Ticket
+from agent.core.window_token import WindowTokens
+from agent.metrics import Metrics
+from agent.services.hub import Hub
+from agent.services.queue.announce import Announcer
+from agent.services.queue.checkin import CheckIns
+from agent.services.queue.state import QueueRegistry
+from agent.services.queue.tickets import JoinRequest, TicketDesk, hash_secret
+from agent.services.queue.timers import QueueTimers
+from agent.services.queue.views import (
+    QueueSummary,
+    QueueViews,
+    StaffQueue,
+    StaffTicketView,
+    TicketView,
+)
+from agent.services.queue.window import WindowAccess
+from agent.store.tickets import TicketRepository
+from agent.store.unit_of_work import UnitOfWork
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class QueueService:
+    def __init__(
+        self,
+        config: AgentConfig,
+        uow: UnitOfWork,
+        tickets: TicketRepository,
+        tokens: WindowTokens,
+        clock: Clock,
+        metrics: Metrics,
+        hub: Hub,
+        *,
+        static_generation: Callable[[str], int],
+        ticket_key: bytes,
+        identify_pass: Callable[[str], str | None] | None = None,
+    ) -> None:
+        registry = QueueRegistry(config, uow, tickets, clock)
+        self._registry = registry
+        self._queues = registry.queues
+        self._window = WindowAccess(tokens, registry, clock, static_generation)
+        self.tokens = tokens
+        self._views = QueueViews(registry, clock)
+        self._announcer = Announcer(registry, self._views, hub, metrics)
+        self._desk = TicketDesk(
+            registry, uow, tickets, self._window, self._announcer, clock, metrics, identify_pass
+        )
+        self._checkins = CheckIns(registry, self._desk, metrics, ticket_key)
+        self._timers = QueueTimers(
+            registry, self._desk, self._announcer, uow, tickets, clock, config.storage
+        )
+
+    async def load(self) -> None:
+        await self._registry.load()
+        self._announcer.refresh_metrics()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def queue_ids(self) -> list[str]:
+        return list(self._queues)
+
+    def queue_config(self, queue: str) -> QueueConfig:
+        return self._registry.get(queue).config
+
+    def is_open(self) -> bool:
+        return self._registry.is_open()
+
+    async def ticket(self, ticket_id: str) -> Ticket | None:
+        return await self._desk.ticket(ticket_id)
+
+    @staticmethod
+    def secret_matches(ticket: Ticket, secret: str) -> bool:
+        return hmac.compare_digest(ticket.secret_hash, hash_secret(secret))
+
+    def ticket_code(self, ticket: Ticket) -> str:
+        return self._checkins.ticket_code(ticket)
+
+    # --- window tokens ---------------------------------------------------------------------
+
+    def static_token(self, queue: str) -> str:
+        return self._window.static_token(queue)
+
+    def window_token(self, queue: str) -> str:
+        return self._window.window_token(queue)
+
+    def token_valid(self, queue: str, token: str) -> bool:
+        return self._window.token_valid(queue, token)
+
+    def form_token(self, queue: str) -> str:
+        return self._window.form_token(queue)
+
+    # --- views -----------------------------------------------------------------------------
+
+    def view(self, ticket: Ticket) -> TicketView:
+        return self._views.view(ticket)
+
+    def staff_view(self, ticket: Ticket) -> StaffTicketView:
+        return self._views.staff_view(ticket)
+
+    def queue_view(self, queue: str) -> StaffQueue:
+        return self._views.queue_view(queue)
+
+    def summary(self, queue: str) -> QueueSummary:
+        return self._views.summary(queue)
+
+    # --- customers -------------------------------------------------------------------------
+
+    async def join(self, queue: str, request: JoinRequest, client: str) -> tuple[Ticket, str]:
+        return await self._desk.join(queue, request)
+
+    async def leave(self, ticket: Ticket) -> Ticket:
+        return await self._desk.leave(ticket)
+
+    async def snooze(self, ticket: Ticket) -> Ticket:
+        return await self._desk.snooze(ticket)
+
+    async def check_in_code(self, payload: str) -> bool:
+        return await self._checkins.check_in_code(payload)
+
+    async def check_in_customer(self, customer_id: str, via: str) -> int:
+        return await self._checkins.check_in_customer(customer_id, via)
+
+    def unlink_customer(self, customer_id: str) -> None:
+        self._checkins.unlink_customer(customer_id)
+
+    # --- staff -----------------------------------------------------------------------------
+
+    async def call_next(self, queue: str, device: str | None) -> Ticket:
+        return await self._desk.call_next(queue, device)
+
+    async def served(self, ticket_id: str) -> Ticket:
+        return await self._desk.served(ticket_id)
+
+    async def no_show(self, ticket_id: str) -> Ticket:
+        return await self._desk.no_show(ticket_id)
+
+    async def recall(self, ticket_id: str) -> Ticket:
+        return await self._desk.recall(ticket_id)
+
+    # --- time ------------------------------------------------------------------------------
+
+    async def expire_overdue_calls(self) -> int:
+        return await self._timers.expire_overdue_calls()
+
+    async def purge(self) -> int:
+        return await self._timers.purge()

@@ -1,0 +1,80 @@
+"""What time does to a queue: called customers who do not come are flagged, then become
+no-shows; ended tickets are anonymised, then deleted, after their retention periods."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from agent.config.model import StorageConfig
+from agent.core.ports import Clock
+from agent.core.queue import QueueRuleError
+from agent.services.queue.announce import Announcer
+from agent.services.queue.state import QueueRegistry
+from agent.services.queue.tickets import TicketDesk
+from agent.store.tickets import TicketRepository
+from agent.store.unit_of_work import UnitOfWork
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class QueueTimers:
+    def __init__(
+        self,
+        registry: QueueRegistry,
+        desk: TicketDesk,
+        announcer: Announcer,
+        uow: UnitOfWork,
+        tickets: TicketRepository,
+        clock: Clock,
+        storage: StorageConfig,
+    ) -> None:
+        self._registry = registry
+        self._desk = desk
+        self._announcer = announcer
+        self._uow = uow
+        self._tickets = tickets
+        self._clock = clock
+        self._storage = storage
+        self._flagged_late: set[str] = set()
+
+    async def expire_overdue_calls(self) -> int:
+        """Called tickets past `grace_s` are flagged to staff (pushed once); past
+        `auto_no_show_s` they become no-shows."""
+        expired = 0
+        now = self._clock.now()
+        for q in self._registry.queues.values():
+            late = {
+                t.id
+                for t in q.book.called()
+                if (since := t.grace_started_at())
+                and (now - since).total_seconds() > q.config.grace_s
+            }
+            if late - self._flagged_late:
+                self._announcer.changed(q)  # tablets learn that someone became late
+            self._flagged_late = (self._flagged_late - {t.id for t in q.book.called()}) | late
+            limit = q.config.auto_no_show_s
+            if limit <= 0:
+                continue
+            for ticket in q.book.called():
+                since = ticket.grace_started_at()
+                if since and (now - since).total_seconds() > limit:
+                    try:
+                        await self._desk.no_show(ticket.id)
+                        expired += 1
+                    except QueueRuleError:
+                        continue  # staff acted on it meanwhile
+        return expired
+
+    async def purge(self) -> int:
+        now = self._clock.now()
+        storage = self._storage
+        return await self._uow.commit(
+            lambda: (
+                self._tickets.purge(
+                    ended_before=now - timedelta(days=storage.ticket_retention_days),
+                    anonymise_before=now - timedelta(hours=storage.ticket_name_retention_h),
+                ),
+                [],
+            )
+        )

@@ -1,0 +1,153 @@
+"""What the queue looks like to a customer, to staff and to anyone passing by: frozen view
+models, worded and serialised by the web layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from agent.core.estimate import WaitRange
+from agent.core.ports import Clock
+from agent.core.queue import Ticket, TicketState
+from agent.services.queue.state import QueueRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """The contract's Ticket (plus name, party size, whether it was snoozed, recalls)."""
+
+    id: str
+    queue: str
+    number: int
+    state: TicketState
+    position: int  # 1 for the next to be called; 0 unless waiting
+    eta: WaitRange
+    created_at: datetime
+    called_at: datetime | None
+    name: str
+    party_size: int
+    snoozed: bool
+    recalls: int  # a recall changes the view, so phones alert again
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTicketView(TicketView):
+    """A ticket as a tablet shows it."""
+
+    waited_s: int
+    late: bool  # called, and past the queue's grace period
+    at_door: bool  # the holder was seen at the door
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateAccuracy:
+    """How far the wait estimates given at join were from the waits that followed."""
+
+    tickets: int
+    mean_abs_error_s: float | None
+    underestimate_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffQueue:
+    queue: str
+    label: str
+    waiting: tuple[StaffTicketView, ...]
+    called: tuple[StaffTicketView, ...]
+    accuracy: EstimateAccuracy
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """What anyone may see: label, people waiting, the wait range for a newcomer."""
+
+    queue: str
+    label: str
+    waiting: int
+    eta: WaitRange
+    open: bool
+    full: bool
+
+
+class QueueViews:
+    def __init__(self, registry: QueueRegistry, clock: Clock) -> None:
+        self._registry = registry
+        self._clock = clock
+
+    def view(self, ticket: Ticket) -> TicketView:
+        position, eta = self._place(ticket)
+        return TicketView(
+            id=ticket.id,
+            queue=ticket.queue,
+            number=ticket.number,
+            state=ticket.state,
+            position=position,
+            eta=eta,
+            created_at=ticket.created_at,
+            called_at=ticket.called_at,
+            name=ticket.name,
+            party_size=ticket.party_size,
+            snoozed=ticket.snoozed,
+            recalls=ticket.recalls,
+        )
+
+    def staff_view(self, ticket: Ticket) -> StaffTicketView:
+        q = self._registry.get(ticket.queue)
+        now = self._clock.now()
+        position, eta = self._place(ticket)
+        grace_from = ticket.grace_started_at()
+        return StaffTicketView(
+            id=ticket.id,
+            queue=ticket.queue,
+            number=ticket.number,
+            state=ticket.state,
+            position=position,
+            eta=eta,
+            created_at=ticket.created_at,
+            called_at=ticket.called_at,
+            name=ticket.name,
+            party_size=ticket.party_size,
+            snoozed=ticket.snoozed,
+            recalls=ticket.recalls,
+            waited_s=int((now - ticket.created_at).total_seconds()),
+            late=bool(
+                ticket.state == TicketState.CALLED
+                and grace_from
+                and (now - grace_from).total_seconds() > q.config.grace_s
+            ),
+            at_door=ticket.checked_in_at is not None,
+        )
+
+    def queue_view(self, queue: str) -> StaffQueue:
+        q = self._registry.get(queue)
+        return StaffQueue(
+            queue=queue,
+            label=q.config.label,
+            waiting=tuple(self.staff_view(t) for t in q.book.waiting()),
+            called=tuple(self.staff_view(t) for t in q.book.called()),
+            accuracy=EstimateAccuracy(
+                tickets=q.accuracy.count,
+                mean_abs_error_s=q.accuracy.mean_absolute_error_s(),
+                underestimate_share=q.accuracy.underestimate_share(),
+            ),
+        )
+
+    def summary(self, queue: str) -> QueueSummary:
+        q = self._registry.get(queue)
+        waiting = q.book.waiting_count()
+        return QueueSummary(
+            queue=queue,
+            label=q.config.label,
+            waiting=waiting,
+            eta=self._registry.estimate(q, waiting),
+            open=self._registry.is_open(),
+            full=waiting >= q.config.max_waiting,
+        )
+
+    def _place(self, ticket: Ticket) -> tuple[int, WaitRange]:
+        """Position and wait of a waiting ticket; (0, no wait) for any other."""
+        q = self._registry.queues.get(ticket.queue)
+        if q is None or ticket.state != TicketState.WAITING:
+            return 0, WaitRange(0, 0)
+        position = q.book.position(ticket.id) or 0
+        return position, self._registry.estimate(q, max(0, position - 1))

@@ -1,0 +1,132 @@
+"""The JSON bodies the agent answers with, as pydantic models mirroring the services' view
+models: FastAPI serialises routes' answers through them, so /openapi.json describes the real
+bodies, and the event streams encode the same views the same way (`to_json`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+from agent.core.clock import rfc3339
+from agent.core.queue import TicketState
+from agent.services.queue import (
+    EstimateAccuracy,
+    QueueSummary,
+    StaffQueue,
+    StaffTicketView,
+    TicketView,
+)
+
+# The one timestamp format on the wire (UTC, milliseconds, `Z`), not pydantic's own.
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Eta(_Out):
+    low_s: int
+    high_s: int
+
+
+class TicketOut(_Out):
+    """Contract §3 `Ticket`, plus name, party_size, snoozed and (§8.4) recalls."""
+
+    id: str
+    queue: str
+    number: int
+    state: TicketState
+    position: int
+    eta: Eta
+    created_at: Timestamp
+    called_at: Timestamp | None
+    name: str
+    party_size: int
+    snoozed: bool
+    recalls: int
+
+
+class StaffTicketOut(TicketOut):
+    waited_s: int
+    late: bool
+    at_door: bool
+
+
+class AccuracyOut(_Out):
+    tickets: int
+    mean_abs_error_s: float | None
+    underestimate_share: float | None
+
+
+class StaffQueueOut(_Out):
+    """Contract §3 `GET /api/v1/queues/{queue}`, plus label and the estimates' accuracy."""
+
+    queue: str
+    label: str
+    waiting: list[StaffTicketOut]
+    called: list[StaffTicketOut]
+    accuracy: AccuracyOut
+
+
+class SummaryOut(_Out):
+    """Extension: what the join page and the window screen show (no personal data)."""
+
+    queue: str
+    label: str
+    waiting: int
+    eta: Eta
+    open: bool
+    full: bool
+    store_full: bool
+
+
+class TicketCreated(_Out):
+    ticket: TicketOut
+    secret: str
+
+
+class PairedOut(_Out):
+    token: str
+
+
+class AlertTaken(_Out):
+    alert_id: str
+    taken_by: str
+
+
+class NoteAdded(_Out):
+    customer_id: str
+    note: str
+
+
+def summary_out(summary: QueueSummary, *, store_full: bool) -> SummaryOut:
+    return SummaryOut(
+        queue=summary.queue,
+        label=summary.label,
+        waiting=summary.waiting,
+        eta=Eta.model_validate(summary.eta),
+        open=summary.open,
+        full=summary.full,
+        store_full=store_full,
+    )
+
+
+# Exact types: a StaffTicketView is a TicketView too, but must keep its staff fields.
+_MODELS: dict[type, type[_Out]] = {
+    TicketView: TicketOut,
+    StaffTicketView: StaffTicketOut,
+    StaffQueue: StaffQueueOut,
+    EstimateAccuracy: AccuracyOut,
+}
+
+
+def to_json(view: object) -> Any:
+    """A view model as JSON-ready data (for event streams and page data), through the same
+    model its HTTP answer uses; TypeError for anything else (as json.dumps would)."""
+    model = _MODELS.get(type(view))
+    if model is None:
+        raise TypeError(f"{type(view).__name__} is not a view the web layer serialises")
+    return model.model_validate(view).model_dump(mode="json")
