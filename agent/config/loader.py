@@ -262,9 +262,10 @@ def _opening_hours(root: Table) -> OpeningHours:
 
 def _recognition(root: Table) -> RecognitionConfig:
     t = root.table("recognition")
+    defaults = RecognitionConfig()
     if t is None:
-        return RecognitionConfig()
-    rssi = t.integer("door_rssi_dbm", -75, minimum=-127, maximum=20)
+        return defaults
+    rssi = t.integer("door_rssi_dbm", defaults.door_rssi_dbm, minimum=-127, maximum=20)
     key_text = t.optional_string("pass_public_key")
     key: bytes | None = None
     if key_text:
@@ -279,15 +280,33 @@ def _recognition(root: Table) -> RecognitionConfig:
     config = RecognitionConfig(
         door_rssi_dbm=rssi,
         pass_public_key=key,
-        arrive_after_s=t.number("arrive_after_s", 2.0, minimum=0.0, maximum=60.0),
-        leave_after_s=t.number("leave_after_s", 120.0, minimum=5.0, maximum=3600.0),
-        untracked_visit_s=t.number("untracked_visit_s", 2700.0, minimum=60.0, maximum=86400.0),
-        alert_cooldown_s=t.number("alert_cooldown_s", 1800.0, minimum=0.0, maximum=86400.0),
-        scanner_watchdog_s=t.number("scanner_watchdog_s", 90.0, minimum=5.0, maximum=3600.0),
-        address_cache_size=t.integer("address_cache_size", 4096, minimum=64, maximum=1_000_000),
-        unresolved_ttl_s=t.number("unresolved_ttl_s", 30.0, minimum=1.0, maximum=600.0),
-        visit_retention_days=t.integer("visit_retention_days", 90, minimum=1, maximum=730),
-        alert_retention_h=t.integer("alert_retention_h", 24, minimum=1, maximum=720),
+        arrive_after_s=t.number(
+            "arrive_after_s", defaults.arrive_after_s, minimum=0.0, maximum=60.0
+        ),
+        leave_after_s=t.number(
+            "leave_after_s", defaults.leave_after_s, minimum=5.0, maximum=3600.0
+        ),
+        untracked_visit_s=t.number(
+            "untracked_visit_s", defaults.untracked_visit_s, minimum=60.0, maximum=86400.0
+        ),
+        alert_cooldown_s=t.number(
+            "alert_cooldown_s", defaults.alert_cooldown_s, minimum=0.0, maximum=86400.0
+        ),
+        scanner_watchdog_s=t.number(
+            "scanner_watchdog_s", defaults.scanner_watchdog_s, minimum=5.0, maximum=3600.0
+        ),
+        address_cache_size=t.integer(
+            "address_cache_size", defaults.address_cache_size, minimum=64, maximum=1_000_000
+        ),
+        unresolved_ttl_s=t.number(
+            "unresolved_ttl_s", defaults.unresolved_ttl_s, minimum=1.0, maximum=600.0
+        ),
+        visit_retention_days=t.integer(
+            "visit_retention_days", defaults.visit_retention_days, minimum=1, maximum=730
+        ),
+        alert_retention_h=t.integer(
+            "alert_retention_h", defaults.alert_retention_h, minimum=1, maximum=720
+        ),
     )
     t.finish()
     return config

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.core.presence import PresenceSettings
+
+# The presence rules' defaults are the core's; the config only says which ones a store changed.
+_PRESENCE = PresenceSettings()
+
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
@@ -85,17 +90,28 @@ class OpeningHours:
 
 @dataclass(frozen=True, slots=True)
 class RecognitionConfig:
-    door_rssi_dbm: int = -75
+    door_rssi_dbm: int = _PRESENCE.door_rssi_dbm
     pass_public_key: bytes | None = None
-    arrive_after_s: float = 2.0
-    leave_after_s: float = 120.0
-    untracked_visit_s: float = 2700.0
-    alert_cooldown_s: float = 1800.0
+    arrive_after_s: float = _PRESENCE.arrive_after_s
+    leave_after_s: float = _PRESENCE.leave_after_s
+    untracked_visit_s: float = _PRESENCE.untracked_visit_s
+    alert_cooldown_s: float = _PRESENCE.alert_cooldown_s
     scanner_watchdog_s: float = 90.0
     address_cache_size: int = 4096
     unresolved_ttl_s: float = 30.0
     visit_retention_days: int = 90
     alert_retention_h: int = 24
+
+    @property
+    def presence(self) -> PresenceSettings:
+        """The arrive/leave rules this config sets (the core's defaults for the rest)."""
+        return PresenceSettings(
+            door_rssi_dbm=self.door_rssi_dbm,
+            arrive_after_s=self.arrive_after_s,
+            leave_after_s=self.leave_after_s,
+            untracked_visit_s=self.untracked_visit_s,
+            alert_cooldown_s=self.alert_cooldown_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)

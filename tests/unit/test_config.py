@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.config.loader import load_config
+from agent.core.presence import PresenceSettings
 from agent.errors import ConfigError
 
 DATA = Path(__file__).parent.parent / "data"
@@ -52,6 +53,22 @@ def test_contract_example_loads(tmp_path: Path) -> None:
         ("footfall", "mqtt"),
     ]
     assert config.devices[4].in_topic == "footfall-main/sensor/people_in/state"
+
+
+def test_presence_rules_default_to_the_cores(tmp_path: Path) -> None:
+    # One source of truth: a [recognition] table that sets only the threshold, and a config
+    # without the table, both leave the arrive/leave rules at PresenceSettings' defaults.
+    path = contract_example(tmp_path)
+    with_table = load_config(path).recognition.presence
+    assert with_table == PresenceSettings(door_rssi_dbm=-75)
+    text = path.read_text()
+    start, end = text.index("[recognition]"), text.index("[occupancy]")
+    path.write_text(text[:start] + text[end:])
+    assert load_config(path).recognition.presence == PresenceSettings()
+    path.write_text(text.replace("door_rssi_dbm = -75", "door_rssi_dbm = -60\nleave_after_s = 30"))
+    changed = load_config(path).recognition.presence
+    assert (changed.door_rssi_dbm, changed.leave_after_s) == (-60, 30.0)
+    assert changed.arrive_after_s == PresenceSettings().arrive_after_s
 
 
 def test_secrets_do_not_appear_in_the_config_repr(tmp_path: Path) -> None:
