@@ -21,7 +21,7 @@ from agent.core.presence import Presence, PresenceSettings
 from agent.core.readings import AppCheckin
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
-from agent.devices import RecognitionWiring, SourceSpec, footfall_source, recognition_source
+from agent.devices import RecognitionWiring, SourceSpec, device_source
 from agent.metrics import Metrics
 from agent.services.customers import CustomerService
 from agent.services.footfall import FootfallService
@@ -171,12 +171,7 @@ def build(
     sources = [
         spec
         for device in config.devices
-        if (
-            spec := footfall_source(device, clock, metrics, footfall.count)
-            if device.kind == "footfall"
-            else recognition_source(device, wiring)
-        )
-        is not None
+        if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
     return Components(
         config=config,

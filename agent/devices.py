@@ -1,17 +1,32 @@
 """Which device sources run, built from `[[devices]]`: real adapters or their simulators.
 
 Part of the bootstrap: the one place that picks hardware or simulation. Each source is a
-(factory, handler) pair that agent.services.sources supervises (restarts, watchdog).
+(factory, handler) pair that agent.services.sources supervises (restarts, watchdog). A
+`[[devices]]` entry is one class per kind and adapter (agent.config.model), so the choice is
+one `match`; adapters are imported only when a store has that hardware.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
-from agent.config.model import DeviceConfig
+from agent.config.model import (
+    BleBleakDevice,
+    BleMqttProxyDevice,
+    DeviceConfig,
+    FootfallGpioDevice,
+    FootfallMqttDevice,
+    NfcDevice,
+    QrCameraDevice,
+    SimulatedBleDevice,
+    SimulatedFootfallDevice,
+    SimulatedNfcDevice,
+    SimulatedQrCameraDevice,
+)
 from agent.core.ports import Clock, ReadingSource
+from agent.core.readings import FootfallCount
 from agent.metrics import Metrics
 from agent.services.recognition import RecognitionService
 
@@ -31,39 +46,10 @@ def dropped_counter(metrics: Metrics) -> Callable[[str], None]:
     return count
 
 
-def footfall_source(
-    device: DeviceConfig,
-    clock: Clock,
-    metrics: Metrics,
-    handle: Callable[[Any], Awaitable[None]],
-) -> SourceSpec | None:
-    if device.adapter == "mqtt":
-        from agent.adapters.footfall_mqtt import MqttDoorCounter
-
-        assert device.url and device.door and device.in_topic and device.out_topic  # noqa: S101
-        url, door, in_topic, out_topic = device.url, device.door, device.in_topic, device.out_topic
-        return SourceSpec(
-            f"footfall-mqtt:{door}",
-            lambda: MqttDoorCounter(
-                url, door, in_topic, out_topic, clock, dropped_counter(metrics)
-            ),
-            handle,
-        )
-    if device.adapter == "gpio":
-        from agent.adapters.footfall_gpio import GpioBeamPair
-
-        assert device.door and device.outer_pin and device.inner_pin  # noqa: S101
-        door, outer, inner = device.door, device.outer_pin, device.inner_pin
-        return SourceSpec(
-            f"footfall-gpio:{door}", lambda: GpioBeamPair(door, outer, inner, clock), handle
-        )
-    return None  # simulated doors are driven by the demo's store day
-
-
 @dataclass
 class RecognitionWiring:
-    """What every recognition source needs; simulated devices are also kept in
-    ``simulators`` so the demo and the tests can drive them through their real entry point."""
+    """What every device source needs; simulated devices are also kept in ``simulators`` so
+    the demo and the tests can drive them through their real entry point."""
 
     clock: Clock
     metrics: Metrics
@@ -72,75 +58,88 @@ class RecognitionWiring:
     simulators: dict[str, object] = field(default_factory=dict)
 
 
-def recognition_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec | None:
-    """BLE, NFC and QR-camera sources; None for any other kind of device."""
-    builders = {"ble": _ble_source, "nfc": _nfc_source, "qr-camera": _camera_source}
-    build = builders.get(device.kind)
-    return None if build is None else build(device, wiring)
-
-
-def _ble_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
-    clock, sighting = wiring.clock, wiring.recognition.sighting
+def device_source(
+    device: DeviceConfig,
+    wiring: RecognitionWiring,
+    count_footfall: Callable[[FootfallCount], Awaitable[None]],
+) -> SourceSpec | None:
+    """The source for one `[[devices]]` entry; None for a simulated door."""
+    clock, recognition = wiring.clock, wiring.recognition
     on_dropped = dropped_counter(wiring.metrics)
-    if device.adapter == "bleak":
-        from agent.adapters.ble_bleak import BleakScannerSource
+    spec: SourceSpec | None
+    match device:
+        case BleBleakDevice():
+            from agent.adapters.ble_bleak import BleakScannerSource
 
-        return SourceSpec(
-            "ble:bleak", lambda: BleakScannerSource(clock, on_dropped), sighting, wiring.watchdog_s
-        )
-    if device.adapter == "mqtt-proxy":
-        from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
+            spec = SourceSpec(
+                "ble:bleak",
+                lambda: BleakScannerSource(clock, on_dropped),
+                recognition.sighting,
+                wiring.watchdog_s,
+            )
+        case BleMqttProxyDevice(url=url, topic=topic):
+            from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
 
-        assert device.url and device.topic  # noqa: S101 - defaults filled by the loader
-        url, topic = device.url, device.topic
-        return SourceSpec(
-            f"ble:mqtt-proxy:{topic}",
-            lambda: MqttProxyScanner(url, topic, clock, on_dropped),
-            sighting,
-            wiring.watchdog_s,
-        )
-    from simulators.ble_phones import SimulatedPhones
+            spec = SourceSpec(
+                f"ble:mqtt-proxy:{topic}",
+                lambda: MqttProxyScanner(url, topic, clock, on_dropped),
+                recognition.sighting,
+                wiring.watchdog_s,
+            )
+        case SimulatedBleDevice():
+            from simulators.ble_phones import SimulatedPhones
 
-    phones = SimulatedPhones(clock)
-    wiring.simulators["ble"] = phones
-    return SourceSpec("ble:simulated", lambda: phones, sighting)
+            phones = wiring.simulators["ble"] = SimulatedPhones(clock)
+            spec = SourceSpec("ble:simulated", lambda: phones, recognition.sighting)
+        case NfcDevice(path=path):
+            from agent.adapters.nfc_nfcpy import NfcpyReader
 
+            spec = SourceSpec(
+                f"nfc:{path}",
+                lambda: NfcpyReader(path, clock, on_dropped=on_dropped),
+                recognition.tap,
+            )
+        case SimulatedNfcDevice():
+            from simulators.nfc_reader import SimulatedNfcReader
 
-def _nfc_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
-    clock, tap = wiring.clock, wiring.recognition.tap
-    if device.adapter == "nfcpy":
-        from agent.adapters.nfc_nfcpy import NfcpyReader
+            reader = wiring.simulators["nfc"] = SimulatedNfcReader(clock)
+            spec = SourceSpec("nfc:simulated", lambda: reader, recognition.tap)
+        case QrCameraDevice(source=source, decoder=decoder):
+            from agent.adapters.qr_opencv import OpenCvFrames, QrCamera
 
-        path = device.path or "usb"
-        on_dropped = dropped_counter(wiring.metrics)
-        return SourceSpec(
-            f"nfc:{path}", lambda: NfcpyReader(path, clock, on_dropped=on_dropped), tap
-        )
-    from simulators.nfc_reader import SimulatedNfcReader
+            spec = SourceSpec(
+                f"qr:{source}",
+                lambda: QrCamera(
+                    lambda: OpenCvFrames(source), clock, decoder=decoder, on_dropped=on_dropped
+                ),
+                recognition.scan,
+            )
+        case SimulatedQrCameraDevice():
+            from agent.adapters.qr_opencv import QrCamera
+            from simulators.qr_camera import SimulatedCamera
 
-    reader = SimulatedNfcReader(clock)
-    wiring.simulators["nfc"] = reader
-    return SourceSpec("nfc:simulated", lambda: reader, tap)
+            camera = wiring.simulators["qr"] = SimulatedCamera()
+            spec = SourceSpec(
+                "qr:simulated", lambda: QrCamera(lambda: camera, clock, max_fps=5), recognition.scan
+            )
+        case FootfallMqttDevice(door=door, url=url, in_topic=in_topic, out_topic=out_topic):
+            from agent.adapters.footfall_mqtt import MqttDoorCounter
 
+            spec = SourceSpec(
+                f"footfall-mqtt:{door}",
+                lambda: MqttDoorCounter(url, door, in_topic, out_topic, clock, on_dropped),
+                count_footfall,
+            )
+        case FootfallGpioDevice(door=door, outer_pin=outer, inner_pin=inner):
+            from agent.adapters.footfall_gpio import GpioBeamPair
 
-def _camera_source(device: DeviceConfig, wiring: RecognitionWiring) -> SourceSpec:
-    from agent.adapters.qr_opencv import OpenCvFrames, QrCamera
-
-    clock, scan = wiring.clock, wiring.recognition.scan
-    if device.adapter == "opencv":
-        source, decoder = device.source or "0", device.decoder or "zxing"
-        return SourceSpec(
-            f"qr:{source}",
-            lambda: QrCamera(
-                lambda: OpenCvFrames(source),
-                clock,
-                decoder=decoder,
-                on_dropped=dropped_counter(wiring.metrics),
-            ),
-            scan,
-        )
-    from simulators.qr_camera import SimulatedCamera
-
-    camera = SimulatedCamera()
-    wiring.simulators["qr"] = camera
-    return SourceSpec("qr:simulated", lambda: QrCamera(lambda: camera, clock, max_fps=5), scan)
+            spec = SourceSpec(
+                f"footfall-gpio:{door}",
+                lambda: GpioBeamPair(door, outer, inner, clock),
+                count_footfall,
+            )
+        case SimulatedFootfallDevice():
+            spec = None  # the demo's store day counts through the footfall service
+        case _:
+            assert_never(device)
+    return spec

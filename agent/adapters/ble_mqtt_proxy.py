@@ -11,10 +11,8 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
-import aiomqtt
-
+from agent.adapters.mqtt_client import DeviceSubscription
 from agent.core.bttomqtt import MalformedAdvertisement, parse_bttomqtt
 from agent.core.eddystone import parse_eid_frame
 from agent.core.ports import Clock
@@ -33,28 +31,14 @@ class MqttProxyScanner:
         *,
         client_id: str | None = None,
     ) -> None:
-        parts = urlsplit(url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        self._tls = parts.scheme == "mqtts"
-        self._topic = topic
+        # QoS 0: an advertisement is stale in a second; redelivering it later is useless.
+        self._broker = DeviceSubscription(url, {topic: 0}, client_id=client_id)
         self._clock = clock
         self._on_dropped = on_dropped
-        self._client_id = client_id
-        self._client: aiomqtt.Client | None = None
         self.name = f"mqtt-proxy:{topic}"
 
     async def __aenter__(self) -> Self:
-        self._client = aiomqtt.Client(
-            self._host,
-            self._port,
-            identifier=self._client_id,
-            tls_params=aiomqtt.TLSParameters() if self._tls else None,
-            timeout=10,
-        )
-        await self._client.__aenter__()
-        # QoS 0: an advertisement is stale in a second; redelivering it later is useless.
-        await self._client.subscribe(self._topic, qos=0)
+        await self._broker.__aenter__()
         return self
 
     async def __aexit__(
@@ -63,13 +47,10 @@ class MqttProxyScanner:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.__aexit__(exc_type, exc, tb)
-            self._client = None
+        await self._broker.__aexit__(exc_type, exc, tb)
 
     async def readings(self) -> AsyncIterator[EidSighting]:
-        assert self._client is not None, "enter the scanner first"  # noqa: S101
-        async for message in self._client.messages:
+        async for message in self._broker.messages():
             payload = message.payload if isinstance(message.payload, bytes) else b""
             sighting = self.parse(message.topic.value, payload)
             if sighting is not None:

@@ -11,11 +11,8 @@ import re
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
-import aiomqtt
-
-from agent.aio import TCP_NODELAY
+from agent.adapters.mqtt_client import DeviceSubscription
 from agent.core.ports import Clock
 from agent.core.readings import FootfallCount
 
@@ -40,28 +37,16 @@ class MqttDoorCounter:
         clock: Clock,
         on_dropped: Callable[[str], None],
     ) -> None:
-        parts = urlsplit(url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-        self._tls = parts.scheme == "mqtts"
         self.door = door
         self._topics = {in_topic: "in", out_topic: "out"}
+        # QoS 1: a count is cumulative, but the last one before a disconnect must not be lost.
+        self._broker = DeviceSubscription(url, dict.fromkeys(self._topics, 1))
         self._clock = clock
         self._on_dropped = on_dropped
-        self._client: aiomqtt.Client | None = None
         self.name = f"footfall-mqtt:{door}"
 
     async def __aenter__(self) -> Self:
-        self._client = aiomqtt.Client(
-            self._host,
-            self._port,
-            tls_params=aiomqtt.TLSParameters() if self._tls else None,
-            timeout=10,
-            socket_options=TCP_NODELAY,
-        )
-        await self._client.__aenter__()
-        for topic in self._topics:
-            await self._client.subscribe(topic, qos=1)
+        await self._broker.__aenter__()
         return self
 
     async def __aexit__(
@@ -70,13 +55,10 @@ class MqttDoorCounter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.__aexit__(exc_type, exc, tb)
-            self._client = None
+        await self._broker.__aexit__(exc_type, exc, tb)
 
     async def readings(self) -> AsyncIterator[FootfallCount]:
-        assert self._client is not None, "enter the counter first"  # noqa: S101
-        async for message in self._client.messages:
+        async for message in self._broker.messages():
             reading = self.parse(message.topic.value, message.payload)
             if reading is not None:
                 yield reading

@@ -70,7 +70,6 @@ class QrCamera:
         dropped = (lambda: on_dropped("qr_queue_full")) if on_dropped else None
         self._bridge: ThreadBridge[QrScan] = ThreadBridge(name, on_dropped=dropped)
         self._source: FrameSource | None = None
-        self.frames_read = 0
 
     async def __aenter__(self) -> Self:
         self._source = await asyncio.to_thread(self._open_frames)
@@ -99,7 +98,6 @@ class QrCamera:
                 frame = self._source.read()
                 if frame is None:
                     break
-                self.frames_read += 1
                 now = self._clock.monotonic()
                 for text in self._decode(frame):  # type: ignore[arg-type]
                     if now - seen.get(text, -1e9) < self._debounce:

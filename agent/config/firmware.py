@@ -18,27 +18,38 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent.config.esphome_yaml import FAILED, Tagged, load_yaml, substitute
+from agent.config.model import (
+    DEFAULT_PROXY_TOPIC,
+    BleMqttProxyDevice,
+    DeviceConfig,
+    FootfallMqttDevice,
+    NfcDevice,
+)
 from agent.config.reader import Problems
 from agent.config.schema_check import TRUE_WORDS, check, describe, formatted, join
 
-if TYPE_CHECKING:
-    from agent.config.model import DeviceConfig
-
 FIRMWARE_KINDS = ("door-node", "ble-door-scanner", "store-beacon", "nfc-reader")
-# (device kind, adapter) -> the firmware kind its `firmware` key names.
-KIND_FOR_DEVICE = {
-    ("footfall", "mqtt"): "door-node",
-    ("ble", "mqtt-proxy"): "ble-door-scanner",
-    ("nfc", "nfcpy"): "nfc-reader",
-}
 SCHEMA_DIRS = (Path(__file__).resolve().parents[2] / "firmware_configs" / "schemas",)
-DEFAULT_PROXY_FILTER = "home/+/BTtoMQTT/#"
 BTTOMQTT_FIELDS = ("id", "rssi", "servicedatauuid", "servicedata")  # agent/core/bttomqtt.py
 MIN_SCAN_DUTY = 0.5
 ACR122U_BLACKLIST = ("pn533_usb", "pn533", "nfc")
+
+
+def firmware_of(device: DeviceConfig) -> tuple[str, Path | None] | None:
+    """The firmware kind a device's `firmware` key names, and the file it names if set;
+    None for the adapters that take no `firmware` key (the host's own radio, simulations)."""
+    match device:
+        case FootfallMqttDevice(firmware=path):
+            return "door-node", path
+        case BleMqttProxyDevice(firmware=path):
+            return "ble-door-scanner", path
+        case NfcDevice(firmware=path):
+            return "nfc-reader", path
+        case _:
+            return None
 
 
 def validate_firmware(path: Path, kind: str, device: DeviceConfig | None = None) -> list[str]:
@@ -118,12 +129,14 @@ def _door_node(doc: dict[Any, Any], problems: Problems, device: DeviceConfig | N
         custom = isinstance(sensor.get("state_topic"), str)
         topic = sensor["state_topic"] if custom else f"{prefix}/sensor/{oid}/state"
         published.append((index, oid, topic, custom))
-    where = f"devices[{device.index}].{{}}_topic" if device else "the agent's default {}_topic"
-    for direction in ("in", "out"):
-        want = (
-            getattr(device, f"{direction}_topic", None)
-            or f"{prefix}/sensor/people_{direction}/state"
-        )
+    match device:
+        case FootfallMqttDevice(index=index, in_topic=in_topic, out_topic=out_topic):
+            wanted = {"in": in_topic, "out": out_topic}
+            where = f"devices[{index}].{{}}_topic"
+        case _:  # checked on its own: the topics the agent listens on by default
+            wanted = {d: f"{prefix}/sensor/people_{d}/state" for d in ("in", "out")}
+            where = "the agent's default {}_topic"
+    for direction, want in wanted.items():
         found = [p for p in published if p[2] == want]
         if not found:
             key, why = _topic_mismatch(want, published, prefix)
@@ -210,8 +223,7 @@ def _scanner(doc: dict[Any, Any], problems: Problems, device: DeviceConfig | Non
     actions = list(_actions(tracker.get("on_ble_advertise"), base, "mqtt.publish_json"))
     if not actions:
         problems.add(base, "no mqtt.publish_json action: nothing would reach the agent")
-    topic_filter = (device.topic if device is not None else None) or DEFAULT_PROXY_FILTER
-    where = f"devices[{device.index}].topic" if device is not None else "the default topic"
+    topic_filter, where = _proxy_filter(device)
     for key, action in actions:
         topic = _publish_topic(action.get("topic"))
         if topic is None:
@@ -235,6 +247,15 @@ def _scanner(doc: dict[Any, Any], problems: Problems, device: DeviceConfig | Non
                 f"{key}.retain",
                 "must be false: a retained message per phone address would pile up on the broker",
             )
+
+
+def _proxy_filter(device: DeviceConfig | None) -> tuple[str, str]:
+    """The topic filter the agent subscribes the scanners with, and where it is set."""
+    match device:
+        case BleMqttProxyDevice(index=index, topic=topic_filter):
+            return topic_filter, f"devices[{index}].topic"
+        case _:
+            return DEFAULT_PROXY_TOPIC, "the default topic"
 
 
 def _publish_topic(topic: object) -> str | None:
@@ -295,8 +316,9 @@ def _nfc(doc: dict[Any, Any], problems: Problems, device: DeviceConfig | None) -
         problems.add(
             "path", f"a PN532 on a UART is tty:<port>:pn532 (e.g. tty:S0:pn532), got {path!r}"
         )
-    if device is not None and device.path is not None and device.path != path:
-        problems.add("path", f"is {path!r}, but devices[{device.index}].path opens {device.path!r}")
+    match device:
+        case NfcDevice(index=index, path=opened) if opened != path:
+            problems.add("path", f"is {path!r}, but devices[{index}].path opens {opened!r}")
 
 
 _CROSS_CHECKS: dict[str, Callable[[dict[Any, Any], Problems, DeviceConfig | None], None]] = {

@@ -15,10 +15,10 @@ import zoneinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from agent.config.firmware import KIND_FOR_DEVICE, validate_firmware
+from agent.config.devices import DEVICE_KEYS, parse_devices
+from agent.config.firmware import firmware_of, validate_firmware
 from agent.config.model import (
     AgentConfig,
-    DeviceConfig,
     HttpConfig,
     MqttConfig,
     OccupancyConfig,
@@ -34,27 +34,6 @@ from agent.errors import ConfigError
 STORE_ID_PATTERN = r"[a-z0-9-]{1,64}"
 QUEUE_ID_PATTERN = r"[a-z0-9-]{1,32}"
 TOPIC_PREFIX_PATTERN = r"[^#+\s]+(/[^#+\s]+)*"
-
-# kind -> adapter -> the keys that adapter accepts besides kind/adapter.
-DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic", "firmware")},
-    "qr-camera": {"opencv": ("source", "decoder"), "simulated": ()},
-    "nfc": {"nfcpy": ("path", "firmware"), "simulated": ()},
-    "footfall": {
-        "mqtt": ("door", "url", "in_topic", "out_topic", "firmware"),
-        "gpio": ("door", "outer_pin", "inner_pin"),
-        "simulated": ("door",),
-    },
-}
-DEFAULT_PROXY_TOPIC = "home/+/BTtoMQTT/#"
-DEVICE_FIELDS = (
-    "url", "topic", "source", "path", "door", "in_topic", "out_topic", "outer_pin", "inner_pin",
-    "decoder",
-)  # fmt: skip
-# `firmware` (extension): the device's config in firmware_configs/, a path relative to this
-# file's folder, checked with agent.config.firmware against this entry (not a DEVICE_FIELD:
-# it becomes a Path, not a string).
-FIRMWARE_KEY = "firmware"
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -91,13 +70,13 @@ def parse_config(
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
-        devices=_devices(root, base, default_url=mqtt.url if mqtt else None),
+        devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
     )
     root.finish()
     for device in config.devices:
-        if device.firmware is not None and device.firmware.is_file():
-            kind = KIND_FOR_DEVICE[device.kind, device.adapter]
-            problems.lines.extend(validate_firmware(device.firmware, kind, device))
+        match firmware_of(device):
+            case (kind, Path() as firmware) if firmware.is_file():
+                problems.lines.extend(validate_firmware(firmware, kind, device))
     if problems.lines:
         raise ConfigError(problems.lines)
     return config
@@ -262,9 +241,10 @@ def _opening_hours(root: Table) -> OpeningHours:
 
 def _recognition(root: Table) -> RecognitionConfig:
     t = root.table("recognition")
+    defaults = RecognitionConfig()
     if t is None:
-        return RecognitionConfig()
-    rssi = t.integer("door_rssi_dbm", -75, minimum=-127, maximum=20)
+        return defaults
+    rssi = t.integer("door_rssi_dbm", defaults.door_rssi_dbm, minimum=-127, maximum=20)
     key_text = t.optional_string("pass_public_key")
     key: bytes | None = None
     if key_text:
@@ -279,15 +259,33 @@ def _recognition(root: Table) -> RecognitionConfig:
     config = RecognitionConfig(
         door_rssi_dbm=rssi,
         pass_public_key=key,
-        arrive_after_s=t.number("arrive_after_s", 2.0, minimum=0.0, maximum=60.0),
-        leave_after_s=t.number("leave_after_s", 120.0, minimum=5.0, maximum=3600.0),
-        untracked_visit_s=t.number("untracked_visit_s", 2700.0, minimum=60.0, maximum=86400.0),
-        alert_cooldown_s=t.number("alert_cooldown_s", 1800.0, minimum=0.0, maximum=86400.0),
-        scanner_watchdog_s=t.number("scanner_watchdog_s", 90.0, minimum=5.0, maximum=3600.0),
-        address_cache_size=t.integer("address_cache_size", 4096, minimum=64, maximum=1_000_000),
-        unresolved_ttl_s=t.number("unresolved_ttl_s", 30.0, minimum=1.0, maximum=600.0),
-        visit_retention_days=t.integer("visit_retention_days", 90, minimum=1, maximum=730),
-        alert_retention_h=t.integer("alert_retention_h", 24, minimum=1, maximum=720),
+        arrive_after_s=t.number(
+            "arrive_after_s", defaults.arrive_after_s, minimum=0.0, maximum=60.0
+        ),
+        leave_after_s=t.number(
+            "leave_after_s", defaults.leave_after_s, minimum=5.0, maximum=3600.0
+        ),
+        untracked_visit_s=t.number(
+            "untracked_visit_s", defaults.untracked_visit_s, minimum=60.0, maximum=86400.0
+        ),
+        alert_cooldown_s=t.number(
+            "alert_cooldown_s", defaults.alert_cooldown_s, minimum=0.0, maximum=86400.0
+        ),
+        scanner_watchdog_s=t.number(
+            "scanner_watchdog_s", defaults.scanner_watchdog_s, minimum=5.0, maximum=3600.0
+        ),
+        address_cache_size=t.integer(
+            "address_cache_size", defaults.address_cache_size, minimum=64, maximum=1_000_000
+        ),
+        unresolved_ttl_s=t.number(
+            "unresolved_ttl_s", defaults.unresolved_ttl_s, minimum=1.0, maximum=600.0
+        ),
+        visit_retention_days=t.integer(
+            "visit_retention_days", defaults.visit_retention_days, minimum=1, maximum=730
+        ),
+        alert_retention_h=t.integer(
+            "alert_retention_h", defaults.alert_retention_h, minimum=1, maximum=720
+        ),
     )
     t.finish()
     return config
@@ -310,86 +308,8 @@ def _occupancy(root: Table) -> OccupancyConfig:
     return config
 
 
-def _devices(root: Table, base: Path, default_url: str | None) -> tuple[DeviceConfig, ...]:
-    raw = root.raw("devices")
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        root.bad("devices", "must be an array of tables ([[devices]])")
-        return ()
-    devices = []
-    for index, entry in enumerate(raw):
-        t = Table(root.problems, f"devices[{index}]", entry)
-        kind = t.choice("kind", tuple(DEVICE_KEYS))
-        if not t.ok("kind"):
-            # Without a known kind nothing else in the entry can be judged; say only that.
-            for key in t.names():
-                t.raw(key)
-            t.finish()
-            continue
-        adapters = DEVICE_KEYS[kind]
-        adapter = t.choice("adapter", tuple(adapters))
-        allowed = adapters.get(adapter, ())
-        values: dict[str, str | None] = {}
-        for key in (*DEVICE_FIELDS, FIRMWARE_KEY):
-            if t.has(key) and key not in allowed:
-                t.bad(key, f"not used by kind={kind!r} adapter={adapter!r}")
-                t.raw(key)
-            elif key in allowed and key != FIRMWARE_KEY:
-                values[key] = t.optional_string(key)
-        firmware = None
-        if FIRMWARE_KEY in allowed:
-            firmware = t.file_path(FIRMWARE_KEY, base, must_exist=True)
-        _device_defaults(t, kind, adapter, values, default_url)
-        t.finish()
-        devices.append(
-            DeviceConfig(kind=kind, adapter=adapter, index=index, firmware=firmware, **values)
-        )
-    return tuple(devices)
-
-
-def _device_defaults(
-    t: Table, kind: str, adapter: str, values: dict[str, str | None], default_url: str | None
-) -> None:
-    if "url" in DEVICE_KEYS[kind].get(adapter, ()) and not values.get("url"):
-        # Contract §2: a device's broker defaults to [mqtt] url (usually an in-store broker).
-        if default_url is None:
-            t.bad("url", "missing: no [mqtt] url to default to")
-        values["url"] = default_url
-    url = values.get("url")
-    if url is not None and urlsplit(url).scheme not in ("mqtt", "mqtts"):
-        t.bad("url", f"must be an mqtt:// or mqtts:// URL, got {url!r}")
-    if kind == "ble" and adapter == "mqtt-proxy":
-        values["topic"] = values.get("topic") or DEFAULT_PROXY_TOPIC
-    if kind == "nfc" and adapter == "nfcpy":
-        values["path"] = values.get("path") or "usb"
-    if kind == "qr-camera" and adapter == "opencv":
-        _camera_defaults(t, values)
-    if kind == "footfall":
-        _footfall_defaults(t, adapter, values)
-
-
-def _camera_defaults(t: Table, values: dict[str, str | None]) -> None:
-    if not values.get("source"):
-        t.bad("source", "missing required key (a camera index, device path, URL or file)")
-    values["decoder"] = values.get("decoder") or "zxing"
-    if values["decoder"] not in ("zxing", "pyzbar"):
-        t.bad("decoder", f"must be zxing or pyzbar, got {values['decoder']!r}")
-
-
-def _footfall_defaults(t: Table, adapter: str, values: dict[str, str | None]) -> None:
-    door = values.get("door") or "main"
-    values["door"] = door
-    if not _matches(r"[a-z0-9-]{1,32}", door):
-        t.bad("door", "must match [a-z0-9-]{1,32}")
-    if adapter == "gpio":
-        for pin in ("outer_pin", "inner_pin"):
-            if not values.get(pin):
-                t.bad(pin, 'missing required key (e.g. "GPIO17")')
-    if adapter == "mqtt":
-        values["in_topic"] = values.get("in_topic") or f"footfall-{door}/sensor/people_in/state"
-        values["out_topic"] = values.get("out_topic") or f"footfall-{door}/sensor/people_out/state"
-
-
 def _matches(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern, value) is not None
+
+
+__all__ = ["DEVICE_KEYS", "WEEKDAYS", "load_config", "parse_config"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from agent.core.presence import PresenceSettings
+
+# The presence rules' defaults are the core's; the config only says which ones a store changed.
+_PRESENCE = PresenceSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +91,28 @@ class OpeningHours:
 
 @dataclass(frozen=True, slots=True)
 class RecognitionConfig:
-    door_rssi_dbm: int = -75
+    door_rssi_dbm: int = _PRESENCE.door_rssi_dbm
     pass_public_key: bytes | None = None
-    arrive_after_s: float = 2.0
-    leave_after_s: float = 120.0
-    untracked_visit_s: float = 2700.0
-    alert_cooldown_s: float = 1800.0
+    arrive_after_s: float = _PRESENCE.arrive_after_s
+    leave_after_s: float = _PRESENCE.leave_after_s
+    untracked_visit_s: float = _PRESENCE.untracked_visit_s
+    alert_cooldown_s: float = _PRESENCE.alert_cooldown_s
     scanner_watchdog_s: float = 90.0
     address_cache_size: int = 4096
     unresolved_ttl_s: float = 30.0
     visit_retention_days: int = 90
     alert_retention_h: int = 24
+
+    @property
+    def presence(self) -> PresenceSettings:
+        """The arrive/leave rules this config sets (the core's defaults for the rest)."""
+        return PresenceSettings(
+            door_rssi_dbm=self.door_rssi_dbm,
+            arrive_after_s=self.arrive_after_s,
+            leave_after_s=self.leave_after_s,
+            untracked_visit_s=self.untracked_visit_s,
+            alert_cooldown_s=self.alert_cooldown_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,24 +125,123 @@ class OccupancyConfig:
     publish_min_interval_s: float = 1.0  # retained occupancy at most this often
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceConfig:
-    """One `[[devices]]` entry; which optional fields apply depends on kind and adapter."""
+# --- `[[devices]]`: one frozen class per kind and adapter --------------------------------
+# Each entry becomes exactly the class its `kind` and `adapter` name, holding only the keys that
+# adapter uses (defaults filled in by the loader), so consumers `match` on the class instead of
+# asserting that optional fields are set. `kind` and `adapter` are fixed per class (not
+# constructor arguments) and keep the TOML's spelling; `index` is the entry's position in the
+# file, for messages that name `devices[N]`.
 
-    kind: str
-    adapter: str
+
+@dataclass(frozen=True, slots=True)
+class BleBleakDevice:
+    """The host's own Bluetooth radio, scanned with bleak."""
+
+    kind: Literal["ble"] = field(default="ble", init=False)
+    adapter: Literal["bleak"] = field(default="bleak", init=False)
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BleMqttProxyDevice:
+    """ESP32 door scanners publishing BTtoMQTT JSON on an (in-store) broker."""
+
+    kind: Literal["ble"] = field(default="ble", init=False)
+    adapter: Literal["mqtt-proxy"] = field(default="mqtt-proxy", init=False)
     index: int
-    url: str | None = None
-    topic: str | None = None
-    source: str | None = None
-    path: str | None = None
-    door: str | None = None
-    in_topic: str | None = None
-    out_topic: str | None = None
-    outer_pin: str | None = None  # gpio: the street-side beam's receiver
-    inner_pin: str | None = None  # gpio: the shop-side beam's receiver
-    decoder: str | None = None  # qr-camera: "zxing" (default) or "pyzbar"
-    firmware: Path | None = None  # the device's config in firmware_configs/, checked at load
+    url: str
+    topic: str
+    firmware: Path | None = None  # the scanners' config in firmware_configs/, checked at load
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedBleDevice:
+    kind: Literal["ble"] = field(default="ble", init=False)
+    adapter: Literal["simulated"] = field(default="simulated", init=False)
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QrCameraDevice:
+    """A camera opened with cv2.VideoCapture; frames decoded for loyalty-pass QR codes."""
+
+    kind: Literal["qr-camera"] = field(default="qr-camera", init=False)
+    adapter: Literal["opencv"] = field(default="opencv", init=False)
+    index: int
+    source: str  # anything cv2.VideoCapture opens: index, /dev/videoN, rtsp://, a file
+    decoder: str = "zxing"  # or "pyzbar"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedQrCameraDevice:
+    kind: Literal["qr-camera"] = field(default="qr-camera", init=False)
+    adapter: Literal["simulated"] = field(default="simulated", init=False)
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NfcDevice:
+    """A reader nfcpy drives (PN532, ACR122U, RC-S380)."""
+
+    kind: Literal["nfc"] = field(default="nfc", init=False)
+    adapter: Literal["nfcpy"] = field(default="nfcpy", init=False)
+    index: int
+    path: str = "usb"  # nfcpy's device path, e.g. usb:072f:2200 or tty:S0:pn532
+    firmware: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedNfcDevice:
+    kind: Literal["nfc"] = field(default="nfc", init=False)
+    adapter: Literal["simulated"] = field(default="simulated", init=False)
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallMqttDevice:
+    """An ESPHome-style door node publishing cumulative in/out counts."""
+
+    kind: Literal["footfall"] = field(default="footfall", init=False)
+    adapter: Literal["mqtt"] = field(default="mqtt", init=False)
+    index: int
+    door: str
+    url: str
+    in_topic: str
+    out_topic: str
+    firmware: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallGpioDevice:
+    """A pair of break beams on the host's GPIO."""
+
+    kind: Literal["footfall"] = field(default="footfall", init=False)
+    adapter: Literal["gpio"] = field(default="gpio", init=False)
+    index: int
+    door: str
+    outer_pin: str  # the street-side beam's receiver
+    inner_pin: str  # the shop-side beam's receiver
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedFootfallDevice:
+    """A door the demo's store day drives."""
+
+    kind: Literal["footfall"] = field(default="footfall", init=False)
+    adapter: Literal["simulated"] = field(default="simulated", init=False)
+    index: int = 0
+    door: str = "main"
+
+
+DEFAULT_PROXY_TOPIC = "home/+/BTtoMQTT/#"  # OpenMQTTGateway / Theengs Gateway's BTtoMQTT
+
+BleDevice = BleBleakDevice | BleMqttProxyDevice | SimulatedBleDevice
+QrDevice = QrCameraDevice | SimulatedQrCameraDevice
+NfcReaderDevice = NfcDevice | SimulatedNfcDevice
+FootfallDevice = FootfallMqttDevice | FootfallGpioDevice | SimulatedFootfallDevice
+DeviceConfig = BleDevice | QrDevice | NfcReaderDevice | FootfallDevice
+# The devices whose own configuration (firmware_configs/) the agent can check.
+FirmwareDevice = BleMqttProxyDevice | NfcDevice | FootfallMqttDevice
 
 
 @dataclass(frozen=True, slots=True)

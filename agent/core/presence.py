@@ -79,10 +79,6 @@ class Presence:
     def present(self) -> list[str]:
         return [cid for cid, c in self._customers.items() if c.visit_id is not None]
 
-    def visit_of(self, customer_id: str) -> str | None:
-        state = self._customers.get(customer_id)
-        return None if state is None else state.visit_id
-
     def sighting(self, customer_id: str, reader: str, rssi: int, at: float) -> list[Change]:
         s = self.settings
         c = self._customers.setdefault(customer_id, _Customer())

@@ -41,10 +41,6 @@ class WindowTokens:
         period = int(unix_time // self._period)
         return f"f{period}.{_mac(self._secret, f'f|{queue}|{period}')}"
 
-    def seconds_left(self, unix_time: float) -> float:
-        """How long the current rotating token is shown before the next one."""
-        return self._period - (unix_time % self._period)
-
     def verify(
         self, queue: str, token: str, *, unix_time: float, mode: str, generation: int
     ) -> bool:

@@ -8,6 +8,19 @@ from pathlib import Path
 import pytest
 
 from agent.config.loader import load_config
+from agent.config.model import (
+    BleBleakDevice,
+    BleMqttProxyDevice,
+    FootfallGpioDevice,
+    FootfallMqttDevice,
+    NfcDevice,
+    QrCameraDevice,
+    SimulatedBleDevice,
+    SimulatedFootfallDevice,
+    SimulatedNfcDevice,
+    SimulatedQrCameraDevice,
+)
+from agent.core.presence import PresenceSettings
 from agent.errors import ConfigError
 
 DATA = Path(__file__).parent.parent / "data"
@@ -43,15 +56,63 @@ def test_contract_example_loads(tmp_path: Path) -> None:
     assert [q.id for q in config.queues] == ["advice"]
     assert config.recognition.pass_public_key == bytes(range(32))
     assert config.occupancy.capacity == 40
-    kinds = [(d.kind, d.adapter) for d in config.devices]
-    assert kinds == [
+    # Each entry becomes the class of its kind and adapter, with its defaults filled in.
+    broker = "mqtt://127.0.0.1:1883"
+    assert config.devices == (
+        BleBleakDevice(index=0),
+        BleMqttProxyDevice(index=1, url=broker, topic="home/+/BTtoMQTT/#"),
+        QrCameraDevice(index=2, source="0", decoder="zxing"),
+        NfcDevice(index=3, path="usb"),
+        FootfallMqttDevice(
+            index=4,
+            door="main",
+            url=broker,
+            in_topic="footfall-main/sensor/people_in/state",
+            out_topic="footfall-main/sensor/people_out/state",
+        ),
+    )
+    assert [(d.kind, d.adapter) for d in config.devices][:2] == [
         ("ble", "bleak"),
         ("ble", "mqtt-proxy"),
-        ("qr-camera", "opencv"),
-        ("nfc", "nfcpy"),
-        ("footfall", "mqtt"),
     ]
-    assert config.devices[4].in_topic == "footfall-main/sensor/people_in/state"
+
+
+def test_gpio_and_simulated_entries_become_their_classes(tmp_path: Path) -> None:
+    path = contract_example(tmp_path)
+    extra = "".join(
+        f'\n[[devices]]\nkind = "{kind}"\nadapter = "{adapter}"\n{keys}'
+        for kind, adapter, keys in [
+            ("footfall", "gpio", 'door = "side"\nouter_pin = "GPIO17"\ninner_pin = "GPIO27"\n'),
+            ("footfall", "simulated", ""),
+            ("ble", "simulated", ""),
+            ("nfc", "simulated", ""),
+            ("qr-camera", "simulated", ""),
+        ]
+    )
+    path.write_text(path.read_text() + extra)
+    assert load_config(path).devices[5:] == (
+        FootfallGpioDevice(index=5, door="side", outer_pin="GPIO17", inner_pin="GPIO27"),
+        SimulatedFootfallDevice(index=6, door="main"),
+        SimulatedBleDevice(index=7),
+        SimulatedNfcDevice(index=8),
+        SimulatedQrCameraDevice(index=9),
+    )
+
+
+def test_presence_rules_default_to_the_cores(tmp_path: Path) -> None:
+    # One source of truth: a [recognition] table that sets only the threshold, and a config
+    # without the table, both leave the arrive/leave rules at PresenceSettings' defaults.
+    path = contract_example(tmp_path)
+    with_table = load_config(path).recognition.presence
+    assert with_table == PresenceSettings(door_rssi_dbm=-75)
+    text = path.read_text()
+    start, end = text.index("[recognition]"), text.index("[occupancy]")
+    path.write_text(text[:start] + text[end:])
+    assert load_config(path).recognition.presence == PresenceSettings()
+    path.write_text(text.replace("door_rssi_dbm = -75", "door_rssi_dbm = -60\nleave_after_s = 30"))
+    changed = load_config(path).recognition.presence
+    assert (changed.door_rssi_dbm, changed.leave_after_s) == (-60, 30.0)
+    assert changed.arrive_after_s == PresenceSettings().arrive_after_s
 
 
 def test_secrets_do_not_appear_in_the_config_repr(tmp_path: Path) -> None:

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from agent.config.firmware import (
     FIRMWARE_KINDS,
-    KIND_FOR_DEVICE,
+    firmware_of,
     object_id,
     topic_matches,
     validate_firmware,
 )
 from agent.config.loader import DEVICE_KEYS, load_config
-from agent.config.model import DeviceConfig
+from agent.config.model import BleMqttProxyDevice, FootfallMqttDevice, NfcDevice
 from agent.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,22 +42,22 @@ def edited(tmp_path: Path, kind: str, *edits: tuple[str, str]) -> Path:
     return path
 
 
-def door_device(**overrides: str) -> DeviceConfig:
+def door_device(**overrides: str) -> FootfallMqttDevice:
     values = {
         "door": "main",
         "url": "mqtt://127.0.0.1:1883",
         "in_topic": "footfall-main/sensor/people_in/state",
         "out_topic": "footfall-main/sensor/people_out/state",
     } | overrides
-    return DeviceConfig(kind="footfall", adapter="mqtt", index=3, **values)
+    return FootfallMqttDevice(index=3, **values)
 
 
-def scanner_device(topic: str = "home/+/BTtoMQTT/#") -> DeviceConfig:
-    return DeviceConfig(kind="ble", adapter="mqtt-proxy", index=1, topic=topic)
+def scanner_device(topic: str = "home/+/BTtoMQTT/#") -> BleMqttProxyDevice:
+    return BleMqttProxyDevice(index=1, url="mqtt://127.0.0.1:1883", topic=topic)
 
 
-def nfc_device(path: str = "usb:072f:2200") -> DeviceConfig:
-    return DeviceConfig(kind="nfc", adapter="nfcpy", index=2, path=path)
+def nfc_device(path: str = "usb:072f:2200") -> NfcDevice:
+    return NfcDevice(index=2, path=path)
 
 
 # --- the shipped files ---------------------------------------------------------------------
@@ -552,12 +552,22 @@ def test_any_document_gives_problem_lines_never_an_exception(
     assert all(line.startswith(f"{path}: ") and "\n" not in line for line in lines)
 
 
-def test_every_adapter_taking_firmware_has_a_firmware_kind() -> None:
-    taking = {
-        (kind, adapter)
+def test_every_adapter_taking_firmware_has_a_firmware_kind(tmp_path: Path) -> None:
+    # One entry of every kind and adapter, with the keys each one requires.
+    required = {"source": '"0"', "outer_pin": '"GPIO17"', "inner_pin": '"GPIO27"'}
+    entries = [
+        (kind, adapter, keys)
         for kind, adapters in DEVICE_KEYS.items()
         for adapter, keys in adapters.items()
-        if "firmware" in keys
-    }
-    assert taking == set(KIND_FOR_DEVICE)
-    assert set(KIND_FOR_DEVICE.values()) <= set(FIRMWARE_KINDS)
+    ]
+    devices = "".join(
+        f'[[devices]]\nkind = "{kind}"\nadapter = "{adapter}"\n'
+        + "".join(f"{key} = {required[key]}\n" for key in keys if key in required)
+        for kind, adapter, keys in entries
+    )
+    config = load_config(agent_config(tmp_path, devices))
+    assert [(d.kind, d.adapter) for d in config.devices] == [(k, a) for k, a, _ in entries]
+    for device, (_, _, keys) in zip(config.devices, entries, strict=True):
+        found = firmware_of(device)
+        assert (found is not None) == ("firmware" in keys), device
+        assert found is None or found[0] in FIRMWARE_KINDS
