@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from agent.config.model import AgentConfig, QueueConfig
 from agent.core.clock import rfc3339
-from agent.core.customers import CustomerMessage, Tombstone
 from agent.core.estimate import AccuracyTracker, WaitEstimator, WaitRange
 from agent.core.events import DomainEvent
 from agent.core.hours import is_open
@@ -99,7 +98,6 @@ class QueueService:
         self._flagged_late: set[str] = set()
         self._ticket_key = ticket_key
         self._identify_pass = identify_pass
-        self._background: set[asyncio.Task[object]] = set()
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -330,23 +328,13 @@ class QueueService:
                 done += 1
         return done
 
-    def customer_changed(self, message: CustomerMessage) -> None:
-        """Revoke, erase or consent withdrawn: live tickets lose their link to the customer."""
-        if isinstance(message, Tombstone) or not message.consent_recognition:
-            task: asyncio.Task[object] = asyncio.get_running_loop().create_task(
-                self._forget_customer(message.customer_id)
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _forget_customer(self, customer_id: str) -> int:
+    def unlink_customer(self, customer_id: str) -> None:
+        """Revoke, erase or consent withdrawn (after the commit that cleared the stored
+        links): live tickets keep their place but lose the link, in memory too."""
         for q in self._queues.values():
-            async with q.lock:
-                for ticket in q.book.waiting() + q.book.called():
-                    if ticket.customer_id == customer_id:
-                        q.book.apply(replace(ticket, customer_id=None))
-        # Ended tickets too (and any the book did not hold): one statement, same transaction.
-        return await self._uow.commit(lambda: (self._tickets.forget_customer(customer_id), []))
+            for ticket in q.book.waiting() + q.book.called():
+                if ticket.customer_id == customer_id:
+                    q.book.apply(replace(ticket, customer_id=None))
 
     async def _check_in(self, ticket_id: str, via: str) -> Ticket:
         ticket = await self._transition(ticket_id, lambda q, t, now: q.book.check_in(t, now, via))
