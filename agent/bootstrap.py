@@ -1,31 +1,44 @@
 """The one place that builds the agent: picks adapters or simulators and wires everything.
 
 Nothing else constructs collaborators; everything is passed in explicitly, so a test builds
-the same graph with a fake clock or a simulator in place of a radio.
+the same graph with a fake clock or a simulator in place of a radio. How services react to
+each other is the message bus's handler table, `_handlers` below: read it to know every
+reaction (DESIGN.md §11).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent import __version__
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
 from agent.core.clock import SystemClock
-from agent.core.customers import CustomerMessage, MalformedMessage, Tombstone, parse_checkin
+from agent.core.events import VisitArrived
+from agent.core.messages import (
+    AlertAcked,
+    AlertRaised,
+    ApplyCustomerMessage,
+    CheckInTicketCode,
+    CustomerForgotten,
+    CustomerIdentified,
+    CustomerRecordChanged,
+)
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.readings import AppCheckin
+from agent.core.resend import ResendRequest
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.devices import RecognitionWiring, SourceSpec, device_source
 from agent.metrics import Metrics
+from agent.services.alerts import AlertBoard
 from agent.services.customers import CustomerService
+from agent.services.directory import CustomerDirectory
 from agent.services.footfall import FootfallService
-from agent.services.hub import Hub
+from agent.services.hub import STAFF_TOPIC, Hub
+from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
@@ -33,13 +46,15 @@ from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
+from agent.store.privacy import CustomerForgetting
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, window_secret
 from agent.store.staff import StaffRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
-from agent.sync.link import InboundHandler, InboundRoute, MqttLink
+from agent.sync.inbound import InboundAdapter
+from agent.sync.link import MqttLink
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
@@ -55,6 +70,7 @@ class Components:
     runner: StoreRunner
     database: Database
     outbox: Outbox
+    bus: MessageBus
     uow: UnitOfWork
     customers: CustomerService
     topics: Topics
@@ -64,6 +80,7 @@ class Components:
     staff: StaffService
     footfall: FootfallService
     recognition: RecognitionService
+    alerts: AlertBoard
     sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -88,11 +105,15 @@ def build(
         sent_keep_events=config.storage.sent_keep_events,
         sent_keep_s=config.storage.sent_keep_h * 3600,
     )
-    uow = UnitOfWork(runner, database, outbox)
+    bus = MessageBus(metrics)
+    uow = UnitOfWork(runner, database, outbox, bus)
     visits = VisitRepository(database)
+    tickets = TicketRepository(database)
     customer_repository = CustomerRepository(database)
-    customers = CustomerService(uow, customer_repository, visits, clock, metrics)
+    forgetting = CustomerForgetting(customer_repository, visits, tickets, outbox)
+    customers = CustomerService(uow, customer_repository, forgetting, clock, metrics)
     hub = Hub()
+    directory = CustomerDirectory()
     rc = config.recognition
     recognition = RecognitionService(
         uow,
@@ -110,12 +131,17 @@ def build(
         AddressCache(rc.address_cache_size, 60.0, rc.unresolved_ttl_s),
         clock,
         metrics,
-        hub,
+        bus,
+        directory,
         pass_public_key=rc.pass_public_key,
     )
-    customers.subscribe(recognition.customer_changed)
+    alerts = AlertBoard(
+        uow, visits, directory, clock, metrics, hub, alert_retention_h=rc.alert_retention_h
+    )
+    hub.provide_snapshot(STAFF_TOPIC, alerts.snapshot)
     topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
     link = None
+    resend = None
     if config.mqtt is not None:
         publisher = OutboxPublisher(
             uow,
@@ -125,16 +151,12 @@ def build(
             window=config.mqtt.inflight_window,
             batch_max_events=config.mqtt.batch_max_events,
         )
-        routes = [
-            InboundRoute(topics.customers_filter, _customer_route(topics, customers)),
-            InboundRoute(topics.checkins, _checkin_route(recognition, clock, metrics)),
-            InboundRoute(topics.resend, ResendHandler(uow, outbox, publisher, metrics).handle),
-        ]
+        resend = ResendHandler(uow, outbox, publisher, metrics)
         link = MqttLink(
             config.mqtt,
             topics,
             publisher,
-            routes,
+            InboundAdapter(topics, bus.handle, clock, metrics).routes(),
             metrics=metrics,
             clock=clock,
             version=__version__,
@@ -154,9 +176,7 @@ def build(
         ticket_key=derive_ticket_key(secret),
         identify_pass=recognition.identify_pass,
     )
-    recognition.link_queue(queues.check_in_code, queues.check_in_customer)
-    customers.subscribe(_unlink_tickets(queues, uow, tickets))
-    staff = StaffService(uow, runner, StaffRepository(database), clock)
+    staff = StaffService(uow, StaffRepository(database), clock)
     footfall = FootfallService(
         config,
         uow,
@@ -173,6 +193,8 @@ def build(
         for device in config.devices
         if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
+    events, commands = _handlers(customers, recognition, alerts, queues, resend)
+    bus.bind(events, commands)
     return Components(
         config=config,
         clock=clock,
@@ -180,6 +202,7 @@ def build(
         runner=runner,
         database=database,
         outbox=outbox,
+        bus=bus,
         uow=uow,
         customers=customers,
         topics=topics,
@@ -189,6 +212,7 @@ def build(
         staff=staff,
         footfall=footfall,
         recognition=recognition,
+        alerts=alerts,
         sources=sources,
         extras=wiring.simulators,
     )
@@ -200,45 +224,42 @@ def _window_secrets(database: Database, config: AgentConfig) -> tuple[bytes, dic
     return window_secret(database), {q.id: static_generation(database, q.id) for q in config.queues}
 
 
-def _unlink_tickets(
-    queues: QueueService, uow: UnitOfWork, tickets: TicketRepository
-) -> Callable[[CustomerMessage], None]:
-    """Revoke, erase or consent withdrawn: tickets lose their link to the customer, in memory
-    now and on disk in a transaction of their own (a bridge until the message bus does both
-    in the customer's own transaction)."""
-    background: set[asyncio.Task[int]] = set()
+def _handlers(
+    customers: CustomerService,
+    recognition: RecognitionService,
+    alerts: AlertBoard,
+    queues: QueueService,
+    resend: ResendHandler | None,
+) -> tuple[EventHandlers, CommandHandlers]:
+    """Every reaction of one service to another, and who handles each command."""
 
-    def changed(message: CustomerMessage) -> None:
-        if isinstance(message, Tombstone) or not message.consent_recognition:
-            queues.unlink_customer(message.customer_id)
-            forget = uow.commit(lambda: (tickets.forget_customer(message.customer_id), []))
-            task = asyncio.get_running_loop().create_task(forget)
-            background.add(task)
-            task.add_done_callback(background.discard)
+    async def check_in_ticket_code(command: CheckInTicketCode) -> bool:
+        return await queues.check_in_code(command.payload)
 
-    return changed
+    async def check_in_tickets(event: CustomerIdentified) -> None:
+        await queues.check_in_customer(event.customer_id, event.via)
 
+    async def unlink_tickets(event: CustomerForgotten) -> None:
+        queues.unlink_customer(event.customer_id)
 
-def _checkin_route(
-    recognition: RecognitionService, clock: Clock, metrics: Metrics
-) -> InboundHandler:
-    async def handle(_topic: str, payload: bytes) -> None:
-        try:
-            checkin = parse_checkin(payload)
-        except MalformedMessage:
-            metrics.malformed_dropped.labels(source="mqtt.checkins").inc()
-            return
-        await recognition.checkin(
-            AppCheckin(checkin.customer_id, checkin.at_unix, clock.monotonic())
-        )
-
-    return handle
-
-
-def _customer_route(topics: Topics, customers: CustomerService) -> InboundHandler:
-    async def handle(topic: str, payload: bytes) -> None:
-        customer_id = topics.customer_id(topic)
-        if customer_id is not None:
-            await customers.handle(customer_id, payload)
-
-    return handle
+    events: EventHandlers = {
+        # A consenting customer's record stored: recognise them from now on.
+        CustomerRecordChanged: [recognition.customer_changed],
+        # Erase, revoke, consent withdrawn (already one committed transaction in the store):
+        # forget them in memory, unlink their live tickets, take their alerts back.
+        CustomerForgotten: [recognition.customer_forgotten, unlink_tickets, alerts.withdraw],
+        # Recognised at the door (new visit or seen again): their tickets are checked in,
+        # then the alert is shown (so it can say they are at the door for their ticket).
+        CustomerIdentified: [check_in_tickets],
+        AlertRaised: [alerts.show],
+        AlertAcked: [alerts.acked],
+        VisitArrived: [],  # goes up to the central side through the outbox only
+    }
+    commands: CommandHandlers = {
+        ApplyCustomerMessage: customers.apply,
+        AppCheckin: recognition.checkin,
+        CheckInTicketCode: check_in_ticket_code,
+    }
+    if resend is not None:
+        commands = {**commands, ResendRequest: resend.requeue}
+    return events, commands

@@ -12,6 +12,7 @@ from agent.aio import cancel_and_wait
 from agent.bootstrap import Components
 from agent.core.events import AgentStarted
 from agent.services.sources import supervise
+from agent.sync.link import LinkState
 from agent.web.app import create_app
 from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
@@ -106,6 +107,10 @@ class AgentDaemon:
                 await asyncio.wait_for(asyncio.shield(link_task), timeout=8)
         await cancel_and_wait(self._tasks)
         await self.web.stop()
+        # Reactions to what was committed last (alerts withdrawn, tickets unlinked) finish
+        # before the database closes.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.c.bus.idle(), timeout=5)
         self.c.runner.call(self.c.database.close)
         self.c.runner.close()
         _LOGGER.info("agent stopped")
@@ -134,7 +139,7 @@ class AgentDaemon:
         )
 
     def _mqtt_state(self) -> str:
-        return "disabled" if self.c.link is None else self.c.link.state.value
+        return (LinkState.DISABLED if self.c.link is None else self.c.link.state).value
 
     async def _housekeeping(self) -> None:
         while not self._stop.is_set():

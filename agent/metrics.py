@@ -51,6 +51,12 @@ class Metrics:
         self.mqtt_inflight_peak = Gauge(
             "retail_edge_mqtt_inflight_peak", "Highest in-flight count since start", registry=r
         )
+        self.bus_handler_failures = Counter(
+            "retail_edge_bus_handler_failures",
+            "Message-bus handlers that raised (logged; the committed change stands)",
+            ["event", "handler"],
+            registry=r,
+        )
         self.malformed_dropped = Counter(
             "retail_edge_malformed_inputs_dropped",
             "Malformed inputs dropped (MQTT payloads, radio frames, ...)",

@@ -17,6 +17,7 @@ from agent import tools
 from agent.bootstrap import build
 from agent.config.loader import parse_config
 from agent.core.customers import parse_customer_message
+from agent.core.messages import ApplyCustomerMessage
 from agent.daemon import AgentDaemon
 from agent.services.hub import STAFF_TOPIC
 from benchmarks.common import Figure, figure, percentile
@@ -40,9 +41,8 @@ async def _measure(samples: int) -> tuple[list[float], list[float]]:
         try:
             records = [demo_customer(random.Random(i), i) for i in range(samples)]
             for record in records:
-                await components.customers.handle(
-                    record["customer_id"], json.dumps(record).encode()
-                )
+                message = parse_customer_message(json.dumps(record).encode(), record["customer_id"])
+                await components.customers.apply(ApplyCustomerMessage(message))
             code = tools.pairing_code(config, "bench")
             base = f"http://127.0.0.1:{daemon.web.port}"
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:

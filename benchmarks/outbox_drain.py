@@ -16,7 +16,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from agent.bootstrap import build
+from agent.bootstrap import Components, build
 from agent.config.loader import parse_config
 from agent.core.events import PrivacyErased
 from agent.daemon import AgentDaemon
@@ -37,13 +37,19 @@ def _config(tmp: str, url: str, window: int) -> object:
     )
 
 
+def _append(components: Components, events: list[PrivacyErased]) -> None:
+    """A backlog written straight to the outbox on the store thread (before the start)."""
+    with components.database.atomic():
+        components.outbox.append(events)
+
+
 async def _agent_drain(url: str, events: int, window: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         components = build(_config(tmp, url, window))  # type: ignore[arg-type]
         bodies = [PrivacyErased(f"c-{i:06d}", 0) for i in range(events)]
         for start in range(0, events, 5000):
             chunk = bodies[start : start + 5000]
-            components.runner.call(components.uow.commit_now, lambda c=chunk: (None, c))
+            components.runner.call(_append, components, chunk)
         central = CentralService(url, client_id="bench-central")
         stop = asyncio.Event()
         central_task = asyncio.create_task(central.run(stop))

@@ -15,6 +15,9 @@ from typing import Literal
 from agent.core.events import JsonValue
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+# SQLite's INTEGER is 64-bit signed; a larger number would raise OverflowError when stored
+# (contract §8.3: any number size is a counted drop), so it is refused at parse time.
+INT64_MAX = 2**63 - 1
 CUSTOMER_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 NFC_UID_PATTERN = re.compile(r"(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})")  # 4, 7 or 10 bytes
 
@@ -61,8 +64,8 @@ def parse_customer_message(payload: bytes, topic_customer_id: str) -> CustomerMe
     if customer_id != topic_customer_id:
         raise MalformedMessage("customer_id does not match the topic")
     version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise MalformedMessage("version must be a non-negative integer")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= INT64_MAX:
+        raise MalformedMessage("version must be a non-negative 64-bit integer")
     op = doc.get("op")
     if op in ("revoke", "erase"):
         return Tombstone(op=op, customer_id=customer_id, version=version)
@@ -123,8 +126,8 @@ def _eid(raw: object) -> EidCredential | None:
     if not isinstance(exponent, int) or isinstance(exponent, bool) or not 0 <= exponent <= 15:
         raise MalformedMessage("credentials.eid.rotation_exponent must be an integer 0-15")
     epoch = raw.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise MalformedMessage("credentials.eid.epoch must be a non-negative integer")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= INT64_MAX:
+        raise MalformedMessage("credentials.eid.epoch must be a non-negative 64-bit integer")
     return EidCredential(
         identity_key=bytes.fromhex(key_hex), rotation_exponent=exponent, epoch=epoch
     )
@@ -148,7 +151,9 @@ def json_object(payload: bytes, max_bytes: int, what: str) -> dict[str, object]:
         raise MalformedMessage(f"{what}: {len(payload)} bytes exceeds {max_bytes}")
     try:
         doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:  # nested deeper than the parser goes: not a contract message
+        raise MalformedMessage(f"{what}: nested too deeply") from None
+    except ValueError as exc:  # bad JSON, bad UTF-8, an integer of too many digits
         raise MalformedMessage(f"not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise MalformedMessage("not a JSON object")

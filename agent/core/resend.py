@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.core.customers import MalformedMessage, json_object
+from agent.core.customers import INT64_MAX, MalformedMessage, json_object
 
 MAX_SPAN = 10_000  # one request asks for at most this many events; ask again for more
 
@@ -28,8 +28,8 @@ def parse_resend_request(payload: bytes) -> ResendRequest:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
         raise MalformedMessage("from_seq and to_seq must be integers")
     assert isinstance(low, int) and isinstance(high, int)  # noqa: S101 - narrowed above
-    if not 1 <= low <= high:
-        raise MalformedMessage("need 1 <= from_seq <= to_seq")
+    if not 1 <= low <= high <= INT64_MAX:
+        raise MalformedMessage("need 1 <= from_seq <= to_seq < 2**63")
     if high - low >= MAX_SPAN:
         raise MalformedMessage(f"at most {MAX_SPAN} events per request")
     return ResendRequest(low, high)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 SUBSCRIBER_BUFFER = 256
@@ -44,9 +44,25 @@ class Subscription:
             return None
 
 
+Snapshot = Callable[[], Awaitable[list[Message]]]
+
+
 class Hub:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
+        self._snapshots: dict[str, list[Snapshot]] = {}
+
+    def provide_snapshot(self, topic: str, snapshot: Snapshot) -> None:
+        """What a new subscriber of ``topic`` is given first (the staff stream's open alerts),
+        besides what the stream itself builds."""
+        self._snapshots.setdefault(topic, []).append(snapshot)
+
+    async def snapshot(self, topic: str) -> list[Message]:
+        """Read after subscribing: a change made meanwhile is then sent twice, never lost."""
+        messages: list[Message] = []
+        for provider in self._snapshots.get(topic, []):
+            messages += await provider()
+        return messages
 
     @contextlib.contextmanager
     def subscribe(self, *topics: str) -> Iterator[Subscription]:

@@ -3,20 +3,32 @@
 Every reading is resolved in memory against consenting customers only. Anything that does not
 resolve (a stranger's phone, an unknown card, a foreign QR code) is counted and dropped right
 here: it never reaches the database, the logs or MQTT.
+
+What follows an arrival (a linked ticket checked in, the alert on the tablets) and what follows
+a customer change (tables rebuilt, everything about them forgotten) are events on the message
+bus, dispatched after commit (the handler table is in `agent.bootstrap`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from agent.core.address_cache import AddressCache
+from agent.core.alerts import ArrivalAlert
 from agent.core.clock import rfc3339
-from agent.core.customers import CustomerMessage, Tombstone
 from agent.core.eid import EidTable
-from agent.core.events import CustomerNote, DomainEvent, VisitArrived, VisitLeft
+from agent.core.events import CustomerNote, VisitArrived, VisitLeft
+from agent.core.messages import (
+    AlertAcked,
+    AlertRaised,
+    CheckInTicketCode,
+    CustomerForgotten,
+    CustomerIdentified,
+    CustomerRecordChanged,
+)
 from agent.core.passes import verify_pass
 from agent.core.ports import Clock
 from agent.core.presence import Arrived, Change, Left, Presence, Recognised
@@ -24,7 +36,7 @@ from agent.core.readings import AppCheckin, EidSighting, NfcTap, QrScan
 from agent.core.ticket_codes import PREFIX as TICKET_CODE_PREFIX
 from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
-from agent.services.hub import STAFF_TOPIC, Hub
+from agent.services.messagebus import MessageBus
 from agent.store.customers import CustomerRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
@@ -43,7 +55,8 @@ class RecognitionService:
         addresses: AddressCache,
         clock: Clock,
         metrics: Metrics,
-        hub: Hub,
+        bus: MessageBus,
+        directory: CustomerDirectory,
         *,
         pass_public_key: bytes | None,
     ) -> None:
@@ -54,13 +67,10 @@ class RecognitionService:
         self.addresses = addresses
         self._clock = clock
         self._metrics = metrics
-        self._hub = hub
+        self._bus = bus
         self._pass_key = pass_public_key
-        self._check_in_code: Callable[[str], Awaitable[bool]] | None = None
-        self._check_in_customer: Callable[[str, str], Awaitable[int]] | None = None
-        self.directory = CustomerDirectory()
+        self.directory = directory
         self.eids = EidTable()
-        self._alerts: dict[str, list[str]] = {}  # customer -> alert ids shown on tablets
 
     async def load(self) -> None:
         records = await self._uow.read(self._customers.all)
@@ -72,26 +82,24 @@ class RecognitionService:
         )
         self._metrics.recognition_customers.set(len(self.directory))
 
-    # --- consent changes (called by the customer service after each applied message) -------
+    # --- customer changes (bus handlers, after the change is committed) -------------------
 
-    def customer_changed(self, message: CustomerMessage) -> None:
-        customer_id = message.customer_id
-        record = None if isinstance(message, Tombstone) else message
-        if record is not None and record.consent_recognition:
-            self.directory.put(record)
-            if record.eid is not None:
-                self.eids.upsert(customer_id, record.eid, self._clock.now().timestamp())
-            else:
-                self.eids.remove(customer_id)
+    async def customer_changed(self, event: CustomerRecordChanged) -> None:
+        record = event.record
+        self.directory.put(record)
+        if record.eid is not None:
+            self.eids.upsert(record.customer_id, record.eid, self._clock.now().timestamp())
         else:
-            # Revoked, erased or no longer consenting: stop recognising now and take back
-            # any alert about them still showing on a tablet.
-            self.directory.remove(customer_id)
-            self.eids.remove(customer_id)
-            self.addresses.forget_customer(customer_id)
-            self.presence.forget(customer_id)
-            for alert_id in self._alerts.pop(customer_id, []):
-                self._hub.publish(STAFF_TOPIC, "alert_withdrawn", {"alert_id": alert_id})
+            self.eids.remove(record.customer_id)
+        self._metrics.recognition_customers.set(len(self.directory))
+
+    async def customer_forgotten(self, event: CustomerForgotten) -> None:
+        """Revoked, erased or no longer consenting: stop recognising them now."""
+        customer_id = event.customer_id
+        self.directory.remove(customer_id)
+        self.eids.remove(customer_id)
+        self.addresses.forget_customer(customer_id)
+        self.presence.forget(customer_id)
         self._metrics.recognition_customers.set(len(self.directory))
 
     # --- readings --------------------------------------------------------------------------
@@ -113,16 +121,6 @@ class RecognitionService:
         customer_id = self.directory.by_nfc(reading.uid)
         await self._identified(customer_id, "nfc", reading.at)
 
-    def link_queue(
-        self,
-        check_in_code: Callable[[str], Awaitable[bool]],
-        check_in_customer: Callable[[str, str], Awaitable[int]],
-    ) -> None:
-        """The queue, built after this service: ticket codes at the camera and recognised
-        ticket holders at the door check their tickets in."""
-        self._check_in_code = check_in_code
-        self._check_in_customer = check_in_customer
-
     def identify_pass(self, payload: str) -> str | None:
         """The customer a loyalty pass belongs to, if valid now and that customer consented."""
         if self._pass_key is None:
@@ -133,9 +131,9 @@ class RecognitionService:
         return customer_id
 
     async def scan(self, reading: QrScan) -> None:
-        if reading.payload.startswith(TICKET_CODE_PREFIX) and self._check_in_code is not None:
+        if reading.payload.startswith(TICKET_CODE_PREFIX):
             # A queue ticket, not a person: the code says nothing about who holds it.
-            if await self._check_in_code(reading.payload):
+            if await self._bus.handle(CheckInTicketCode(reading.payload)):
                 self._metrics.readings_resolved.labels(kind="ticket").inc()
             else:
                 self._metrics.readings_dropped.labels(kind="ticket").inc()
@@ -156,12 +154,11 @@ class RecognitionService:
         self._metrics.address_cache_size.set(len(self.addresses))
 
     async def acknowledge(self, alert_id: str, device: str) -> str | None:
-        taken_by = await self._uow.commit(
-            lambda: (self._visits.ack_alert(alert_id, device, self._clock.now()), [])
-        )
-        if taken_by is not None:
-            self._hub.publish(STAFF_TOPIC, "alert_acked", {"alert_id": alert_id, "by": taken_by})
-        return taken_by
+        def work() -> tuple[str | None, Sequence[object]]:
+            taken_by = self._visits.ack_alert(alert_id, device, self._clock.now())
+            return taken_by, [] if taken_by is None else [AlertAcked(alert_id, taken_by)]
+
+        return await self._uow.commit(work)
 
     async def add_note(self, customer_id: str, text: str, by: str) -> bool:
         """A staff note on a customer who consented to staff seeing their profile, sent up
@@ -197,50 +194,44 @@ class RecognitionService:
         alert = not new_visit or change.alert  # type: ignore[union-attr]
         alert_id = uuid.uuid4().hex if alert else None
 
-        def work() -> tuple[dict[str, object] | None, Sequence[DomainEvent]]:
-            events: list[DomainEvent] = []
+        def work() -> tuple[None, Sequence[object]]:
+            if not self._customers.is_held(change.customer_id):
+                # Forgotten while this reading was on its way: nothing about them is written.
+                return None, []
+            events: list[object] = []
             history = self._visits.history(change.customer_id, excluding=change.visit_id)
             if new_visit:
                 self._visits.arrived(change.visit_id, change.customer_id, change.via, now)
                 events.append(VisitArrived(change.visit_id, change.customer_id, change.via))
-            if alert_id is None:
-                return None, events
-            self._visits.add_alert(alert_id, change.customer_id, change.visit_id, change.via, now)
-            payload: dict[str, object] = {
-                "alert_id": alert_id,
-                "customer_id": change.customer_id,
-                "display_name": record.display_name,
-                "via": change.via,
-                "at": _iso(now),
-            }
-            if record.consent_staff_profile:
-                payload["profile"] = dict(record.profile) | {
-                    "visits": history.visits,
-                    "last_visit": history.last_visit,
-                }
-            return payload, events
+            events.append(CustomerIdentified(change.customer_id, change.via))
+            if alert_id is not None:
+                self._visits.add_alert(
+                    alert_id, change.customer_id, change.visit_id, change.via, now
+                )
+                events.append(
+                    AlertRaised(
+                        ArrivalAlert.of(
+                            record,
+                            alert_id=alert_id,
+                            via=change.via,
+                            at=_iso(now),
+                            visits=history.visits,
+                            last_visit=history.last_visit,
+                        )
+                    )
+                )
+            return None, events
 
-        payload = await self._uow.commit(work)
-        if self._check_in_customer is not None:
-            await self._check_in_customer(change.customer_id, change.via)
-        if payload is not None:
-            # Consent is checked again at the moment of showing: a revoke that landed while
-            # the transaction ran must win.
-            if self.directory.get(change.customer_id) is None:
-                return
-            self._alerts.setdefault(change.customer_id, []).append(str(payload["alert_id"]))
-            self._hub.publish(STAFF_TOPIC, "arrival", payload)
-            self._metrics.arrivals.labels(via=change.via).inc()
+        await self._uow.commit(work)
 
     async def _left(self, change: Left) -> None:
         now = self._clock.now()
 
-        def work() -> tuple[None, Sequence[DomainEvent]]:
+        def work() -> tuple[None, Sequence[object]]:
             self._visits.left(change.visit_id, now, change.dwell_s)
             return None, [VisitLeft(change.visit_id, change.customer_id, round(change.dwell_s, 1))]
 
         await self._uow.commit(work)
-        self._alerts.pop(change.customer_id, None)
 
     async def purge(self, visit_retention_days: int, alert_retention_h: int) -> int:
         now = self._clock.now()

@@ -8,7 +8,6 @@ from datetime import datetime
 from agent.core.events import DomainEvent
 from agent.core.ports import Clock
 from agent.core.ratelimit import RateLimiter
-from agent.store.runner import StoreRunner
 from agent.store.staff import StaffDevice, StaffRepository
 from agent.store.unit_of_work import UnitOfWork
 
@@ -31,11 +30,8 @@ class StaffService:
     FAILURE_WINDOW_S = 600.0
     LAST_SEEN_EVERY_S = 300.0
 
-    def __init__(
-        self, uow: UnitOfWork, runner: StoreRunner, staff: StaffRepository, clock: Clock
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, staff: StaffRepository, clock: Clock) -> None:
         self._uow = uow
-        self._runner = runner
         self._staff = staff
         self._clock = clock
         self._client_failures = RateLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
@@ -63,7 +59,7 @@ class StaffService:
     async def authenticate(self, token: str) -> StaffDevice | None:
         if not token or len(token) > 128:
             return None
-        device = await self._runner.run(self._staff.authenticate, token)
+        device = await self._uow.read(self._staff.authenticate, token)
         if device is not None and self._stale(device.last_seen_at):
             # For `retail-edge devices` (which tablets are still in use): written at most
             # once per LAST_SEEN_EVERY_S per tablet, not on every request.

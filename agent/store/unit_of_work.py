@@ -6,16 +6,23 @@ storage. Works submitted while a commit is in progress are committed together in
 transaction (each in its own savepoint, so one failing work does not undo the others): under
 load many changes share one fsync, and each caller still hears back only after its own change
 is durable.
+
+A work returns wire events (`DomainEvent`, appended to the outbox) and internal events
+(`agent.core.messages`, never written). After the group's commit every event of each work is
+handed to the message bus, in commit order; `commit` returns once the reactions to its events
+ran too, so a caller sees the whole effect of its change (`submit` callers get the committed
+result without waiting for the reactions).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from agent.core.events import DomainEvent
 from agent.store.database import Database
@@ -26,21 +33,36 @@ _LOGGER = logging.getLogger(__name__)
 R = TypeVar("R")
 P = ParamSpec("P")
 
-Work = Callable[[], tuple[R, Sequence[DomainEvent]]]
+# A work's events: wire events and internal ones (agent.core.messages) alike.
+Work = Callable[[], tuple[R, Sequence[object]]]
 MAX_GROUP = 256
+
+
+class Dispatcher(Protocol):
+    """Where committed events go (`agent.services.messagebus.MessageBus`; the store layer
+    does not import services)."""
+
+    def emit(self, events: Sequence[object]) -> asyncio.Future[None] | None: ...
+
+    def in_handler(self) -> bool: ...
 
 
 @dataclass(slots=True)
 class _Pending:
     work: Work[Any]
     future: asyncio.Future[Any]
+    events: Sequence[object] = ()
+    dispatched: asyncio.Future[None] | None = None
 
 
 class UnitOfWork:
-    def __init__(self, runner: StoreRunner, database: Database, outbox: Outbox) -> None:
+    def __init__(
+        self, runner: StoreRunner, database: Database, outbox: Outbox, bus: Dispatcher
+    ) -> None:
         self.runner = runner
         self.database = database
         self.outbox = outbox
+        self._bus = bus
         self.outbox_wakeup = asyncio.Event()
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -49,13 +71,6 @@ class UnitOfWork:
         # shown in /healthz, /metrics and on the tablets.
         self.write_problem: str | None = None
 
-    def commit_now(self, work: Work[R]) -> R:
-        """One transaction for one work; call it on the store thread (start-up, tools)."""
-        with self.database.atomic():
-            result, events = work()
-            self.outbox.append(events)
-        return result
-
     async def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read on the store thread (no transaction, no events): services read through
         this instead of reaching into the runner."""
@@ -63,14 +78,24 @@ class UnitOfWork:
 
     def submit(self, work: Work[R]) -> asyncio.Future[R]:
         """Queue ``work`` for the next group commit; works run in submission order."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(work, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return future
+        return self._enqueue(work).future
 
     async def commit(self, work: Work[R]) -> R:
-        return await self.submit(work)
+        """Commit ``work``; return its result once durable and its events handled."""
+        pending = self._enqueue(work)
+        result: R = await pending.future
+        # A handler committing must not wait for the dispatch it is part of.
+        if pending.dispatched is not None and not self._bus.in_handler():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(pending.dispatched)
+        return result
+
+    def _enqueue(self, work: Work[R]) -> _Pending:
+        pending = _Pending(work, asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return pending
 
     async def record(self, events: Sequence[DomainEvent]) -> None:
         """Commit events that change no other state."""
@@ -93,6 +118,9 @@ class UnitOfWork:
                     raise
                 continue
             for item, (ok, value) in zip(group, outcomes, strict=True):
+                if ok and item.events:
+                    # Committed: the reactions run whether or not the caller still waits.
+                    item.dispatched = self._bus.emit(item.events)
                 if item.future.done():
                     continue  # the caller went away (cancelled); its change is committed anyway
                 if ok:
@@ -108,7 +136,8 @@ class UnitOfWork:
                 try:
                     with self.database.atomic():  # a savepoint per work
                         result, events = item.work()
-                        self.outbox.append(events)
+                        self.outbox.append([e for e in events if isinstance(e, DomainEvent)])
+                    item.events = events
                     outcomes.append((True, result))
                 except sqlite3.OperationalError:
                     raise  # the disk, not this work: fail the whole group, write nothing

@@ -15,6 +15,15 @@ class VisitHistory:
     last_visit: str | None  # when the previous visit started (RFC 3339)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    alert_id: str
+    customer_id: str
+    visit_id: str | None
+    via: str
+    at: str  # RFC 3339, as stored
+
+
 class VisitRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -31,10 +40,15 @@ class VisitRepository:
             (rfc3339(at), dwell_s, visit_id),
         )
 
-    def history(self, customer_id: str, *, excluding: str | None = None) -> VisitHistory:
+    def history(
+        self, customer_id: str, *, excluding: str | None = None, before: str | None = None
+    ) -> VisitHistory:
+        """Visits other than ``excluding`` (started before ``before``, RFC 3339, if given):
+        what the alert of that visit says about the customer's past visits."""
         count, last = self._database.conn.execute(
-            "SELECT COUNT(*), MAX(arrived_at) FROM visits WHERE customer_id = ? AND visit_id != ?",
-            (customer_id, excluding or ""),
+            "SELECT COUNT(*), MAX(arrived_at) FROM visits WHERE customer_id = ? "
+            "AND visit_id != ? AND (? IS NULL OR arrived_at < ?)",
+            (customer_id, excluding or "", before, before),
         ).fetchone()
         return VisitHistory(int(count), last)
 
@@ -61,10 +75,22 @@ class VisitRepository:
         return by
 
     def alerts_of(self, customer_id: str) -> list[str]:
+        """Every alert about the customer still stored, acknowledged or not (a taken alert
+        may still be on a tablet's screen). A withdrawn alert is not among them: erase and
+        revoke delete the rows in the transaction that reads them."""
         rows = self._database.conn.execute(
-            "SELECT alert_id FROM alerts WHERE customer_id = ?", (customer_id,)
+            "SELECT alert_id FROM alerts WHERE customer_id = ? ORDER BY at", (customer_id,)
         ).fetchall()
         return [str(r[0]) for r in rows]
+
+    def open_alerts(self, since: datetime) -> list[StoredAlert]:
+        """Alerts nobody took yet, raised at or after ``since``, oldest first."""
+        rows = self._database.conn.execute(
+            "SELECT alert_id, customer_id, visit_id, via, at FROM alerts "
+            "WHERE acked_by IS NULL AND at >= ? ORDER BY at",
+            (rfc3339(since),),
+        ).fetchall()
+        return [StoredAlert(str(a), str(c), v, str(via), str(at)) for a, c, v, via, at in rows]
 
     def erase(self, customer_id: str) -> int:
         """Delete every visit and alert of a customer; returns rows deleted."""

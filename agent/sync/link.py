@@ -180,7 +180,13 @@ class MqttLink:
             payload = message.payload if isinstance(message.payload, bytes) else b""
             for route in self._routes:
                 if message.topic.matches(route.topic_filter):
-                    await route.handler(message.topic.value, payload)
+                    try:
+                        await route.handler(message.topic.value, payload)
+                    except Exception:
+                        # Handlers drop what they cannot apply (agent.sync.inbound); this is
+                        # the last line: one message lost, never the connection (§8.3).
+                        self._metrics.malformed_dropped.labels(source="mqtt.unhandled").inc()
+                        _LOGGER.exception("inbound handler failed on %s", message.topic.value)
                     break
 
     def _client(self) -> aiomqtt.Client:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from agent.core.customers import MalformedMessage
 from agent.core.events import DomainEvent, OutboxDropped
-from agent.core.resend import ResendRequest, parse_resend_request
+from agent.core.resend import ResendRequest
 from agent.metrics import Metrics
 from agent.store.outbox import Outbox, Requeued
 from agent.store.unit_of_work import UnitOfWork
@@ -29,13 +28,8 @@ class ResendHandler:
         self._publisher = publisher
         self._metrics = metrics
 
-    async def handle(self, _topic: str, payload: bytes) -> None:
-        try:
-            request = parse_resend_request(payload)
-        except MalformedMessage as exc:
-            _LOGGER.warning("dropped malformed resend request: %s", exc)
-            self._metrics.malformed_dropped.labels(source="mqtt.resend").inc()
-            return
+    async def requeue(self, request: ResendRequest) -> None:
+        """The bus handler of a parsed request (agent.sync.inbound parses the payload)."""
         result = await self._uow.commit(lambda: self._requeue(request))
         self._metrics.events_resent.inc(result.requeued)
         for low, high in result.unavailable:

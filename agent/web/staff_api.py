@@ -92,6 +92,10 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
             yield sse_frame("queue", ctx.queues.queue_view(queue))
         if ctx.occupancy():
             yield sse_frame("occupancy", ctx.occupancy())
+        # Alerts still open, from the store (services/alerts.py): a tablet that reconnects,
+        # or an agent that restarted, does not lose someone waiting at the door.
+        for opened in await ctx.hub.snapshot(STAFF_TOPIC):
+            yield sse_frame(opened.name, opened.data)
         while True:
             message = await subscription.next(KEEPALIVE_S)
             if subscription.lagged:

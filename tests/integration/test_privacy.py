@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agent.bootstrap import build
 from agent.config.loader import load_config
 from agent.core.clock import ManualClock
+from agent.core.customers import parse_customer_message
+from agent.core.messages import ApplyCustomerMessage
 from agent.core.passes import sign_pass
 from agent.core.readings import NfcTap, QrScan
 from simulators.ble_phones import Walk
@@ -98,7 +100,8 @@ async def test_visit_retention_purge(write_config) -> None:
     try:
         await components.recognition.load()
         record = customer(8)
-        await components.customers.handle("c-00008", json.dumps(record).encode())
+        message = parse_customer_message(json.dumps(record).encode(), "c-00008")
+        await components.customers.apply(ApplyCustomerMessage(message))
         uid = record["credentials"]["nfc_uids"][0]
         await components.recognition.tap(NfcTap(uid, "counter", clock.monotonic()))
 

@@ -1,0 +1,101 @@
+"""Arrival alerts on the staff tablets: shown, taken, withdrawn, and replayed to a new stream.
+
+Every method here reacts to a committed change (bus handlers) or reads the store, so what a
+tablet sees follows the database: an alert is shown only if its row was written, withdrawn
+for every row an erase or revoke found, and a tablet that (re)connects gets the open ones
+from the store, not from memory that a restart or a departure would have cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from agent.core.alerts import ArrivalAlert
+from agent.core.messages import AlertAcked, AlertRaised, CustomerForgotten
+from agent.core.ports import Clock
+from agent.metrics import Metrics
+from agent.services.directory import CustomerDirectory
+from agent.services.hub import STAFF_TOPIC, Hub, Message
+from agent.store.unit_of_work import UnitOfWork
+from agent.store.visits import StoredAlert, VisitHistory, VisitRepository
+
+_LOGGER = logging.getLogger(__name__)
+# A reconnecting tablet is shown the alerts of the current shift, not of the whole retention.
+SNAPSHOT_MAX_AGE_H = 12
+
+
+class AlertBoard:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        visits: VisitRepository,
+        directory: CustomerDirectory,
+        clock: Clock,
+        metrics: Metrics,
+        hub: Hub,
+        *,
+        alert_retention_h: int,
+    ) -> None:
+        self._uow = uow
+        self._visits = visits
+        self._directory = directory
+        self._clock = clock
+        self._metrics = metrics
+        self._hub = hub
+        self._window = timedelta(hours=min(alert_retention_h, SNAPSHOT_MAX_AGE_H))
+
+    async def show(self, event: AlertRaised) -> None:
+        alert = event.alert
+        # Consent is checked again at the moment of showing: a revoke handled since the
+        # alert was written must win (its withdrawal found the row; this is the same alert).
+        if self._directory.get(alert.customer_id) is None:
+            return
+        self._hub.publish(STAFF_TOPIC, "arrival", alert.as_json())
+        self._metrics.arrivals.labels(via=alert.via).inc()
+
+    async def acked(self, event: AlertAcked) -> None:
+        self._hub.publish(STAFF_TOPIC, "alert_acked", {"alert_id": event.alert_id, "by": event.by})
+
+    async def withdraw(self, event: CustomerForgotten) -> None:
+        for alert_id in event.alert_ids:
+            self._hub.publish(STAFF_TOPIC, "alert_withdrawn", {"alert_id": alert_id})
+        if event.alert_ids:
+            _LOGGER.info("withdrew %d alerts after %s", len(event.alert_ids), event.op)
+
+    async def open_alerts(self) -> list[ArrivalAlert]:
+        """Alerts still open, for a tablet opening its stream: not taken by anyone, not
+        withdrawn (erase and revoke delete them), about a customer who still consents, and
+        raised within the alert retention, at most the last 12 hours (a shift: older ones
+        are history, not someone waiting at the door). Oldest first, as they arrived."""
+        since = self._clock.now() - self._window
+        alerts = []
+        for stored, history in await self._uow.read(self._read_open, since):
+            record = self._directory.get(stored.customer_id)
+            if record is None:  # forgotten meanwhile
+                continue
+            alerts.append(
+                ArrivalAlert.of(
+                    record,
+                    alert_id=stored.alert_id,
+                    via=stored.via,
+                    at=stored.at,
+                    visits=history.visits,
+                    last_visit=history.last_visit,
+                )
+            )
+        return alerts
+
+    async def snapshot(self) -> list[Message]:
+        return [Message(STAFF_TOPIC, "arrival", a.as_json()) for a in await self.open_alerts()]
+
+    def _read_open(self, since: datetime) -> list[tuple[StoredAlert, VisitHistory]]:
+        return [
+            (stored, self._history(stored))
+            for stored in self._visits.open_alerts(since)
+            if self._directory.get(stored.customer_id) is not None
+        ]
+
+    def _history(self, stored: StoredAlert) -> VisitHistory:
+        # What the live alert said: the visits before this one.
+        return self._visits.history(stored.customer_id, excluding=stored.visit_id, before=stored.at)
