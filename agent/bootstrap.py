@@ -31,12 +31,14 @@ from agent.core.readings import AppCheckin
 from agent.core.resend import ResendRequest
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
+from agent.daemon import AgentDaemon
 from agent.devices import RecognitionWiring, SourceSpec, device_source
 from agent.metrics import Metrics
 from agent.services.alerts import AlertBoard
 from agent.services.customers import CustomerService
 from agent.services.directory import CustomerDirectory
 from agent.services.footfall import FootfallService
+from agent.services.health import HealthMonitor
 from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
 from agent.services.queue import QueueService
@@ -58,6 +60,14 @@ from agent.sync.link import MqttLink
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
+from agent.web.app import create_app
+from agent.web.context import WebContext
+from agent.web.customer_api import customer_router
+from agent.web.health import health_router
+from agent.web.pages import pages_router
+from agent.web.recognition_api import recognition_router
+from agent.web.server import WebServer
+from agent.web.staff_api import staff_router
 
 
 @dataclass
@@ -81,6 +91,7 @@ class Components:
     footfall: FootfallService
     recognition: RecognitionService
     alerts: AlertBoard
+    health: HealthMonitor
     sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
 
@@ -213,9 +224,50 @@ def build(
         footfall=footfall,
         recognition=recognition,
         alerts=alerts,
+        health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
         extras=wiring.simulators,
     )
+
+
+def assemble(components: Components) -> AgentDaemon:
+    """A ready daemon for these components: the web app with every router, and its server."""
+    c = components
+    web = WebContext.create(
+        c.config,
+        c.clock,
+        c.metrics,
+        c.hub,
+        c.queues,
+        c.staff,
+        c.footfall.snapshot,
+        c.footfall.hours,
+    )
+    app = create_app(
+        [
+            health_router(c.health.report, c.metrics),
+            customer_router(web),
+            staff_router(web),
+            pages_router(web),
+            recognition_router(web, c.recognition),
+        ],
+        c.metrics,
+    )
+    closed = c.metrics.http_connections_closed
+    server = WebServer(
+        app,
+        c.config.http.bind,
+        c.config.http.port,
+        on_connection_closed=lambda reason: closed.labels(reason=reason).inc(),
+    )
+    return AgentDaemon(components, server)
+
+
+def build_daemon(
+    config: AgentConfig, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> AgentDaemon:
+    """`build` then `assemble`: what `retail-edge run` and the demo start."""
+    return assemble(build(config, clock=clock, rng=rng))
 
 
 def _window_secrets(database: Database, config: AgentConfig) -> tuple[bytes, dict[str, int]]:

@@ -154,13 +154,12 @@ def _check_config(path: Path) -> int:
 
 
 def _run(path: Path) -> int:
-    from agent.bootstrap import build
+    from agent.bootstrap import build_daemon
     from agent.config.loader import load_config
     from agent.daemon import run_daemon
 
     config = load_config(path)
-    components = build(config)
-    asyncio.run(run_daemon(components))
+    asyncio.run(run_daemon(build_daemon(config)))
     return 0
 
 

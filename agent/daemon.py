@@ -6,21 +6,16 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.aio import cancel_and_wait
-from agent.bootstrap import Components
 from agent.core.events import AgentStarted
 from agent.services.sources import supervise
-from agent.sync.link import LinkState
-from agent.web.app import create_app
-from agent.web.context import WebContext
-from agent.web.customer_api import customer_router
-from agent.web.health import HealthReport, health_router
-from agent.web.pages import pages_router
-from agent.web.recognition_api import recognition_router
-from agent.web.server import WebServer
-from agent.web.staff_api import staff_router
+
+if TYPE_CHECKING:  # bootstrap builds the daemon, so the daemon cannot import it at run time
+    from agent.bootstrap import Components
+    from agent.web.server import WebServer
 
 _LOGGER = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
@@ -28,33 +23,12 @@ QUEUE_TIMER_S = 5.0
 
 
 class AgentDaemon:
-    def __init__(self, components: Components) -> None:
+    def __init__(self, components: Components, web: WebServer) -> None:
+        """Built by `agent.bootstrap.assemble`, which also builds the web app it serves."""
         self.c = components
+        self.web = web
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        web = WebContext.create(
-            components.config,
-            components.clock,
-            components.metrics,
-            components.hub,
-            components.queues,
-            components.staff,
-            components.footfall.snapshot,
-            components.footfall.hours,
-        )
-        app = create_app(
-            [
-                health_router(self.health, components.metrics),
-                customer_router(web),
-                staff_router(web),
-                pages_router(web),
-                recognition_router(web, components.recognition),
-            ],
-            components.metrics,
-        )
-        http = components.config.http
-        self.web = WebServer(app, http.bind, http.port)
-        self._storage_problem: str | None = None
         self._closed = False
 
     async def start(self) -> None:
@@ -115,32 +89,6 @@ class AgentDaemon:
         self.c.runner.close()
         _LOGGER.info("agent stopped")
 
-    async def health(self) -> HealthReport:
-        try:
-            stats = await self.c.runner.run(self.c.outbox.stats)
-        except sqlite3.Error as exc:
-            return HealthReport(
-                self._mqtt_state(),
-                -1,
-                storage_ok=False,
-                storage_problem=f"database unreadable: {exc}",
-            )
-        self.c.metrics.outbox_depth.set(stats.depth)
-        age = 0.0
-        if stats.oldest_created_at is not None:
-            age = max(0.0, self.c.clock.now().timestamp() - stats.oldest_created_at)
-        self.c.metrics.outbox_oldest_age.set(age)
-        problem = self.c.uow.write_problem or self._storage_problem
-        return HealthReport(
-            self._mqtt_state(),
-            stats.depth,
-            storage_ok=problem is None,
-            storage_problem=problem,
-        )
-
-    def _mqtt_state(self) -> str:
-        return (LinkState.DISABLED if self.c.link is None else self.c.link.state).value
-
     async def _housekeeping(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -179,9 +127,9 @@ class AgentDaemon:
             await self.c.queues.purge()
             rc = self.c.config.recognition
             await self.c.recognition.purge(rc.visit_retention_days, rc.alert_retention_h)
-            self._storage_problem = None
+            self.c.health.housekeeping_failed(None)
         except sqlite3.OperationalError as exc:
-            self._storage_problem = f"database write failed: {exc}"
+            self.c.health.housekeeping_failed(f"database write failed: {exc}")
             self.c.metrics.storage_errors.inc()
             _LOGGER.error("housekeeping could not write the database: %s", exc)  # noqa: TRY400
             return
@@ -191,11 +139,10 @@ class AgentDaemon:
             self.c.uow.outbox_wakeup.set()
 
 
-async def run_daemon(components: Components) -> None:
+async def run_daemon(daemon: AgentDaemon) -> None:
     """Run until SIGTERM/SIGINT (`retail-edge run`)."""
     import signal
 
-    daemon = AgentDaemon(components)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)

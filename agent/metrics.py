@@ -146,6 +146,12 @@ class Metrics:
             registry=r,
         )
         self.occupancy = Gauge("retail_edge_occupancy", "People inside the store now", registry=r)
+        self.http_connections_closed = Counter(
+            "retail_edge_http_connections_closed",
+            "Connections the agent closed: headers too slow, too many from one address",
+            ["reason"],
+            registry=r,
+        )
         self.storage_errors = Counter(
             "retail_edge_storage_errors", "Database writes that failed", registry=r
         )

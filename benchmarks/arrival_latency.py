@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 
 from agent import tools
-from agent.bootstrap import build
+from agent.bootstrap import assemble, build
 from agent.config.loader import parse_config
 from agent.core.customers import parse_customer_message
 from agent.core.messages import ApplyCustomerMessage
-from agent.daemon import AgentDaemon
 from agent.services.hub import STAFF_TOPIC
 from benchmarks.common import Figure, figure, percentile
 from simulators.customers import demo_customer
@@ -36,7 +35,7 @@ async def _measure(samples: int) -> tuple[list[float], list[float]]:
             source=Path(tmp) / "bench.toml",
         )
         components = build(config)
-        daemon = AgentDaemon(components)
+        daemon = assemble(components)
         await daemon.start()
         try:
             records = [demo_customer(random.Random(i), i) for i in range(samples)]

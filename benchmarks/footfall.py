@@ -19,11 +19,10 @@ import aiomqtt
 
 from agent.adapters.footfall_mqtt import MqttDoorCounter
 from agent.aio import TCP_NODELAY
-from agent.bootstrap import build
+from agent.bootstrap import build_daemon
 from agent.config.loader import parse_config
 from agent.core.clock import SystemClock
 from agent.core.footfall import Direction, Occupancy, OccupancySettings, counter_delta
-from agent.daemon import AgentDaemon
 from simulators.mosquitto import MosquittoBroker
 
 IN = "footfall-main/sensor/people_in/state"
@@ -64,7 +63,7 @@ async def _latency(samples: int) -> tuple[list[float], list[float]]:
             },
             source=Path(tmp) / "bench.toml",
         )
-        daemon = AgentDaemon(build(config))
+        daemon = build_daemon(config)
         await daemon.start()
         try:
             assert daemon.c.link is not None

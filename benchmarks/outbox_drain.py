@@ -16,10 +16,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.config.loader import parse_config
 from agent.core.events import PrivacyErased
-from agent.daemon import AgentDaemon
 from benchmarks.common import Figure, figure, rss_mb
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
@@ -55,7 +54,7 @@ async def _agent_drain(url: str, events: int, window: int) -> dict[str, float]:
         central_task = asyncio.create_task(central.run(stop))
         await asyncio.wait_for(central.ready.wait(), 10)
         rss_before = rss_mb()
-        daemon = AgentDaemon(components)
+        daemon = assemble(components)
         started = time.perf_counter()
         await daemon.start()
         ledger = central.ledger("bench-01")

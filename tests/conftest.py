@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.config.model import AgentConfig
 from agent.core.clock import ManualClock
 from agent.core.ports import Clock
@@ -103,7 +103,7 @@ async def start_agent() -> AsyncIterator[Callable[[AgentConfig], Any]]:
 
     async def start(config: AgentConfig, *, clock: Clock | None = None) -> RunningAgent:
         components = build(config, clock=clock)
-        daemon = AgentDaemon(components)
+        daemon = assemble(components)
         await daemon.start()
         agent = RunningAgent(components, daemon)
         running.append(agent)

@@ -20,10 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent import tools
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.config.loader import parse_config
 from agent.config.model import AgentConfig
-from agent.daemon import AgentDaemon
 from simulators.ble_phones import SimulatedPhones
 from simulators.central import CentralService
 from simulators.customers import demo_customer, tombstone
@@ -91,7 +90,7 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
     # The port must be known before the config is made: public_url (in the QR codes) has it.
     config = demo_config(data_dir, http_port or free_port(), mqtt_url)
     components = build(config)
-    daemon = AgentDaemon(components)
+    daemon = assemble(components)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import KW_ONLY, dataclass
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from agent.metrics import Metrics
-
-
-@dataclass(frozen=True, slots=True)
-class HealthReport:
-    mqtt: str  # "connected" | "disconnected" | "disabled"
-    outbox: int
-    _: KW_ONLY
-    storage_ok: bool = True
-    storage_problem: str | None = None
-
+from agent.services.health import HealthReport
 
 HealthProbe = Callable[[], Awaitable[HealthReport]]
 

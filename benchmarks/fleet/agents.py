@@ -94,7 +94,7 @@ def store_config(store: str, url: str, tmp: str) -> Any:
 
 async def run_worker(conn: Connection, url: str, stores: list[str], tmp: str) -> None:
     """Run `stores` real agents in this event loop; obey the parent's commands."""
-    from agent.bootstrap import build
+    from agent.bootstrap import assemble, build
     from agent.daemon import AgentDaemon
 
     rng = random.Random(stores[0])
@@ -107,7 +107,7 @@ async def run_worker(conn: Connection, url: str, stores: list[str], tmp: str) ->
             started = time.monotonic()
             for store in stores:
                 components = build(store_config(store, url, tmp))
-                daemon = AgentDaemon(components)
+                daemon = assemble(components)
                 await daemon.start()
                 daemons.append(daemon)
                 producers.append(Producer(components, rng))

@@ -37,7 +37,7 @@ async def test_events_arrive_in_order_with_contiguous_seq(
     assert versions == [str(i) for i in range(50)]
     status = await retained(broker, "retail/v1/stores/test-01/status")
     assert status["state"] == "online" and "version" in status and "ts" in status
-    health = await agent.daemon.health()
+    health = await agent.components.health.report()
     await eventually(lambda: agent.components.outbox.stats().depth == 0, message="outbox drained")
     assert health.mqtt == "connected"
 
@@ -60,7 +60,7 @@ async def test_backlog_from_an_outage_drains_in_order_within_the_window(
         await agent.components.uow.record([AgentStarted(f"{chunk}-{i}") for i in range(100)])
         await asyncio.sleep(max(0.0, started + (chunk + 1) / 3 - loop.time()))
     assert loop.time() - started >= 10
-    assert (await agent.daemon.health()).outbox == 3000
+    assert (await agent.components.health.report()).outbox == 3000
     broker.start()
     await eventually(lambda: ledger.max_seq == 3001, timeout=30, message="backlog delivered")
     await eventually(lambda: ledger.gaps() == [], message="no gaps")

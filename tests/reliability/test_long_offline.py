@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.config.loader import load_config
 from agent.core.clock import ManualClock
 from agent.core.events import AgentStarted
@@ -246,7 +246,7 @@ async def simulate_offline(
         began = time.perf_counter()
         await daemon._housekeeping_once()
         tally.housekeeping_s = max(tally.housekeeping_s, time.perf_counter() - began)
-        assert daemon._storage_problem is None, daemon._storage_problem
+        assert (await components.health.report()).storage_ok
         # Retention appends `outbox.dropped` events after the mark: they are not counted.
         mark = int(await runner.run(database.meta, "next_seq") or 1)
         if minute % plan.check_every_min == 0 or minute % 60 == 59:
@@ -276,7 +276,7 @@ async def run_long_offline(
     path.write_text(config_text(tmp_path, broker.url, plan), encoding="utf-8")
     clock = ManualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     components = build(load_config(path), clock=clock)
-    daemon = AgentDaemon(components)
+    daemon = assemble(components)
     await daemon.start()
     started = time.monotonic()
     try:

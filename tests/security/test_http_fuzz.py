@@ -33,7 +33,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.config import SchemathesisConfig
 
 from agent import tools
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.config.loader import load_config
 from agent.daemon import AgentDaemon
 from tests.integration.queue_fixtures import QUEUES
@@ -74,7 +74,7 @@ class ThreadedAgent:
         try:
             self._loop = asyncio.get_running_loop()
             self.components = build(load_config(self.config_path))
-            self._daemon = AgentDaemon(self.components)
+            self._daemon = assemble(self.components)
             await self._daemon.start()
             self.port = self._daemon.web.port
         except BaseException as exc:

@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from agent import tools
-from agent.bootstrap import Components, build
+from agent.bootstrap import Components, assemble, build
 from agent.core.clock import ManualClock
 from agent.core.window_token import FORM_TOKEN_PERIODS, ROTATION_PERIOD_S
 from agent.daemon import AgentDaemon
@@ -81,7 +81,7 @@ async def clocked(write_config) -> AsyncIterator[ClockedAgent]:  # type: ignore[
     that codes made by `retail-edge pair` and its clock agree)."""
     clock = ManualClock(datetime.now(UTC))
     components = build(queue_config(write_config), clock=clock)
-    daemon = AgentDaemon(components)
+    daemon = assemble(components)
     await daemon.start()
     try:
         yield ClockedAgent(components, daemon, clock)
