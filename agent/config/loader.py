@@ -12,6 +12,7 @@ import binascii
 import re
 import tomllib
 import zoneinfo
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +29,7 @@ from agent.config.model import (
     StorageConfig,
     StoreConfig,
 )
-from agent.config.reader import Problems, Table
+from agent.config.reader import Problems, Table, describe_kind
 from agent.errors import ConfigError
 
 STORE_ID_PATTERN = r"[a-z0-9-]{1,64}"
@@ -130,9 +131,41 @@ def _http(root: Table) -> HttpConfig:
         joins_per_token_per_minute=t.integer(
             "joins_per_token_per_minute", 60, minimum=1, maximum=10_000
         ),
+        wrong_tokens_per_client=t.integer("wrong_tokens_per_client", 20, minimum=1, maximum=10_000),
+        trusted_proxies=_trusted_proxies(t, https=parts.scheme == "https"),
     )
     t.finish()
     return config
+
+
+LOOPBACK = (ip_network("127.0.0.1/32"), ip_network("::1/128"))
+
+
+def _trusted_proxies(t: Table, *, https: bool) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`[http] trusted_proxies`: addresses or CIDR networks. Unset, an https public URL
+    implies a TLS-terminating proxy on this machine (the agent speaks plain HTTP), so
+    loopback is trusted; otherwise nobody is, and X-Forwarded-For is ignored."""
+    if not t.has("trusted_proxies"):
+        return LOOPBACK if https else ()
+    raw = t.raw("trusted_proxies")
+    if not isinstance(raw, list):
+        t.bad(
+            "trusted_proxies",
+            f"must be an array of IP addresses or networks, got {describe_kind(raw)}",
+        )
+        return ()
+    networks: list[IPv4Network | IPv6Network] = []
+    for n, entry in enumerate(raw):
+        if not isinstance(entry, str):
+            t.bad("trusted_proxies", f"entry {n + 1}: must be a string, got {describe_kind(entry)}")
+            continue
+        try:
+            # strict: "10.0.0.1/8" is more likely a typo than a wish to trust 10.0.0.0/8.
+            networks.append(ip_network(entry.strip(), strict=True))
+        except ValueError as exc:
+            # ipaddress names the entry: "'proxy.lan' does not appear to be an IPv4 or ...".
+            t.bad("trusted_proxies", f"entry {n + 1}: {exc}")
+    return tuple(networks)
 
 
 def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:

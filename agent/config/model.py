@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +42,13 @@ class HttpConfig:
     joins_per_client: int = 5  # joins one client address may make per join_window_s
     join_window_s: int = 600
     joins_per_token_per_minute: int = 60
+    # Refused joins whose window token is wrong or expired, per client address and
+    # join_window_s: they do not use up the join quota, but guessing stays bounded.
+    wrong_tokens_per_client: int = 20
+    # Peers whose X-Forwarded-For is believed. The loader's default is none, or loopback
+    # when public_url is https (the agent speaks plain HTTP, so an https public URL means a
+    # TLS-terminating proxy in front of it).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

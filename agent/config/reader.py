@@ -39,7 +39,7 @@ class Table:
         if isinstance(data, Mapping):
             self._data: Mapping[str, object] = data
         else:
-            problems.add(path, f"must be a table, got {_kind(data)}")
+            problems.add(path, f"must be a table, got {describe_kind(data)}")
             self._data = {}
 
     def key(self, name: str) -> str:
@@ -86,7 +86,7 @@ class Table:
         if kind is float and isinstance(value, int):
             return float(value)  # type: ignore[return-value]
         if not isinstance(value, kind):
-            self.bad(name, f"must be {kind_name}, got {_kind(value)}")
+            self.bad(name, f"must be {kind_name}, got {describe_kind(value)}")
             return default
         return value
 
@@ -181,7 +181,8 @@ class Table:
                 self.bad(name, "unknown key")
 
 
-def _kind(value: object) -> str:
+def describe_kind(value: object) -> str:
+    """How a problem line names a wrong value: `the string 'x'`, `an array`, `int 3`."""
     if isinstance(value, Mapping):
         return "a table"
     if isinstance(value, list):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict, deque
 
 
@@ -31,6 +32,17 @@ class RateLimiter:
             return False
         hits.append(now)
         return True
+
+    def refund(self, key: str, at: float) -> None:
+        """Take back the event ``allow(key, at)`` counted: a caller counts an attempt before
+        its outcome is known (so concurrent attempts cannot all pass the check first) and
+        refunds the ones that turn out not to count. A key forgotten since (evicted, or its
+        window passed) has nothing left to refund."""
+        hits = self._hits.get(key)
+        if hits is None:
+            return
+        with contextlib.suppress(ValueError):
+            hits.remove(at)
 
     def retry_after(self, key: str, now: float) -> float:
         hits = self._hits.get(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Protocol
 
 from fastapi import Request
@@ -23,8 +25,44 @@ class PairedDevice(Protocol):
     def name(self) -> str: ...
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+Networks = Sequence[IPv4Network | IPv6Network]
+# Longest address text kept as a rate-limit key (an IPv6 address with a zone fits).
+_MAX_ADDRESS = 64
+
+
+def client_address(request: Request, trusted_proxies: Networks) -> str:
+    """The address rate limits count. The TCP peer, unless it is one of ``[http]
+    trusted_proxies``: then the rightmost X-Forwarded-For entry that is not itself a trusted
+    proxy, since each proxy appends the address it saw and everything left of that entry is
+    whatever the client wrote. This is the only place that reads the header: uvicorn's own
+    proxy handling is off (agent/web/server.py), so no local process can forge an address
+    unless the operator said to trust it."""
+    peer = request.client.host if request.client else "unknown"
+    if not _is_trusted(peer, trusted_proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop[:_MAX_ADDRESS]
+    # Every hop is a trusted proxy (or there is no header): the farthest one is the client.
+    return hops[0][:_MAX_ADDRESS] if hops else peer
+
+
+def _is_trusted(host: str, trusted_proxies: Networks) -> bool:
+    if not trusted_proxies:
+        return False
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d
+    return any(address in network for network in trusted_proxies)
 
 
 def _credential(request: Request, scheme: str) -> str | None:

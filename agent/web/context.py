@@ -22,10 +22,19 @@ class WebContext:
     hub: Hub
     queues: QueueService
     staff: StaffService
-    join_limit_client: RateLimiter
-    join_limit_token: RateLimiter
+    join_limit_client: RateLimiter  # accepted joins per client address (join_window_s)
+    join_limit_token: RateLimiter  # accepted joins per window token (per minute)
+    # Joins refused for a wrong or expired window token, per client address: a separate
+    # budget, so a stale code does not use up the join quota, yet guessing stays bounded.
+    wrong_token_limit: RateLimiter
     occupancy: Callable[[], dict[str, object]] = dict
     footfall_hours: Callable[[str | None], Awaitable[dict[str, object]]] | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get `Secure` when the public URL is https, whatever the scheme of the
+        request that reached the agent: behind a TLS-terminating proxy that is plain http."""
+        return self.config.http.public_url.startswith("https://")
 
     def store_full(self) -> bool:
         """At capacity (contract §2): walk-ins are sent to the queue."""
@@ -53,6 +62,7 @@ class WebContext:
             staff=staff,
             join_limit_client=RateLimiter(http.joins_per_client, http.join_window_s),
             join_limit_token=RateLimiter(http.joins_per_token_per_minute, 60.0),
+            wrong_token_limit=RateLimiter(http.wrong_tokens_per_client, http.join_window_s),
             occupancy=occupancy,
             footfall_hours=footfall_hours,
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import queue_topic
@@ -15,7 +16,14 @@ from agent.services.staff import PairingRefused
 from agent.web.auth import STAFF_COOKIE, TICKET_COOKIE_PREFIX, client_address, ticket_for
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
-from agent.web.models import PairedOut, SummaryOut, TicketCreated, TicketOut, summary_out
+from agent.web.models import (
+    PairedOut,
+    RequestBody,
+    SummaryOut,
+    TicketCreated,
+    TicketOut,
+    summary_out,
+)
 from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
 from agent.web.wording import error_message, request_locale
 
@@ -23,9 +31,7 @@ TICKET_COOKIE_MAX_AGE_S = 12 * 3600
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
-class JoinBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class JoinBody(RequestBody):
     window_token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     name: Annotated[str, StringConstraints(max_length=40)] = ""
     party_size: int = Field(default=1, ge=1, le=20)
@@ -36,11 +42,67 @@ class JoinBody(BaseModel):
     customer_pass: Annotated[str, StringConstraints(max_length=1024)] | None = None
 
 
-class PairBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class PairBody(RequestBody):
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
     device_name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+# Refusals that say the presented window token was wrong or too old: what guessing gets.
+WRONG_TOKEN_REFUSALS = frozenset({"window_token_expired"})
+
+
+class JoinBudget:
+    """One join attempt's places in the join limits, taken before the join awaits anything
+    (so concurrent attempts cannot all pass the check first) and settled by its outcome: an
+    accepted join keeps its places in the join quotas (per client, per token) and gives back
+    its place in the wrong-token budget; a refusal for a wrong or expired token keeps only
+    that one; any other refusal or failure (closed, full, storage) keeps none."""
+
+    def __init__(self) -> None:
+        self.keeps_quota = False
+        self.keeps_wrong_token = True  # until the outcome is known, it may be a guess
+
+    def accepted(self) -> None:
+        self.keeps_quota, self.keeps_wrong_token = True, False
+
+    def refused(self, code: str) -> None:
+        self.keeps_quota, self.keeps_wrong_token = False, code in WRONG_TOKEN_REFUSALS
+
+
+@contextmanager
+def join_budget(
+    ctx: WebContext, queue: str, client: str, token: str, locale: str
+) -> Iterator[JoinBudget]:
+    """Refuse with 429 if any limit is used up; otherwise count the attempt in all three
+    and give back, when the block ends, what its outcome does not use."""
+    now = ctx.clock.monotonic()
+    wrong, per_client, per_token = (
+        ctx.wrong_token_limit,
+        ctx.join_limit_client,
+        ctx.join_limit_token,
+    )
+    if not wrong.allow(client, now):
+        ctx.metrics.joins_refused.labels(queue=queue, reason="wrong_tokens").inc()
+        message = error_message(locale, "too_many_attempts")
+        raise ApiError(429, "too_many_attempts", message)
+    # Refund only what was counted: hits at the same instant are alike, so a refund of an
+    # uncounted attempt would take back another request's place.
+    counted = per_client.allow(client, now)
+    if not counted or not per_token.allow(token, now):
+        wrong.refund(client, now)
+        if counted:
+            per_client.refund(client, now)
+        ctx.metrics.joins_refused.labels(queue=queue, reason="rate_limited").inc()
+        raise ApiError(429, "rate_limited", "Too many tickets from here. Please wait a bit.")
+    budget = JoinBudget()
+    try:
+        yield budget
+    finally:
+        if not budget.keeps_quota:
+            per_client.refund(client, now)
+            per_token.refund(token, now)
+        if not budget.keeps_wrong_token:
+            wrong.refund(client, now)
 
 
 def rule_error(exc: QueueRuleError, locale: str, action: str | None = None) -> ApiError:
@@ -69,13 +131,8 @@ def customer_router(ctx: WebContext) -> APIRouter:
         queue: str, body: JoinBody, request: Request, response: Response
     ) -> TicketCreated:
         queue_or_404(ctx, queue)
-        client = client_address(request)
-        now = ctx.clock.monotonic()
-        if not ctx.join_limit_client.allow(client, now) or not ctx.join_limit_token.allow(
-            body.window_token, now
-        ):
-            ctx.metrics.joins_refused.labels(queue=queue, reason="rate_limited").inc()
-            raise ApiError(429, "rate_limited", "Too many tickets from here. Please wait a bit.")
+        client = client_address(request, ctx.config.http.trusted_proxies)
+        locale = request_locale(request, body.locale if "locale" in body.model_fields_set else None)
         request_ = JoinRequest(
             body.window_token,
             body.name,
@@ -84,18 +141,20 @@ def customer_router(ctx: WebContext) -> APIRouter:
             body.phone,
             customer_pass=body.customer_pass or None,
         )
-        try:
-            ticket, secret = await queues.join(queue, request_, client)
-        except QueueUnavailable as exc:
-            chosen = body.locale if "locale" in body.model_fields_set else None
-            raise rule_error(exc, request_locale(request, chosen)) from None
+        with join_budget(ctx, queue, client, body.window_token, locale) as budget:
+            try:
+                ticket, secret = await queues.join(queue, request_, client)
+            except QueueUnavailable as exc:
+                budget.refused(exc.code)
+                raise rule_error(exc, locale) from None
+            budget.accepted()
         response.set_cookie(
             TICKET_COOKIE_PREFIX + ticket.id,
             secret,
             max_age=TICKET_COOKIE_MAX_AGE_S,
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            secure=ctx.secure_cookies,
         )
         return TicketCreated(ticket=TicketOut.model_validate(queues.view(ticket)), secret=secret)
 
@@ -128,7 +187,11 @@ def customer_router(ctx: WebContext) -> APIRouter:
     @router.post("/api/v1/pair")
     async def pair(body: PairBody, request: Request, response: Response) -> PairedOut:
         try:
-            token = await ctx.staff.pair(body.code, body.device_name, client_address(request))
+            token = await ctx.staff.pair(
+                body.code,
+                body.device_name,
+                client_address(request, ctx.config.http.trusted_proxies),
+            )
         except PairingRefused as exc:
             status = 429 if exc.code == "too_many_attempts" else 403
             message = error_message(request_locale(request), exc.code)
@@ -139,7 +202,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
             max_age=365 * 24 * 3600,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=ctx.secure_cookies,
         )
         return PairedOut(token=token)
 

@@ -1,6 +1,7 @@
 """The JSON bodies the agent answers with, as pydantic models mirroring the services' view
 models: FastAPI serialises routes' answers through them, so /openapi.json describes the real
-bodies, and the event streams encode the same views the same way (`to_json`)."""
+bodies, and the event streams encode the same views the same way (`to_json`). Also the base
+of the bodies it accepts (`RequestBody`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from agent.services.queue import (
 
 # The one timestamp format on the wire (UTC, milliseconds, `Z`), not pydantic's own.
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON body the agent accepts: unknown fields are refused, and values are
+    strict: `"3"` or `true` is not a number, `1` is not a boolean (pydantic's default would
+    convert them), so a client learns at once that it sent the wrong type (422)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class _Out(BaseModel):

@@ -33,7 +33,11 @@ class WebServer:
             log_config=None,  # the agent's logging setup applies
             access_log=False,
             lifespan="off",
-            proxy_headers=True,
+            # Off: uvicorn would believe X-Forwarded-For from FORWARDED_ALLOW_IPS (127.0.0.1
+            # by default), i.e. from any local process. The client address is worked out
+            # from [http] trusted_proxies in one place instead (agent/web/auth.py), and
+            # cookies' Secure follows public_url, not the request scheme.
+            proxy_headers=False,
             timeout_graceful_shutdown=3,
             # Header deadline and per-address cap (contract 8.3); h11 also bounds a request
             # line plus headers to 16 KiB.

@@ -16,9 +16,10 @@ Already proven elsewhere, and not repeated here:
 - page headers (CSP without inline scripts, nosniff, no referrer, no framing):
   tests/browser/test_pages_http.py::assert_html_headers
 
-Client addresses: uvicorn trusts `X-Forwarded-For` from 127.0.0.1 only (a reverse proxy on
-the same machine), which is where these tests connect from; they use it to play several
-phones. A phone on the network cannot choose its address that way.
+Client addresses: these agents list 127.0.0.1 in `[http] trusted_proxies` (as a store with a
+reverse proxy on the same machine would), which is where these tests connect from; they use
+`X-Forwarded-For` to play several phones. A phone on the network cannot choose its address
+that way, and without the key nobody can (tests/security/test_joins_and_proxies.py).
 """
 
 from __future__ import annotations
@@ -49,13 +50,16 @@ SECURITY_HEADERS = {
 }
 
 
+TRUST_LOOPBACK = 'trusted_proxies = ["127.0.0.1"]'
+
+
 def phone(n: int) -> dict[str, str]:
     return {"X-Forwarded-For": f"198.51.100.{n}"}
 
 
 @pytest.fixture
 async def agent(write_config, start_agent):  # type: ignore[no-untyped-def]
-    return await start_agent(queue_config(write_config))
+    return await start_agent(queue_config(write_config, http=TRUST_LOOPBACK))
 
 
 @pytest.fixture
@@ -80,7 +84,7 @@ async def clocked(write_config) -> AsyncIterator[ClockedAgent]:  # type: ignore[
     """An agent whose clock only moves when the test says so (starting at the real time, so
     that codes made by `retail-edge pair` and its clock agree)."""
     clock = ManualClock(datetime.now(UTC))
-    components = build(queue_config(write_config), clock=clock)
+    components = build(queue_config(write_config, http=TRUST_LOOPBACK), clock=clock)
     daemon = assemble(components)
     await daemon.start()
     try:
@@ -327,7 +331,7 @@ async def test_one_customer_cannot_read_change_or_list_another_customers_ticket(
 
 
 async def test_joins_are_limited_per_window_token(write_config, start_agent) -> None:
-    http = "joins_per_client = 100\njoins_per_token_per_minute = 3"
+    http = f"joins_per_client = 100\njoins_per_token_per_minute = 3\n{TRUST_LOOPBACK}"
     agent = await start_agent(queue_config(write_config, http=http))
     shared = token(agent)  # one photo of the window, passed around
     async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:

@@ -90,6 +90,17 @@ def test_rate_limiter_window_and_bounded_memory() -> None:
     assert len(limiter._hits) == 3
 
 
+def test_a_refund_gives_back_exactly_one_counted_place() -> None:
+    limiter = RateLimiter(limit=2, window_s=60, max_keys=2)
+    assert limiter.allow("a", 5) and limiter.allow("a", 5)
+    limiter.refund("a", 5)
+    assert limiter.allow("a", 6) and not limiter.allow("a", 7)
+    limiter.refund("a", 4)  # never counted: nothing changes
+    assert not limiter.allow("a", 7)
+    limiter.refund("gone", 5)  # an unknown (or evicted) key: nothing to give back
+    assert "gone" not in limiter._hits
+
+
 def test_opening_hours() -> None:
     days = ((540, 1140), None, None, None, None, None, None)  # Mondays 09:00-19:00
     monday = datetime(2026, 3, 2, 8, 59)
