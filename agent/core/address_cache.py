@@ -25,7 +25,6 @@ class AddressCache:
         self._resolved_ttl = resolved_ttl_s
         self._unresolved_ttl = unresolved_ttl_s
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self.evictions = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -44,7 +43,6 @@ class AddressCache:
         self._entries.move_to_end(address)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
-            self.evictions += 1
 
     def forget_customer(self, customer_id: str) -> None:
         for address in [a for a, e in self._entries.items() if e.customer_id == customer_id]:

@@ -66,7 +66,6 @@ class UnitOfWork:
         self.outbox_wakeup = asyncio.Event()
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
-        self.transactions = 0  # how many fsyncs the commits cost (for benchmarks and tests)
         # The last write failure (disk full, read-only file system), until a write succeeds:
         # shown in /healthz, /metrics and on the tablets.
         self.write_problem: str | None = None
@@ -143,5 +142,4 @@ class UnitOfWork:
                     raise  # the disk, not this work: fail the whole group, write nothing
                 except Exception as exc:  # noqa: BLE001 - handed to that work's caller
                     outcomes.append((False, exc))
-        self.transactions += 1
         return outcomes
