@@ -43,6 +43,15 @@ class TicketRepository:
             f"ON CONFLICT(id) DO UPDATE SET {updates}",
             values,
         )
+        if ticket.customer_id is not None:
+            # A ticket links only to a customer the store still holds. A transition decided on
+            # the in-memory ticket before an erase or revoke, and committed after it, must not
+            # write the link back (the erase's own transaction cleared it).
+            self._database.conn.execute(
+                "UPDATE tickets SET customer_id = NULL WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM customers WHERE customer_id = ?)",
+                (ticket.id, ticket.customer_id),
+            )
 
     def get(self, ticket_id: str) -> Ticket | None:
         row = self._database.conn.execute(f"{_SELECT} WHERE id = ?", (ticket_id,)).fetchone()

@@ -151,3 +151,33 @@ def test_retention_by_age(tmp_path: Path) -> None:
     assert types == ["agent.started", "outbox.dropped"]
     assert outbox.enforce_retention(max_events=10_000, max_age_s=3600) == []
     db.close()
+
+
+def test_a_ticket_never_links_to_a_customer_the_store_does_not_hold(tmp_path: Path) -> None:
+    """A staff transition decided on the in-memory ticket before an erase and committed after
+    it must not write the erased customer's id back into the ticket row."""
+    import random
+    from datetime import UTC, datetime
+
+    from agent.core.customers import parse_customer_message
+    from agent.core.queue import Ticket, TicketState
+    from agent.store.customers import CustomerRepository
+    from agent.store.tickets import TicketRepository
+    from simulators.customers import demo_customer
+
+    db = open_db(tmp_path / "a.db")
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    record = demo_customer(random.Random(1), 1)
+    held = parse_customer_message(json.dumps(record).encode(), record["customer_id"])
+    tickets = TicketRepository(db)
+    with db.atomic():
+        CustomerRepository(db).upsert(held, now)
+        for ticket_id, customer in (("t-held", "c-00001"), ("t-gone", "c-99999")):
+            tickets.save(
+                Ticket(
+                    ticket_id, "advice", 1, TicketState.CALLED, 1.0, now, "h", customer_id=customer
+                )
+            )
+    links = dict(db.conn.execute("SELECT id, customer_id FROM tickets").fetchall())
+    assert links == {"t-held": "c-00001", "t-gone": None}
+    db.close()
