@@ -49,6 +49,7 @@ from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
 from agent.store.privacy import CustomerForgetting
+from agent.store.push import PushSubscriptions
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, window_secret
 from agent.store.staff import StaffRepository
@@ -175,6 +176,7 @@ def build(
         )
     secret, generations = runner.call(_window_secrets, database, config)
     tickets = TicketRepository(database)
+    subscriptions = PushSubscriptions(database)
     queues = QueueService(
         config,
         uow,
@@ -186,6 +188,7 @@ def build(
         static_generation=lambda queue: generations.get(queue, 1),
         ticket_key=derive_ticket_key(secret),
         identify_pass=recognition.identify_pass,
+        subscriptions=subscriptions,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
     footfall = FootfallService(
