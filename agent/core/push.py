@@ -153,3 +153,42 @@ def check_subscription(
     except ValueError:
         raise SubscriptionRefused("push_keys_invalid") from None
     return Subscription(endpoint, key, secret)
+
+
+@dataclass(frozen=True, slots=True)
+class PushMessage:
+    """One Web Push to send: the payload in clear (the sender encrypts it for the
+    subscription, RFC 8291), how long the push service may keep it, and its urgency."""
+
+    subscription: Subscription
+    payload: bytes
+    ttl_s: int
+    urgency: Literal["very-low", "low", "normal", "high"]
+
+
+# What became of one attempt. `reason` is the metric label; `retry` says whether trying
+# again later may help (the service was unreachable, slow, overloaded or rate-limiting).
+PushOutcome = Literal["sent", "gone", "retry", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    outcome: PushOutcome
+    reason: str
+    status: int | None = None
+
+
+def classify_status(status: int) -> PushResult:
+    """RFC 8030 answers: 201 (or any 2xx) accepted; 404/410 the subscription is gone; 429
+    and 5xx may pass; 3xx is a redirect, never followed (SSRF); other 4xx are refusals."""
+    if 200 <= status < 300:
+        return PushResult("sent", "sent", status)
+    if status in (404, 410):
+        return PushResult("gone", "gone", status)
+    if status == 429:
+        return PushResult("retry", "rate_limited", status)
+    if status >= 500:
+        return PushResult("retry", "server_error", status)
+    if 300 <= status < 400:
+        return PushResult("refused", "redirect", status)
+    return PushResult("refused", "rejected", status)
