@@ -12,10 +12,11 @@ import random
 from dataclasses import dataclass, field
 
 from agent import __version__
+from agent.adapters.webpush import WebPushSender
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
 from agent.core.clock import SystemClock
-from agent.core.events import VisitArrived
+from agent.core.events import QueueApproaching, QueueCalled, QueueRecalled, VisitArrived
 from agent.core.messages import (
     AlertAcked,
     AlertRaised,
@@ -27,6 +28,7 @@ from agent.core.messages import (
 )
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
+from agent.core.push import EndpointPolicy
 from agent.core.readings import AppCheckin
 from agent.core.resend import ResendRequest
 from agent.core.ticket_codes import derive_key as derive_ticket_key
@@ -41,6 +43,7 @@ from agent.services.footfall import FootfallService
 from agent.services.health import HealthMonitor
 from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
+from agent.services.push import PushService
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
@@ -49,8 +52,9 @@ from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
 from agent.store.privacy import CustomerForgetting
+from agent.store.push import PushSubscriptions
 from agent.store.runner import StoreRunner
-from agent.store.secrets import static_generation, window_secret
+from agent.store.secrets import static_generation, vapid_private_key, window_secret
 from agent.store.staff import StaffRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -65,6 +69,7 @@ from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import health_router
 from agent.web.pages import pages_router
+from agent.web.push_api import push_router, push_wording
 from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
 from agent.web.staff_api import staff_router
@@ -91,6 +96,7 @@ class Components:
     footfall: FootfallService
     recognition: RecognitionService
     alerts: AlertBoard
+    push: PushService
     health: HealthMonitor
     sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
@@ -175,6 +181,7 @@ def build(
         )
     secret, generations = runner.call(_window_secrets, database, config)
     tickets = TicketRepository(database)
+    subscriptions = PushSubscriptions(database)
     queues = QueueService(
         config,
         uow,
@@ -186,6 +193,27 @@ def build(
         static_generation=lambda queue: generations.get(queue, 1),
         ticket_key=derive_ticket_key(secret),
         identify_pass=recognition.identify_pass,
+        subscriptions=subscriptions,
+    )
+    pc = config.push
+    push = PushService(
+        uow,
+        subscriptions,
+        WebPushSender(
+            runner.call(vapid_private_key, database),
+            pc.subject,
+            EndpointPolicy.of(pc.endpoint_hosts),
+            clock,
+            timeout_s=pc.timeout_s,
+        ),
+        queues.ticket,
+        push_wording,
+        lambda queue: queues.queue_config(queue).label if queue in queues.queue_ids() else queue,
+        clock,
+        metrics,
+        pc,
+        config.http.public_url,
+        rng=rng,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
     footfall = FootfallService(
@@ -204,7 +232,7 @@ def build(
         for device in config.devices
         if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
-    events, commands = _handlers(customers, recognition, alerts, queues, resend)
+    events, commands = _handlers(customers, recognition, alerts, queues, push, resend)
     bus.bind(events, commands)
     return Components(
         config=config,
@@ -224,6 +252,7 @@ def build(
         footfall=footfall,
         recognition=recognition,
         alerts=alerts,
+        push=push,
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
         extras=wiring.simulators,
@@ -250,6 +279,7 @@ def assemble(components: Components) -> AgentDaemon:
             staff_router(web),
             pages_router(web),
             recognition_router(web, c.recognition),
+            push_router(web, c.push),
         ],
         c.metrics,
     )
@@ -281,6 +311,7 @@ def _handlers(
     recognition: RecognitionService,
     alerts: AlertBoard,
     queues: QueueService,
+    push: PushService,
     resend: ResendHandler | None,
 ) -> tuple[EventHandlers, CommandHandlers]:
     """Every reaction of one service to another, and who handles each command."""
@@ -306,6 +337,12 @@ def _handlers(
         AlertRaised: [alerts.show],
         AlertAcked: [alerts.acked],
         VisitArrived: [],  # goes up to the central side through the outbox only
+        # The customer is told on their phone (Web Push, contract 8.6); these only queue a
+        # push, sent by the push worker, so no staff action waits for a push service. The
+        # events also go up through the outbox (the central side may send an SMS).
+        QueueApproaching: [push.approaching],
+        QueueCalled: [push.called],
+        QueueRecalled: [push.recalled],
     }
     commands: CommandHandlers = {
         ApplyCustomerMessage: customers.apply,

@@ -43,6 +43,7 @@ class AgentDaemon:
             self._tasks.append(asyncio.create_task(self.c.link.run(self._stop), name="mqtt"))
         else:
             _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
+        self._tasks.append(asyncio.create_task(self.c.push.run(self._stop), name="push"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))

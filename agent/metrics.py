@@ -72,6 +72,37 @@ class Metrics:
         self.customer_records = Gauge(
             "retail_edge_customer_records", "Consented customer records held", registry=r
         )
+        self.push_sent = Counter(
+            "retail_edge_push_sent",
+            "Web Push messages a push service accepted",
+            ["kind"],
+            registry=r,
+        )
+        self.push_failed = Counter(
+            "retail_edge_push_failed",
+            "Web Push attempts that failed, by reason (some are retried)",
+            ["reason"],
+            registry=r,
+        )
+        self.push_given_up = Counter(
+            "retail_edge_push_given_up",
+            "Web Push messages given up (ticket ended, retry budget spent, queue full, ...)",
+            ["reason"],
+            registry=r,
+        )
+        self.push_subscriptions_refused = Counter(
+            "retail_edge_push_subscriptions_refused",
+            "Push subscriptions refused (endpoint not allowed, malformed keys)",
+            ["reason"],
+            registry=r,
+        )
+        self.push_latency = Histogram(
+            "retail_edge_push_request_seconds",
+            "Time from the event to the push service's answer, first attempt",
+            ["kind"],
+            registry=r,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
         self.http_requests = Histogram(
             "retail_edge_http_request_seconds",
             "HTTP request latency",

@@ -29,6 +29,7 @@ from agent.config.model import (
     StorageConfig,
     StoreConfig,
 )
+from agent.config.push import parse_push
 from agent.config.reader import Problems, Table, describe_kind
 from agent.errors import ConfigError
 
@@ -71,6 +72,7 @@ def parse_config(
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
+        push=parse_push(root),
         devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
     )
     root.finish()
@@ -237,6 +239,8 @@ def _queues(root: Table) -> tuple[QueueConfig, ...]:
                 grace_s=q.integer("grace_s", 180, minimum=10, maximum=3600),
                 auto_no_show_s=q.integer("auto_no_show_s", 600, minimum=0, maximum=86400),
                 snooze_places=q.integer("snooze_places", 3, minimum=1, maximum=50),
+                notify_position=q.integer("notify_position", 2, minimum=0, maximum=1000),
+                notify_eta_s=q.optional_integer("notify_eta_s", minimum=0, maximum=86400),
             )
         )
         q.finish()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from agent.core.presence import PresenceSettings
+from agent.core.push import DEFAULT_ENDPOINT_HOSTS
 
 # The presence rules' defaults are the core's; the config only says which ones a store changed.
 _PRESENCE = PresenceSettings()
@@ -82,11 +83,30 @@ class QueueConfig:
     grace_s: int = 180  # a called customer not there after this is flagged to staff
     auto_no_show_s: int = 600  # ... and marked no-show after this (0: never automatically)
     snooze_places: int = 3  # "I need a few more minutes" moves back at most this many places
+    # "Almost your turn" (contract 8.6): once, when a waiting ticket first reaches this
+    # position, or (when set) an estimated wait of at most notify_eta_s, whichever is first.
+    notify_position: int = 2
+    notify_eta_s: int | None = None
 
     @property
     def printed_sticker(self) -> bool:
         """A static token (printed sticker) rather than a rotating window screen."""
         return self.window_token == "static"  # noqa: S105 - a mode name, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class PushConfig:
+    """`[push]`: Web Push to customers' phones (contract 8.6)."""
+
+    # Allowed push-service hosts (agent.core.push.parse_host_rule): https only, except
+    # entries written http://HOST:PORT.
+    endpoint_hosts: tuple[str, ...] = DEFAULT_ENDPOINT_HOSTS
+    # The VAPID `sub` claim: how a push service contacts the sender (RFC 8292 §2.1).
+    subject: str = "mailto:push@retail-edge.invalid"
+    timeout_s: float = 5.0  # connect and whole request, each attempt
+    retry_initial_s: float = 2.0  # first delay after a failed attempt; doubles, capped
+    retry_max_delay_s: float = 120.0
+    retry_for_s: float = 900.0  # then given up (and earlier if the ticket ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,4 +283,5 @@ class AgentConfig:
     opening_hours: OpeningHours = OpeningHours()
     recognition: RecognitionConfig = RecognitionConfig()
     occupancy: OccupancyConfig = OccupancyConfig()
+    push: PushConfig = PushConfig()
     devices: tuple[DeviceConfig, ...] = ()

@@ -49,7 +49,37 @@ class QueueCalled(DomainEvent):
     ticket_id: str
     number: int
     phone: str | None = None
-    recall: bool | None = None  # extension: true when staff called the same ticket again
+
+    def data(self) -> dict[str, JsonValue]:
+        return _without_none(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueApproaching(DomainEvent):
+    """Contract 8.6: a waiting ticket first reached the queue's `notify_position` (or its
+    `notify_eta_s`); once per ticket. `phone` only with SMS consent, as on `queue.joined`."""
+
+    type: ClassVar[str] = "queue.approaching"
+    queue: str
+    ticket_id: str
+    number: int
+    position: int
+    phone: str | None = None
+
+    def data(self) -> dict[str, JsonValue]:
+        return _without_none(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecalled(DomainEvent):
+    """Contract 8.6: staff called the ticket again; `recalls` counts from 1."""
+
+    type: ClassVar[str] = "queue.recalled"
+    queue: str
+    ticket_id: str
+    number: int
+    recalls: int
+    phone: str | None = None
 
     def data(self) -> dict[str, JsonValue]:
         return _without_none(asdict(self))

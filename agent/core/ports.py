@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from agent.core.push import PushMessage, PushResult
 from agent.core.readings import EidSighting, NfcTap, QrScan
 
 T_co = TypeVar("T_co", covariant=True)
@@ -58,3 +59,19 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class PushSender(Protocol):
+    """Web Push out to a browser's push service (RFC 8030/8291/8292): the real adapter posts
+    over HTTPS to allow-listed hosts only; tests point it at a push endpoint they serve."""
+
+    @property
+    def public_key(self) -> str:
+        """The VAPID public key, base64url of the uncompressed P-256 point."""
+        ...
+
+    async def send(self, message: PushMessage) -> PushResult:
+        """One attempt; never raises for what the network or the push service does."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -12,17 +12,20 @@ back a bounded number of places without renumbering anyone.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agent.core.events import (
     DomainEvent,
+    QueueApproaching,
     QueueCalled,
     QueueCheckedIn,
     QueueJoined,
     QueueLeft,
     QueueNoShow,
+    QueueRecalled,
     QueueServed,
 )
 
@@ -72,6 +75,8 @@ class Ticket:
     # Set only when the customer joined with their loyalty pass (consented to recognition);
     # cleared with the name when the ticket is anonymised, and on revoke or erase.
     customer_id: str | None = None
+    # When "almost your turn" was announced (contract 8.6): at most once per ticket.
+    approached_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -85,6 +90,10 @@ class Ticket:
         if self.checked_in_at is not None and self.checked_in_at > self.called_at:
             return self.checked_in_at
         return self.called_at
+
+
+def _order_key(ticket: Ticket) -> tuple[float, int]:
+    return ticket.sort_key, ticket.number
 
 
 class QueueBook:
@@ -112,7 +121,7 @@ class QueueBook:
     def waiting(self) -> list[Ticket]:
         if self._order is None:
             items = [t for t in self._active.values() if t.state == TicketState.WAITING]
-            self._order = sorted(items, key=lambda t: (t.sort_key, t.number))
+            self._order = sorted(items, key=_order_key)
             self._positions = {t.id: index + 1 for index, t in enumerate(self._order)}
         return list(self._order)
 
@@ -173,7 +182,9 @@ class QueueBook:
             ended_at=None,
             recalls=ticket.recalls + 1,
         )
-        event = QueueCalled(self.queue, ticket.id, ticket.number, phone=ticket.phone, recall=True)
+        event = QueueRecalled(
+            self.queue, ticket.id, ticket.number, again.recalls, phone=ticket.phone
+        )
         return again, [event]
 
     def leave(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
@@ -202,6 +213,40 @@ class QueueBook:
         after = behind[len(hop)] if len(behind) > len(hop) else None
         new_key = (hop[-1].sort_key + after.sort_key) / 2 if after else hop[-1].sort_key + 1024.0
         return replace(ticket, sort_key=new_key, snoozed=True), []
+
+    def approaching(
+        self,
+        now: datetime,
+        position_limit: int,
+        eta_within: Callable[[int], bool] | None = None,
+        changed: Sequence[Ticket] = (),
+    ) -> tuple[list[Ticket], list[DomainEvent]]:
+        """Waiting tickets that are now "almost your turn" and were not told yet, flagged,
+        with their `queue.approaching` events (contract 8.6).
+
+        The order looked at is the one this book will have once ``changed`` (decided, not
+        yet applied) are applied, so a transition and the announcements it causes commit
+        together. A ticket qualifies at position <= ``position_limit`` or, with
+        ``eta_within``, when that says yes for the number of people ahead of it; the
+        estimate grows with the position, so the scan stops at the first that does not.
+        """
+        replaced = {t.id for t in changed}
+        kept = (t for t in self.waiting() if t.id not in replaced)
+        moved = sorted((t for t in changed if t.state == TicketState.WAITING), key=_order_key)
+        flagged: list[Ticket] = []
+        events: list[DomainEvent] = []
+        for position, ticket in enumerate(heapq.merge(kept, moved, key=_order_key), start=1):
+            near = position <= position_limit
+            if not near and (eta_within is None or not eta_within(position - 1)):
+                break
+            if ticket.approached_at is None:
+                flagged.append(replace(ticket, approached_at=now))
+                events.append(
+                    QueueApproaching(
+                        self.queue, ticket.id, ticket.number, position, phone=ticket.phone
+                    )
+                )
+        return flagged, events
 
     def apply(self, ticket: Ticket) -> None:
         """Make a decided ticket the current state (after it was committed)."""

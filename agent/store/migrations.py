@@ -172,3 +172,22 @@ def m006_ticket_checkin(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN checked_in_at TEXT")
     db.execute("ALTER TABLE tickets ADD COLUMN customer_id TEXT")
     db.execute("CREATE INDEX tickets_customer ON tickets(customer_id)")
+
+
+@MIGRATIONS()
+def m007_push_and_approaching(db: sqlite_utils.Database) -> None:
+    # Issue 13 (Web Push, "almost your turn"). When a ticket was told it is almost its turn,
+    # so a restart does not tell it again (contract 8.6: once per ticket).
+    db.execute("ALTER TABLE tickets ADD COLUMN approached_at TEXT")
+    # The phone's push subscription for a live ticket (personal data: the endpoint
+    # identifies the browser). Deleted with the ticket's end in the same transaction, and by
+    # the purge if anything was left behind (docs/privacy.md).
+    db.execute(
+        """CREATE TABLE push_subscriptions (
+            ticket_id TEXT PRIMARY KEY,
+            endpoint TEXT NOT NULL,
+            p256dh TEXT NOT NULL,
+            auth TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )

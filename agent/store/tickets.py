@@ -11,7 +11,7 @@ from agent.store.database import Database
 _COLUMNS = (
     "id", "queue", "number", "state", "sort_key", "created_at", "secret_hash", "name",
     "party_size", "locale", "phone", "called_at", "ended_at", "snoozed", "recalls", "called_by",
-    "predicted_low_s", "predicted_high_s", "checked_in_at", "customer_id",
+    "predicted_low_s", "predicted_high_s", "checked_in_at", "customer_id", "approached_at",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tickets"  # noqa: S608 - fixed column names
 
@@ -35,6 +35,7 @@ class TicketRepository:
             ticket.locale, ticket.phone, _ts(ticket.called_at), _ts(ticket.ended_at),
             int(ticket.snoozed), ticket.recalls, ticket.called_by, ticket.predicted_low_s,
             ticket.predicted_high_s, _ts(ticket.checked_in_at), ticket.customer_id,
+            _ts(ticket.approached_at),
         )  # fmt: skip
         placeholders = ", ".join("?" for _ in _COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
@@ -136,4 +137,5 @@ def _ticket(row: tuple[object, ...]) -> Ticket:
         else float(str(r["predicted_high_s"])),
         checked_in_at=_dt(r["checked_in_at"]),
         customer_id=None if r["customer_id"] is None else str(r["customer_id"]),
+        approached_at=_dt(r["approached_at"]),
     )

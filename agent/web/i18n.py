@@ -138,6 +138,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Loading…",
         "storage_problem": "This device cannot save right now (disk full or failing): new "
         "tickets are refused. Tell the person in charge of the devices.",
+        # Web Push and "almost your turn" (contract 8.6)
+        "push_offer": "Get a notification when it's almost your turn, even with this page closed.",
+        "push_button": "Notify me",
+        "push_working": "Turning notifications on…",
+        "push_on": "Notifications are on: we will tell you even if this page is closed.",
+        "push_denied": "Notifications are blocked for this site. "
+        "You can allow them in your browser's settings.",
+        "push_failed": "Notifications could not be turned on in this browser. "
+        "Please keep this page open instead.",
+        "approaching_line": "Almost your turn! Please come back to the store now.",
+        "push_approaching_title": "Almost your turn ({queue})",
+        "push_approaching_body": "Number {number}: please come back to the store now.",
+        "push_called_title": "It's your turn! Number {number}",
+        "push_called_body": "Please go to the counter.",
+        "push_recalled_title": "Reminder: it's your turn! Number {number}",
+        "push_recalled_body": "We are calling you again: please go to the counter now.",
         # errors
         "notfound_title": "Page not found",
         "notfound_body": "There is no queue here. Please scan the code in the shop window.",
@@ -265,6 +281,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Chargement…",
         "storage_problem": "Cet appareil ne peut plus enregistrer (disque plein ou en panne) : "
         "les nouveaux tickets sont refusés. Prévenez le responsable des appareils.",
+        # Web Push et « bientôt votre tour » (contrat 8.6)
+        "push_offer": "Recevez une notification quand votre tour approche, même page fermée.",
+        "push_button": "Me prévenir",
+        "push_working": "Activation des notifications…",
+        "push_on": "Notifications activées : nous vous prévenons même si cette page est fermée.",
+        "push_denied": "Les notifications sont bloquées pour ce site. "
+        "Vous pouvez les autoriser dans les réglages du navigateur.",
+        "push_failed": "Impossible d'activer les notifications sur ce navigateur. "
+        "Gardez plutôt cette page ouverte.",
+        "approaching_line": "C'est bientôt votre tour ! "
+        "Merci de revenir au magasin dès maintenant.",
+        "push_approaching_title": "Bientôt votre tour ({queue})",
+        "push_approaching_body": "Numéro {number} : merci de revenir au magasin dès maintenant.",
+        "push_called_title": "C'est votre tour ! Numéro {number}",
+        "push_called_body": "Merci de vous présenter au comptoir.",
+        "push_recalled_title": "Rappel : c'est votre tour ! Numéro {number}",
+        "push_recalled_body": "Nous vous appelons de nouveau : "
+        "merci de vous présenter au comptoir.",
         "notfound_title": "Page introuvable",
         "notfound_body": "Il n'y a pas de file ici. Merci de scanner le code affiché en vitrine.",
     },

@@ -56,6 +56,7 @@ class TicketOut(_Out):
     party_size: int
     snoozed: bool
     recalls: int
+    approaching: bool  # contract 8.6: "almost your turn" (waiting tickets only)
 
 
 class StaffTicketOut(TicketOut):

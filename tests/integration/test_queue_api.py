@@ -47,7 +47,8 @@ async def test_join_returns_a_ticket_and_a_secret_and_sets_a_cookie(agent, clien
             f"/api/v1/tickets/{ticket['id']}", headers={"Authorization": f"Ticket {secret}"}
         )
         assert r.status_code == 200
-    assert outbox_types(agent)[-1] == "queue.joined"
+    # First in line, so at once within notify_position (default 2): contract 8.6.
+    assert outbox_types(agent)[-2:] == ["queue.joined", "queue.approaching"]
 
 
 async def test_numbers_and_positions_follow_arrival(agent, client) -> None:
@@ -228,7 +229,8 @@ async def test_staff_flow_call_serve_no_show_recall(agent, client) -> None:
     ]
     assert len(served) == 1 and {"wait_s", "service_s"} <= set(served[0])
     types = outbox_types(agent)
-    assert types.count("queue.called") == 3 and types.count("queue.no_show") == 1
+    assert types.count("queue.called") == 2 and types.count("queue.no_show") == 1
+    assert types.count("queue.recalled") == 1  # a recall is its own event (contract 8.6)
 
 
 async def test_pairing_codes_are_single_use_and_tokens_revocable(agent, client) -> None:

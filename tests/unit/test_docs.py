@@ -11,11 +11,12 @@ from agent.config.loader import DEVICE_KEYS, WEEKDAYS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADER = ROOT / "agent" / "config" / "loader.py"
+TABLE_LOADERS = (LOADER, ROOT / "agent" / "config" / "push.py")
 
 
 def config_keys() -> set[str]:
     """Every key name the loader reads (t.string("x"), t.integer("x"), ...)."""
-    source = LOADER.read_text()
+    source = "\n".join(path.read_text() for path in TABLE_LOADERS)
     readers = r"(?:string|optional_string|choice|integer|optional_integer|number|boolean|file_path|table|raw)"
     keys = set(re.findall(rf"\.{readers}\(\s*\"([a-z_]+)\"", source))
     keys |= {

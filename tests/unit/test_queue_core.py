@@ -64,7 +64,7 @@ def test_no_show_and_recall_bring_a_late_customer_back() -> None:
     again, events = book.recall(gone, T0 + timedelta(minutes=7))
     assert again.state == TicketState.CALLED and again.recalls == 1
     assert again.called_at == T0 + timedelta(minutes=7)
-    assert events[0].type == "queue.called" and events[0].data()["recall"] is True
+    assert events[0].type == "queue.recalled" and events[0].data()["recalls"] == 1
 
 
 def test_leave_from_waiting_and_called() -> None:

@@ -28,6 +28,7 @@ TICKET = TicketView(
     party_size=2,
     snoozed=False,
     recalls=0,
+    approaching=True,
 )
 TICKET_JSON = {
     "id": "abc",
@@ -42,6 +43,7 @@ TICKET_JSON = {
     "party_size": 2,
     "snoozed": False,
     "recalls": 0,
+    "approaching": True,
 }
 
 

@@ -31,6 +31,7 @@ from agent.services.queue.views import (
     TicketView,
 )
 from agent.services.queue.window import WindowAccess
+from agent.store.push import PushSubscriptions
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
@@ -51,6 +52,7 @@ class QueueService:
         static_generation: Callable[[str], int],
         ticket_key: bytes,
         identify_pass: Callable[[str], str | None] | None = None,
+        subscriptions: PushSubscriptions,
     ) -> None:
         registry = QueueRegistry(config, uow, tickets, clock)
         self._registry = registry
@@ -60,11 +62,26 @@ class QueueService:
         self._views = QueueViews(registry, clock)
         self._announcer = Announcer(registry, self._views, hub, metrics)
         self._desk = TicketDesk(
-            registry, uow, tickets, self._window, self._announcer, clock, metrics, identify_pass
+            registry,
+            uow,
+            tickets,
+            self._window,
+            self._announcer,
+            clock,
+            metrics,
+            identify_pass,
+            subscriptions,
         )
         self._checkins = CheckIns(registry, self._desk, metrics, ticket_key)
         self._timers = QueueTimers(
-            registry, self._desk, self._announcer, uow, tickets, clock, config.storage
+            registry,
+            self._desk,
+            self._announcer,
+            uow,
+            tickets,
+            subscriptions,
+            clock,
+            config.storage,
         )
 
     async def load(self) -> None:

@@ -24,6 +24,7 @@ from agent.metrics import Metrics
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry, QueueState, track_accuracy
 from agent.services.queue.window import WindowAccess
+from agent.store.push import PushSubscriptions
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
@@ -51,6 +52,9 @@ class QueueUnavailable(QueueRuleError):
 
 
 _Decide = Callable[[QueueState, Ticket, datetime], tuple[Ticket, list[DomainEvent]]]
+# A committed change: the ticket the caller asked about, and others it made "almost your
+# turn" (flagged in the same transaction).
+_Change = tuple[Ticket, tuple[Ticket, ...]]
 
 
 class TicketDesk:
@@ -64,8 +68,10 @@ class TicketDesk:
         clock: Clock,
         metrics: Metrics,
         identify_pass: Callable[[str], str | None] | None,
+        subscriptions: PushSubscriptions,
     ) -> None:
         self._registry = registry
+        self._subscriptions = subscriptions
         self._uow = uow
         self._tickets = tickets
         self._window = window
@@ -121,17 +127,44 @@ class TicketDesk:
                 customer_id=customer_id,
             )
 
-            def work() -> tuple[Ticket, Sequence[DomainEvent]]:
+            def work() -> tuple[_Change, Sequence[DomainEvent]]:
                 ticket = replace(draft, number=self._tickets.next_number(queue, day))
                 self._tickets.save(ticket)
-                return q.book.join(ticket)
+                joined, events = q.book.join(ticket)
+                return (joined, ()), events
 
             committed = self._uow.submit(work)
         ticket = await self._settle(q, committed)
         self._registry.where[ticket.id] = queue
         self._metrics.joins.labels(queue=queue).inc()
+        # Joins settle outside the lock (see QueueBook.next_sort_key), so whether the
+        # newcomer is already "almost their turn" is decided once it is in the book: in a
+        # short queue only, so the extra commit is rare.
+        if q.book.waiting_count() <= q.config.notify_position or q.config.notify_eta_s:
+            ticket = await self.announce_approaching(q.config.id, ticket.id) or ticket
         self._announcer.changed(q)
         return ticket, secret
+
+    async def announce_approaching(self, queue: str, ticket_id: str | None = None) -> Ticket | None:
+        """Flag and announce the tickets that are now "almost your turn" (after a join, and
+        on the timer for the estimate rule, which moves with time). Returns ``ticket_id``'s
+        ticket as it is afterwards, if it is still waiting."""
+        q = self._registry.get(queue)
+        async with q.lock:
+            flagged, events = q.book.approaching(
+                self._clock.now(), q.config.notify_position, self._eta_rule(q)
+            )
+            if flagged:
+
+                def work() -> tuple[_Change, Sequence[DomainEvent]]:
+                    for ticket in flagged:
+                        self._tickets.save(ticket)
+                    return (flagged[0], tuple(flagged[1:])), events
+
+                await self._settle(q, self._uow.submit(work))
+        if flagged and ticket_id is None:
+            self._announcer.changed(q)
+        return None if ticket_id is None else q.book.get(ticket_id)
 
     async def leave(self, ticket: Ticket) -> Ticket:
         return await self.transition(ticket.id, lambda q, t, now: q.book.leave(t, now))
@@ -151,7 +184,7 @@ class TicketDesk:
         async with q.lock:
             now = self._clock.now()
             ticket, events = q.book.call_next(now, device)
-            called = await self._settle(q, self._submit(ticket, events))
+            called = await self._settle(q, self._submit(q, ticket, events))
         q.estimator.record_call(self._clock.monotonic(), backlog=q.book.waiting_count() > 0)
         track_accuracy(q.accuracy, called)
         self._announcer.changed(q)
@@ -178,7 +211,7 @@ class TicketDesk:
             q = self._registry.get(ticket.queue)
             async with q.lock:
                 again, events = q.book.recall(ticket, self._clock.now())
-                result = await self._settle(q, self._submit(again, events))
+                result = await self._settle(q, self._submit(q, again, events))
             self._registry.where[result.id] = result.queue
             self._announcer.changed(q)
             return result
@@ -200,26 +233,49 @@ class TicketDesk:
             updated, events = decide(q, ticket, self._clock.now())
             # Held until applied, as in call_next: concurrent changes to one ticket (served
             # and no-show from two tablets) are decided one after the other.
-            result = await self._settle(q, self._submit(updated, events))
+            result = await self._settle(q, self._submit(q, updated, events))
         if not result.active:
             self._registry.where.pop(result.id, None)
         self._announcer.changed(q)
         return result
 
-    def _submit(self, ticket: Ticket, events: list[DomainEvent]) -> asyncio.Future[Ticket]:
-        def work() -> tuple[Ticket, Sequence[DomainEvent]]:
-            self._tickets.save(ticket)
-            return ticket, events
+    def _submit(
+        self, q: QueueState, ticket: Ticket, events: list[DomainEvent]
+    ) -> asyncio.Future[_Change]:
+        """Commit a decided ticket with what it causes: the tickets it makes "almost your
+        turn" (in the same transaction, so none is told twice or never), and, when it ends,
+        the deletion of its push subscription."""
+        flagged, told = q.book.approaching(
+            self._clock.now(), q.config.notify_position, self._eta_rule(q), changed=(ticket,)
+        )
+        own = next((t for t in flagged if t.id == ticket.id), ticket)
+        others = tuple(t for t in flagged if t.id != ticket.id)
+
+        def work() -> tuple[_Change, Sequence[DomainEvent]]:
+            self._tickets.save(own)
+            for other in others:
+                self._tickets.save(other)
+            if not own.active:
+                self._subscriptions.delete(own.id)
+            return (own, others), [*events, *told]
 
         return self._uow.submit(work)
 
-    async def _settle(self, q: QueueState, committed: asyncio.Future[Ticket]) -> Ticket:
+    def _eta_rule(self, q: QueueState) -> Callable[[int], bool] | None:
+        limit = q.config.notify_eta_s
+        if limit is None:
+            return None
+        return lambda ahead: self._registry.estimate(q, ahead).low_s <= limit
+
+    async def _settle(self, q: QueueState, committed: asyncio.Future[_Change]) -> Ticket:
         try:
-            ticket = await committed
+            ticket, others = await committed
         except Exception:
             self._metrics.storage_errors.inc()
             with contextlib.suppress(Exception):  # reading may fail too; memory stays as is
                 await self._registry.reload(q)
             raise
         q.book.apply(ticket)
+        for other in others:
+            q.book.apply(other)
         return ticket

@@ -1,5 +1,7 @@
 """What time does to a queue: called customers who do not come are flagged, then become
-no-shows; ended tickets are anonymised, then deleted, after their retention periods."""
+no-shows; waiting tickets whose estimated wait fell to `notify_eta_s` are told it is almost
+their turn; ended tickets are anonymised, then deleted, after their retention periods (and
+any push subscription left behind goes)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import logging
 from datetime import timedelta
 
 from agent.config.model import StorageConfig
+from agent.core.events import DomainEvent
 from agent.core.ports import Clock
 from agent.core.queue import QueueRuleError
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import TicketDesk
+from agent.store.push import PushSubscriptions
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
@@ -26,9 +30,11 @@ class QueueTimers:
         announcer: Announcer,
         uow: UnitOfWork,
         tickets: TicketRepository,
+        subscriptions: PushSubscriptions,
         clock: Clock,
         storage: StorageConfig,
     ) -> None:
+        self._subscriptions = subscriptions
         self._registry = registry
         self._desk = desk
         self._announcer = announcer
@@ -44,6 +50,8 @@ class QueueTimers:
         expired = 0
         now = self._clock.now()
         for q in self._registry.queues.values():
+            if q.config.notify_eta_s is not None:  # estimates move with time, not only on change
+                await self._desk.announce_approaching(q.config.id)
             late = {
                 t.id
                 for t in q.book.called()
@@ -69,12 +77,13 @@ class QueueTimers:
     async def purge(self) -> int:
         now = self._clock.now()
         storage = self._storage
-        return await self._uow.commit(
-            lambda: (
-                self._tickets.purge(
-                    ended_before=now - timedelta(days=storage.ticket_retention_days),
-                    anonymise_before=now - timedelta(hours=storage.ticket_name_retention_h),
-                ),
-                [],
+
+        def work() -> tuple[int, list[DomainEvent]]:
+            self._subscriptions.purge()
+            deleted = self._tickets.purge(
+                ended_before=now - timedelta(days=storage.ticket_retention_days),
+                anonymise_before=now - timedelta(hours=storage.ticket_name_retention_h),
             )
-        )
+            return deleted, []
+
+        return await self._uow.commit(work)

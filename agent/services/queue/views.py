@@ -28,6 +28,8 @@ class TicketView:
     party_size: int
     snoozed: bool
     recalls: int  # a recall changes the view, so phones alert again
+    # Contract 8.6 "almost your turn": waiting, and the queue's notify rule was reached.
+    approaching: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,10 @@ class QueueSummary:
     full: bool
 
 
+def _approaching(ticket: Ticket) -> bool:
+    return ticket.state == TicketState.WAITING and ticket.approached_at is not None
+
+
 class QueueViews:
     def __init__(self, registry: QueueRegistry, clock: Clock) -> None:
         self._registry = registry
@@ -89,6 +95,7 @@ class QueueViews:
             party_size=ticket.party_size,
             snoozed=ticket.snoozed,
             recalls=ticket.recalls,
+            approaching=_approaching(ticket),
         )
 
     def staff_view(self, ticket: Ticket) -> StaffTicketView:
@@ -109,6 +116,7 @@ class QueueViews:
             party_size=ticket.party_size,
             snoozed=ticket.snoozed,
             recalls=ticket.recalls,
+            approaching=_approaching(ticket),
             waited_s=int((now - ticket.created_at).total_seconds()),
             late=bool(
                 ticket.state == TicketState.CALLED

@@ -1,4 +1,5 @@
-/* Live ticket: Server-Sent Events, re-read on wake, leave / snooze, "it's your turn". */
+/* Live ticket: Server-Sent Events, re-read on wake, leave / snooze, "it's your turn" (again
+   at each recall), "almost your turn", and the offer of Web Push notifications. */
 "use strict";
 
 (function () {
@@ -8,7 +9,7 @@
   var FINAL = { served: "final_served", no_show: "final_no_show", left: "final_left" };
   var el = function (id) { return document.getElementById(id); };
   var source = null;
-  var shown = null; /* state + called_at last rendered, to alert once per call */
+  var shown = null; /* state + called_at + recalls last rendered: alert once per call/recall */
   var audio = null;
 
   /* Browsers allow sound only after a gesture: prepare the audio context on the first one. */
@@ -76,6 +77,8 @@
     el("snooze").hidden = state !== "waiting" || ticket.snoozed;
     el("actions").hidden = !(state === "waiting" || state === "called");
     el("ticket-code").hidden = !(state === "waiting" || state === "called");
+    el("approaching").hidden = !(state === "waiting" && ticket.approaching);
+    if (!(state === "waiting" || state === "called")) el("push-offer").hidden = true;
     document.body.dataset.state = state;
     if (FINAL[state]) {
       el("turn").hidden = true;
@@ -84,7 +87,8 @@
       RE.setText(el("live"), "");
       stop();
     }
-    var key = state + "|" + (ticket.called_at || "");
+    /* A recall keeps called_at (the customer was called once) but counts up recalls. */
+    var key = state + "|" + (ticket.called_at || "") + "|" + (ticket.recalls || 0);
     if (state === "called" && shown !== key) showTurn();
     shown = key;
   }
@@ -206,6 +210,84 @@
       });
   });
 
+  /* Web Push: offered once the service worker is in place, only where the browser has the
+     Push API; the subscription goes to the agent with this ticket (contract 8.6). */
+  var registration = null;
+
+  function keyBytes(text) {
+    var padded = (text + "===".slice((text.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = window.atob(padded);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+
+  function pushStatus(key) {
+    RE.setText(el("push-status"), key ? RE.t(key) : "");
+  }
+
+  function sendSubscription(subscription) {
+    return RE.api("PUT", base + "/push", subscription.toJSON()).then(function (result) {
+      if (result.status === 204) {
+        el("push-on").hidden = true;
+        pushStatus("push_on");
+      } else {
+        pushStatus("push_failed");
+      }
+    });
+  }
+
+  function turnOnPush() {
+    el("push-on").disabled = true;
+    pushStatus("push_working");
+    Notification.requestPermission()
+      .then(function (permission) {
+        if (permission !== "granted") {
+          pushStatus("push_denied");
+          return null;
+        }
+        return RE.api("GET", "/api/v1/push/key").then(function (result) {
+          return registration.pushManager.subscribe({
+            userVisibleOnly: true,
+            applicationServerKey: keyBytes(result.data.public_key)
+          });
+        }).then(sendSubscription);
+      })
+      .catch(function () {
+        pushStatus("push_failed");
+      })
+      .then(function () {
+        el("push-on").disabled = false;
+      });
+  }
+
+  function offerPush() {
+    var supported = "serviceWorker" in navigator && "PushManager" in window &&
+      "Notification" in window;
+    if (!supported || !active()) return;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" })
+      .then(function (reg) {
+        registration = reg;
+        return reg.pushManager.getSubscription();
+      })
+      .then(function (existing) {
+        if (!active()) return;
+        el("push-offer").hidden = false;
+        if (Notification.permission === "denied") {
+          el("push-on").hidden = true;
+          pushStatus("push_denied");
+        } else if (existing && Notification.permission === "granted") {
+          sendSubscription(existing); /* renewed on every visit: the agent keeps the latest */
+        }
+      })
+      .catch(function () {
+        /* no service worker here (private mode, http on a phone): no offer */
+      });
+  }
+
+  el("push-on").addEventListener("click", turnOnPush);
+
   render();
   connect();
+  offerPush();
 })();
