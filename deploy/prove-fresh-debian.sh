@@ -65,7 +65,8 @@ now() { date +%s; }
 mb() { du -sm "$1" | cut -f1; }
 # Installed size (MB) of every Debian package in the chroot.
 debian_mb() { chroot "$TARGET" dpkg-query -W -f '${Installed-Size}\n' | awk '{ s += $1 } END { printf "%d", s / 1024 }'; }
-in_root() { chroot "$TARGET" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+root_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
+in_root() { chroot "$TARGET" /usr/bin/env -i "${root_env[@]}" "$@"; }
 
 # Waits until GET URL answers 200 (or the process group PID is gone, or LIMIT seconds).
 wait_healthy() {
@@ -100,6 +101,15 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts "$TARGET/dev/pts"
 cp /etc/resolv.conf "$TARGET/etc/resolv.conf"
 # No service may start inside the chroot (a Debian mosquitto would take this machine's 1883).
 printf '#!/bin/sh\nexit 101\n' >"$TARGET/usr/sbin/policy-rc.d"
+# A machine that reaches PyPI through a TLS-inspecting proxy trusts the proxy's CA through
+# PIP_CERT (or pip's `cert` setting); pip in the chroot is given that bundle and nothing else
+# (a store device with a direct connection needs none of this).
+host_ca=${PIP_CERT:-$(pip config get global.cert 2>/dev/null || true)}
+if [ -n "$host_ca" ] && [ -r "$host_ca" ]; then
+  cp "$host_ca" "$TARGET/root/host-ca.pem"
+  root_env+=(PIP_CERT=/root/host-ca.pem)
+  say "pip in the chroot trusts this machine's CA bundle ($host_ca)"
+fi
 chmod +x "$TARGET/usr/sbin/policy-rc.d"
 base_mb=$(debian_mb)
 for cmd in python3 sudo git; do
@@ -124,8 +134,7 @@ pids+=("$holder_pid")
 sleep 0.5
 say "./dev demo --http-port $port (the dpkg lock is held for $LOCK_HOLD_S s first)"
 t0=$(now)
-setsid chroot "$TARGET" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME=/root LANG=C.UTF-8 /bin/bash -c "cd /root/retail-edge && exec ./dev demo --http-port $port" \
+setsid chroot "$TARGET" /usr/bin/env -i "${root_env[@]}" /bin/bash -c "cd /root/retail-edge && exec ./dev demo --http-port $port" \
   >"$TARGET.demo.log" 2>&1 &
 demo_pid=$!
 pids+=("$demo_pid")
@@ -176,14 +185,17 @@ nofile=$(key LimitNOFILE)
 user=$(key User)
 group=$(key Group)
 env_args=$(key Environment | tr '\n' ' ')
-supp=()
-for g in $(key SupplementaryGroups); do supp+=(-G "$g"); done
+groups=$(key SupplementaryGroups | tr ' ' ',')
+no_new_privs=$([ "$(key NoNewPrivileges)" = yes ] && echo --no-new-privs || true)
 say "as $user: $exec_start"
 t0=$(now)
-# What systemd would set up for this unit, short of its sandbox: the user and groups, the
-# environment it passes (HOME, USER, LOGNAME, SHELL from the user entry, then Environment=),
-# the working directory and the open-files limit.
-setsid chroot "$TARGET" /bin/bash -c "ulimit -n $nofile && cd $workdir && exec runuser -u $user -g $group ${supp[*]} -- \
+# What systemd would set up for this unit, short of its namespaces and filters: the user, group
+# and supplementary groups, NoNewPrivileges, no capabilities, the environment it passes (HOME,
+# USER, LOGNAME, SHELL from the user entry, then Environment=), the working directory and the
+# open-files limit. setpriv execs (no PAM session, no forking), so the agent is the process
+# that gets SIGTERM, as the unit's main process would.
+setsid chroot "$TARGET" /bin/bash -c "ulimit -n $nofile && cd $workdir && exec setpriv \
+  --reuid=$user --regid=$group --groups=$groups $no_new_privs --inh-caps=-all --bounding-set=-all -- \
   /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=$workdir USER=$user LOGNAME=$user \
   SHELL=/usr/sbin/nologin $env_args $exec_start" >"$TARGET.service.log" 2>&1 &
 agent_pid=$!
@@ -193,9 +205,14 @@ if ! wait_healthy "http://127.0.0.1:$port/healthz" "$agent_pid" 300; then
 fi
 t_service=$(($(now) - t0))
 health=$(curl -s "http://127.0.0.1:$port/healthz")
-agent=$(pgrep -s "$agent_pid" -f 'bin/retail-edge run' | tail -n1 || true)
-running_as=$([ -z "$agent" ] || ps -o user=,group=,supgrp= -p "$agent" | tr -s ' ')
-nofile_seen=$([ -z "$agent" ] || awk '/Max open files/ { print $4 }' "/proc/$agent/limits")
+# Names as the chroot knows them (this machine's /etc/passwd and /etc/group differ).
+name_of() { chroot "$TARGET" getent "$1" "$2" | cut -d: -f1; }
+running_as="$(name_of passwd "$(stat -c %u "/proc/$agent_pid")"):$(name_of group "$(stat -c %g "/proc/$agent_pid")") +"
+for gid in $(awk '/^Groups:/ { $1 = ""; print }' "/proc/$agent_pid/status"); do
+  running_as+=" $(name_of group "$gid")"
+done
+nofile_seen=$(awk '/Max open files/ { print $4 }' "/proc/$agent_pid/limits")
+cmdline_seen=$(tr '\0' ' ' <"/proc/$agent_pid/cmdline")
 stop_group "$agent_pid" TERM
 service_stop_rc=$rc
 say "the agent answered /healthz 200 after $t_service s: $health; stopped by SIGTERM (exit $service_stop_rc)"
@@ -207,14 +224,16 @@ cat <<EOF
 
 == prove-fresh-debian: Debian $SUITE minbase, $(uname -m), commit $(git -C "$SRC" rev-parse --short HEAD)
 debootstrap                     ${t_debootstrap} s   base system ${base_mb} MB of Debian packages
-./dev demo to /healthz 200      ${t_demo} s   (${LOCK_HOLD_S} s of it waiting for the dpkg lock)
+./dev demo to /healthz 200      ${t_demo} s   (${LOCK_HOLD_S} s of it waiting for the dpkg lock); SIGINT: exit ${demo_stop_rc}
   Debian packages added         ${demo_debian_mb} MB (python3, python3.11-venv, mosquitto and what they pull)
   .venv                         ${demo_venv_mb} MB
 ./dev test would add            ${test_extra_mb} MB of Debian packages (apt-get -s: $test_packages)
 EOF
 [ -z "$t_test" ] || echo "./dev test                      ${t_test} s: $test_result"
 cat <<EOF
-deploy/install.sh               ${t_install} s   Debian packages added: ${install_debian_mb} MB
+deploy/install.sh               ${t_install} s   Debian packages added: ${install_debian_mb} MB (after the demo's)
   /opt/retail-edge/venv         ${opt_venv_mb} MB
-unit's ExecStart to /healthz 200 ${t_service} s   as user, group, groups: ${running_as:-?}; open files limit ${nofile_seen:-?}
+unit's ExecStart to /healthz 200 ${t_service} s   stopped by SIGTERM: exit ${service_stop_rc}
+  process                       ${cmdline_seen}
+  user and groups               ${running_as}; open files limit ${nofile_seen}
 EOF
