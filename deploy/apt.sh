@@ -75,6 +75,10 @@ _apt_quiet() {
 apt_install() {
   [ $# -gt 0 ] || return 0
   echo "$APT_TAG: installing Debian packages: $*" >&2
+  # Ask for sudo's password (if it wants one) now, before apt's output goes to a log.
+  if [ "$(id -u)" -ne 0 ]; then
+    _apt_as_root true || return 1
+  fi
   # A lock taken between the wait and apt's own attempt is still waited for by apt itself for
   # dpkg's locks (DPkg::Lock::Timeout); the lists lock of `update` is covered by the wait alone.
   local opts=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT" -o Dpkg::Use-Pty=0 -q -y)
