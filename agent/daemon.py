@@ -12,6 +12,7 @@ from agent import __version__
 from agent.aio import cancel_and_wait
 from agent.core.events import AgentStarted
 from agent.services.sources import supervise
+from agent.systemd_notify import notify_ready, notify_stopping, watchdog_loop
 
 if TYPE_CHECKING:  # bootstrap builds the daemon, so the daemon cannot import it at run time
     from agent.bootstrap import Components
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # bootstrap builds the daemon, so the daemon cannot import it
 _LOGGER = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 60.0
 QUEUE_TIMER_S = 5.0
+WATCHDOG_PROBE_S = 10.0
 
 
 class AgentDaemon:
@@ -62,7 +64,21 @@ class AgentDaemon:
                     name=spec.name,
                 )
             )
+        # Under systemd (Type=notify): started from here on, and a watchdog that pings only
+        # while the store thread answers, so a hung agent is restarted; a full disk is not a
+        # hang (a restart would not free it) and /healthz reports it instead.
+        self._tasks.append(
+            asyncio.create_task(watchdog_loop(self._stop, self._responsive), name="watchdog")
+        )
+        notify_ready()
         _LOGGER.info("agent for store %s started", self.c.config.store.id)
+
+    async def _responsive(self) -> bool:
+        try:
+            await asyncio.wait_for(self.c.health.report(), timeout=WATCHDOG_PROBE_S)
+        except TimeoutError:
+            return False
+        return True
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -75,6 +91,7 @@ class AgentDaemon:
         if self._closed:
             return
         self._closed = True
+        notify_stopping()
         self._stop.set()
         link_task = next((t for t in self._tasks if t.get_name() == "mqtt"), None)
         if link_task is not None:
