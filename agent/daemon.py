@@ -130,7 +130,8 @@ class AgentDaemon:
         if stats.oldest_created_at is not None:
             age = max(0.0, self.c.clock.now().timestamp() - stats.oldest_created_at)
         self.c.metrics.outbox_oldest_age.set(age)
-        problem = self.c.uow.write_problem or self._storage_problem
+        link_problem = self.c.link.storage_problem if self.c.link is not None else None
+        problem = self.c.uow.write_problem or self._storage_problem or link_problem
         return HealthReport(
             self._mqtt_state(),
             stats.depth,

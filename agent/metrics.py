@@ -31,6 +31,17 @@ class Metrics:
             "Delivered events put back in the outbox by a central resend request",
             registry=r,
         )
+        self.outbox_acks_unrecorded = Gauge(
+            "retail_edge_outbox_acks_unrecorded",
+            "Events the broker acknowledged that could not be recorded yet (disk full): held in"
+            " memory, not sent again",
+            registry=r,
+        )
+        self.outbox_drain_paused = Gauge(
+            "retail_edge_outbox_drain_paused",
+            "1 while no new events are sent because too many acknowledgements wait to be recorded",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "retail_edge_mqtt_connected", "1 while connected to the broker", registry=r
         )
