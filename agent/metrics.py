@@ -83,6 +83,24 @@ class Metrics:
         self.customer_records = Gauge(
             "retail_edge_customer_records", "Consented customer records held", registry=r
         )
+        self.customer_records_announced = Gauge(
+            "retail_edge_customer_records_announced",
+            "Customer topics the central side says it keeps retained (extension topic"
+            " {p}/chain/customer_count)",
+            registry=r,
+        )
+        self.customer_messages_received = Gauge(
+            "retail_edge_customer_messages_received",
+            "Customer messages received since the last (re)subscription (the retained replay"
+            " plus live updates)",
+            registry=r,
+        )
+        self.customer_records_behind = Gauge(
+            "retail_edge_customer_records_behind",
+            "Announced customer topics minus customer messages received since the last"
+            " subscription, at least 0: retained records the broker did not deliver",
+            registry=r,
+        )
         self.http_requests = Histogram(
             "retail_edge_http_request_seconds",
             "HTTP request latency",

@@ -53,6 +53,8 @@ class LinkState(enum.Enum):
 class InboundRoute:
     topic_filter: str
     handler: InboundHandler
+    # Called just before the (re)subscription: the broker then replays the retained messages.
+    subscribing: Callable[[], None] | None = None
 
 
 class _ConnectionEnded(Exception):
@@ -149,6 +151,8 @@ class MqttLink:
         _LOGGER.info("connected to MQTT broker %s (MQTT %s)", self._config.host, self.protocol)
         await client.publish(self._topics.status, self._status("online"), qos=1, retain=True)
         for route in self._routes:
+            if route.subscribing is not None:
+                route.subscribing()
             await client.subscribe(route.topic_filter, qos=1)
         self.connected.set()  # set once subscribed: nothing published after it is missed
         first = await race(

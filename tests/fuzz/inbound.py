@@ -74,12 +74,16 @@ class InboundRig:
         self.c: Components = build(load_config(config_path))
         # The same routes bootstrap gives the link, bound to the same bus.
         adapter = InboundAdapter(self.c.topics, self.c.bus.handle, self.c.clock, self.c.metrics)
-        self.routes = dict(zip(TOPICS, (route.handler for route in adapter.routes()), strict=True))
+        handlers = {route.topic_filter: route.handler for route in adapter.routes()}
+        self.routes = {kind: handlers[self._filter(kind)] for kind in TOPICS}
         self._repository = CustomerRepository(self.c.database)
         self._check_every = check_every
         self.fed = 0
         # The adapter logs every drop with a traceback; thousands of them say nothing here.
         logging.getLogger("agent").setLevel(logging.CRITICAL)
+
+    def _filter(self, kind: str) -> str:
+        return self.c.topics.customers_filter if kind == "customers" else self.topic(kind)
 
     def topic(self, kind: str, customer_id: str = "c-00001") -> str:
         if kind == "customers":
