@@ -80,7 +80,10 @@ class InboundRig:
         self._check_every = check_every
         self.fed = 0
         # The adapter logs every drop with a traceback; thousands of them say nothing here.
-        logging.getLogger("agent").setLevel(logging.CRITICAL)
+        # Restored by close(): later tests in the same process read the agent's logs.
+        self._logger = logging.getLogger("agent")
+        self._log_level = self._logger.level
+        self._logger.setLevel(logging.CRITICAL)
 
     def _filter(self, kind: str) -> str:
         return self.c.topics.customers_filter if kind == "customers" else self.topic(kind)
@@ -167,6 +170,7 @@ class InboundRig:
         self.c.runner.call(self.c.database.close)
         self.c.runner.close()
         self.loop.close()
+        self._logger.setLevel(self._log_level)
         if self._own:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
