@@ -31,6 +31,17 @@ class Metrics:
             "Delivered events put back in the outbox by a central resend request",
             registry=r,
         )
+        self.outbox_acks_unrecorded = Gauge(
+            "retail_edge_outbox_acks_unrecorded",
+            "Events the broker acknowledged that could not be recorded yet (disk full): held in"
+            " memory, not sent again",
+            registry=r,
+        )
+        self.outbox_drain_paused = Gauge(
+            "retail_edge_outbox_drain_paused",
+            "1 while no new events are sent because too many acknowledgements wait to be recorded",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "retail_edge_mqtt_connected", "1 while connected to the broker", registry=r
         )
@@ -102,6 +113,24 @@ class Metrics:
             ["kind"],
             registry=r,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.customer_records_announced = Gauge(
+            "retail_edge_customer_records_announced",
+            "Customer topics the central side says it keeps retained (extension topic"
+            " {p}/chain/customer_count)",
+            registry=r,
+        )
+        self.customer_messages_received = Gauge(
+            "retail_edge_customer_messages_received",
+            "Customer messages received since the last (re)subscription (the retained replay"
+            " plus live updates)",
+            registry=r,
+        )
+        self.customer_records_behind = Gauge(
+            "retail_edge_customer_records_behind",
+            "Announced customer topics minus customer messages received since the last"
+            " subscription, at least 0: retained records the broker did not deliver",
+            registry=r,
         )
         self.http_requests = Histogram(
             "retail_edge_http_request_seconds",

@@ -116,6 +116,11 @@ class CentralService:
         topic = f"{self.prefix}/chain/customers/{record['customer_id']}"
         self._outgoing.put_nowait((topic, json.dumps(record).encode(), True))
 
+    def announce_customer_count(self, records: int) -> None:
+        """Extension (docs/sync.md): how many customer topics this side keeps retained."""
+        topic = f"{self.prefix}/chain/customer_count"
+        self._outgoing.put_nowait((topic, json.dumps({"records": records}).encode(), True))
+
     def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._outgoing.put_nowait((topic, payload, retain))
 

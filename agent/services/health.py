@@ -65,7 +65,10 @@ class HealthMonitor:
         if stats.oldest_created_at is not None:
             age = max(0.0, self._clock.now().timestamp() - stats.oldest_created_at)
         self._metrics.outbox_oldest_age.set(age)
-        problem = self._uow.write_problem or self._housekeeping_problem
+        # The link's own write failures (a PUBACK it could not record on a full disk) count
+        # too: the link stays connected, so without this /healthz would look fine.
+        link_problem = self._link.storage_problem if self._link is not None else None
+        problem = self._uow.write_problem or self._housekeeping_problem or link_problem
         return HealthReport(
             self.mqtt_state(), stats.depth, storage_ok=problem is None, storage_problem=problem
         )

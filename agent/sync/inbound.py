@@ -13,7 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from agent.core.customers import MalformedMessage, parse_checkin, parse_customer_message
+from agent.core.customers import (
+    INT64_MAX,
+    MalformedMessage,
+    json_object,
+    parse_checkin,
+    parse_customer_message,
+)
 from agent.core.messages import ApplyCustomerMessage
 from agent.core.ports import Clock
 from agent.core.readings import AppCheckin
@@ -33,18 +39,49 @@ class InboundAdapter:
         self._handle = handle
         self._clock = clock
         self._metrics = metrics
+        # The broker's queue for this client may drop messages silently (mosquitto's
+        # max_queued_messages): count customers messages since the last subscription against
+        # what central announces it keeps retained (docs/sync.md, "records behind").
+        self._customers_received = 0
+        self._announced: int | None = None
 
     def routes(self) -> list[InboundRoute]:
         return [
-            InboundRoute(self._topics.customers_filter, self.customer),
+            InboundRoute(self._topics.customers_filter, self.customer, self._resubscribing),
             InboundRoute(self._topics.checkins, self.checkin),
             InboundRoute(self._topics.resend, self.resend),
+            InboundRoute(self._topics.customer_count, self.customer_count),
         ]
+
+    def _resubscribing(self) -> None:
+        # Each subscription makes the broker send every retained customer topic once more.
+        self._customers_received = 0
+        self._update_behind()
+
+    async def customer_count(self, _topic: str, payload: bytes) -> None:
+        """Extension (docs/sync.md): how many customer topics central keeps retained."""
+        try:
+            records = _parse_count(payload)
+        except MalformedMessage as exc:
+            _LOGGER.warning("dropped malformed customer count: %s", exc)
+            self._metrics.malformed_dropped.labels(source="mqtt.customer_count").inc()
+            return
+        self._announced = records
+        self._metrics.customer_records_announced.set(records)
+        self._update_behind()
+
+    def _update_behind(self) -> None:
+        self._metrics.customer_messages_received.set(self._customers_received)
+        if self._announced is not None:
+            behind = max(0, self._announced - self._customers_received)
+            self._metrics.customer_records_behind.set(behind)
 
     async def customer(self, topic: str, payload: bytes) -> None:
         customer_id = self._topics.customer_id(topic)
         if customer_id is None:
             return
+        self._customers_received += 1
+        self._update_behind()
         if not payload:
             # An empty retained message is how a broker clears a topic; nothing to apply.
             self._outcome("ignored")
@@ -96,3 +133,13 @@ class InboundAdapter:
 
     def _outcome(self, outcome: str) -> None:
         self._metrics.inbound_applied.labels(topic="customers", outcome=outcome).inc()
+
+
+def _parse_count(payload: bytes) -> int:
+    """`{"records": N}` with 0 <= N < 2**63."""
+    records = json_object(payload, 1024, "customer count").get("records")
+    if not isinstance(records, int) or isinstance(records, bool):
+        raise MalformedMessage("records must be an integer")
+    if not 0 <= records <= INT64_MAX:
+        raise MalformedMessage("records out of range")
+    return records

@@ -13,6 +13,7 @@ import enum
 import json
 import logging
 import random
+import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ class LinkState(enum.Enum):
 class InboundRoute:
     topic_filter: str
     handler: InboundHandler
+    # Called just before the (re)subscription: the broker then replays the retained messages.
+    subscribing: Callable[[], None] | None = None
 
 
 class _ConnectionEnded(Exception):
@@ -88,6 +91,14 @@ class MqttLink:
         self._retained: dict[str, bytes] = {}
         self._retained_changed: set[str] = set()
         self._retained_wakeup = asyncio.Event()
+        # A connection that ended on a storage error says nothing about the broker: the next
+        # one must not reset the backoff, or a broken disk becomes a reconnect loop.
+        self._storage_failed = False
+
+    @property
+    def storage_problem(self) -> str | None:
+        """Why events the broker acknowledged are not recorded yet (disk full), if they are not."""
+        return self._publisher.storage_problem
 
     def set_retained(self, topic: str, payload: bytes) -> None:
         self._retained[topic] = payload
@@ -111,6 +122,12 @@ class MqttLink:
                     self._protocol = aiomqtt.ProtocolVersion.V311
                     continue
                 _LOGGER.warning("broker refused the connection: %s", exc)
+            except sqlite3.Error as exc:
+                # The publisher keeps the connection through storage errors; one from anywhere
+                # else still must not turn into a fast reconnect loop.
+                self._storage_failed = True
+                self._metrics.storage_errors.inc()
+                _LOGGER.error("MQTT connection ended by a storage error: %s", exc)  # noqa: TRY400
             except (aiomqtt.MqttError, OSError, _ConnectionEnded) as exc:
                 _LOGGER.warning("MQTT connection lost or failed: %s", exc)
             except Exception:
@@ -126,12 +143,16 @@ class MqttLink:
 
     async def _connected(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         self.state = LinkState.CONNECTED
-        self._backoff.reset()
+        if not self._storage_failed:
+            self._backoff.reset()
+        self._storage_failed = False
         self._metrics.mqtt_connected.set(1)
         self._metrics.mqtt_connects.inc()
         _LOGGER.info("connected to MQTT broker %s (MQTT %s)", self._config.host, self.protocol)
         await client.publish(self._topics.status, self._status("online"), qos=1, retain=True)
         for route in self._routes:
+            if route.subscribing is not None:
+                route.subscribing()
             await client.subscribe(route.topic_filter, qos=1)
         self.connected.set()  # set once subscribed: nothing published after it is missed
         first = await race(

@@ -5,12 +5,22 @@ at once on reconnect, ignoring `max_inflight` (paho issue #492), and lost on a c
 outbox is the only source of truth: a row is deleted only after its PUBACK, at most `window`
 messages are unacknowledged at any time, and after a reconnect sending starts again from the
 oldest unacknowledged row (duplicates are possible and carry the same `id`; gaps are not).
+
+A PUBACK is recorded by moving the rows to the sent log, which is a write. When the disk is
+full that write fails; the connection is fine, so it is kept: the acknowledged seqs are held in
+memory, never offered again, and written as one transaction as soon as a retry succeeds (every
+0.25 s, doubling up to 5 s). Raising instead made the link reconnect and send the whole outbox
+again ~2.6 times a second (issue 12, item 7). The held set is bounded (`held_max`): past it no
+new rows are read, so a disk that stays full for hours costs a fixed amount of memory and the
+rows simply wait in the outbox. Held seqs are lost on a restart, and then sent again once, which
+the contract's at-least-once allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
 from agent.aio import cancel_and_wait
@@ -21,6 +31,10 @@ from agent.store.unit_of_work import UnitOfWork
 _LOGGER = logging.getLogger(__name__)
 
 PublishFn = Callable[[str, bytes], Awaitable[None]]
+# 10 000 ints in a set are well under 1 MiB; far more than a window's worth of batches.
+HELD_MAX = 10_000
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 5.0
 
 
 def encode_batch(entries: Sequence[OutboxEntry]) -> bytes:
@@ -40,6 +54,7 @@ class OutboxPublisher:
         topic: str,
         window: int,
         batch_max_events: int,
+        held_max: int = HELD_MAX,
     ) -> None:
         self._uow = uow
         self._outbox = outbox
@@ -49,6 +64,16 @@ class OutboxPublisher:
         self._batch_max = batch_max_events
         self.peak_inflight = 0
         self._rewind_to: int | None = None
+        self._held_max = held_max
+        # Seqs the broker acknowledged whose rows could not be moved to the sent log yet.
+        self._held: set[int] = set()
+        self._held_added = asyncio.Event()
+        self.storage_problem: str | None = None
+
+    @property
+    def held(self) -> int:
+        """How many acknowledged seqs wait in memory to be recorded."""
+        return len(self._held)
 
     def rewind(self, from_seq: int) -> None:
         """Send again from ``from_seq`` (rows a resend request put back in the outbox)."""
@@ -56,10 +81,14 @@ class OutboxPublisher:
         self._uow.outbox_wakeup.set()
 
     async def run(self, publish: PublishFn) -> None:
-        """Publish until cancelled or until a publish fails (the connection is then gone)."""
+        """Publish until cancelled or until a publish fails (the connection is then gone).
+
+        A storage error never ends the run: the connection is not what failed.
+        """
         cursor = 0  # highest seq handed to the broker on this connection
         inflight: set[asyncio.Task[None]] = set()
         wakeup = self._uow.outbox_wakeup
+        recorder = asyncio.create_task(self._record_held(), name="outbox-ack-recorder")
         try:
             while True:
                 if self._rewind_to is not None:
@@ -68,22 +97,35 @@ class OutboxPublisher:
                     cursor = min(cursor, self._rewind_to - 1)
                     self._rewind_to = None
                 free = self._window - len(inflight)
-                entries: list[OutboxEntry] = []
+                paused = len(self._held) >= self._held_max
+                self._metrics.outbox_drain_paused.set(1 if paused else 0)
+                read: list[OutboxEntry] = []
                 if free > 0:
                     wakeup.clear()  # before reading: a commit after the read sets it again
-                    entries = await self._uow.runner.run(
-                        self._outbox.pending, cursor, free * self._batch_max
-                    )
+                if free > 0 and not paused:
+                    try:
+                        read = await self._uow.runner.run(
+                            self._outbox.pending, cursor, free * self._batch_max
+                        )
+                    except sqlite3.Error as exc:
+                        self._storage_failed("pending events cannot be read", exc)
+                        await asyncio.sleep(RETRY_MAX_S)
+                        continue
+                    if not self._held:
+                        self.storage_problem = None
+                # Acknowledged already (held, not yet recorded): never offered again.
+                entries = [entry for entry in read if entry.seq not in self._held]
+                if read:
+                    cursor = max(cursor, read[-1].seq)
                 for start in range(0, len(entries), self._batch_max):
                     batch = entries[start : start + self._batch_max]
                     inflight.add(asyncio.create_task(self._send(publish, batch)))
-                    cursor = batch[-1].seq
                 self._note_inflight(len(inflight))
-                if entries and len(inflight) < self._window:
+                if read and len(inflight) < self._window:
                     continue  # more may be waiting behind what was just read
                 await self._wait(inflight, wakeup, watch_wakeup=len(inflight) < self._window)
         finally:
-            await cancel_and_wait(inflight)
+            await cancel_and_wait({*inflight, recorder})
             for task in inflight:
                 if not task.cancelled():
                     task.exception()  # the connection is gone; these errors say nothing new
@@ -108,8 +150,50 @@ class OutboxPublisher:
 
     async def _send(self, publish: PublishFn, batch: Sequence[OutboxEntry]) -> None:
         await publish(self._topic, encode_batch(batch))
-        await self._uow.runner.run(self._outbox.acknowledge, [entry.seq for entry in batch])
         self._metrics.events_published.inc(len(batch))
+        seqs = [entry.seq for entry in batch]
+        if not self._held:
+            try:
+                await self._uow.runner.run(self._outbox.acknowledge, seqs)
+            except sqlite3.Error as exc:
+                self._storage_failed("acknowledged events cannot be recorded", exc)
+            else:
+                return
+        # Behind earlier held seqs (or failed itself): the recorder writes them all together.
+        self._held.update(seqs)
+        self._metrics.outbox_acks_unrecorded.set(len(self._held))
+        self._held_added.set()
+
+    async def _record_held(self) -> None:
+        """Retry writing the held acknowledgements until it succeeds (runs per connection)."""
+        delay = RETRY_FIRST_S
+        while True:
+            self._held_added.clear()
+            if not self._held:
+                await self._held_added.wait()
+                continue
+            await asyncio.sleep(delay)
+            seqs = sorted(self._held)
+            try:
+                await self._uow.runner.run(self._outbox.acknowledge, seqs)
+            except sqlite3.Error as exc:
+                self._storage_failed("acknowledged events cannot be recorded", exc)
+                delay = min(RETRY_MAX_S, delay * 2)
+                continue
+            self._held.difference_update(seqs)
+            self._metrics.outbox_acks_unrecorded.set(len(self._held))
+            delay = RETRY_FIRST_S
+            if not self._held:
+                _LOGGER.info("recorded %d held acknowledgements; storage writable again", len(seqs))
+                self.storage_problem = None
+                self._uow.outbox_wakeup.set()  # a paused drain may go on
+
+    def _storage_failed(self, what: str, exc: sqlite3.Error) -> None:
+        self._metrics.storage_errors.inc()
+        first = self.storage_problem is None
+        self.storage_problem = f"{what} (the connection is kept): {exc}"
+        if first:
+            _LOGGER.error("%s; held in memory and retried", self.storage_problem)
 
     def _note_inflight(self, count: int) -> None:
         self._metrics.mqtt_inflight.set(count)

@@ -32,6 +32,11 @@ class Topics:
         return f"{self.prefix}/stores/{self.store}/resend"
 
     @property
+    def customer_count(self) -> str:
+        """Extension: how many customer topics the central side keeps retained (docs/sync.md)."""
+        return f"{self.prefix}/chain/customer_count"
+
+    @property
     def customers_filter(self) -> str:
         return f"{self.prefix}/chain/customers/+"
 

@@ -1,4 +1,5 @@
-"""Coverage-guided fuzz targets (atheris) for the byte-level parsers.
+"""Coverage-guided fuzz targets (atheris) for the byte-level parsers, and one (`inbound`) for
+the inbound MQTT topics from payload to database.
 
 Each target feeds arbitrary bytes to one parser and lets only that parser's own "malformed"
 error through; anything else (an IndexError, a UnicodeError, a crash) is a finding. Run one:
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-NAMES = ("bttomqtt", "eid_frame", "customer", "checkin", "resend", "qr_payload")
+NAMES = ("bttomqtt", "eid_frame", "customer", "checkin", "resend", "qr_payload", "inbound")
 
 
 def load_targets() -> dict[str, Callable[[bytes], None]]:
@@ -62,9 +63,73 @@ def load_targets() -> dict[str, Callable[[bytes], None]]:
         "checkin": malformed_ok(parse_checkin),
         "resend": malformed_ok(parse_resend_request),
         "qr_payload": qr_payload,
+        "inbound": inbound_target(),
     }
     assert tuple(targets) == NAMES
     return targets
+
+
+def inbound_target() -> Callable[[bytes], None]:
+    """One message on `customers/+`, `checkins` or `resend`, through the adapter into the real
+    services on a real SQLite file (tests/fuzz/inbound.py checks the invariants).
+
+    Half the inputs are raw bytes; half are the contract's message for that topic with a few
+    values replaced by fuzzed ones (huge integers, floats, wrong types, deep nesting), which
+    gets past the parser into the handlers, where issue 12 found its crash.
+    """
+    import atheris
+
+    from tests.fuzz.inbound import EDGE_INTS, KEYS, TOPICS, InboundRig, encode, nested, template
+
+    rig: list[InboundRig] = []  # built on the first input: the other targets never pay for it
+
+    def value(fdp: atheris.FuzzedDataProvider, depth: int = 0) -> object:
+        makers: list[Callable[[], object]] = [
+            lambda: fdp.PickValueInList(list(EDGE_INTS)),
+            lambda: fdp.ConsumeInt(fdp.ConsumeIntInRange(1, 70)),  # up to 2**560
+            fdp.ConsumeRegularFloat,
+            lambda: fdp.ConsumeUnicodeNoSurrogates(fdp.ConsumeIntInRange(0, 40)),
+            fdp.ConsumeBool,
+            lambda: None,
+            lambda: nested(fdp.ConsumeIntInRange(1, 30_000)),  # past the recursion limit
+            lambda: [value(fdp, depth + 1) for _ in range(fdp.ConsumeIntInRange(0, 4))],
+            lambda: {fdp.PickValueInList(list(KEYS)): value(fdp, depth + 1) for _ in range(3)},
+        ]
+        last = len(makers) - 1 if depth < 3 else 6  # containers only a few levels deep
+        return makers[fdp.ConsumeIntInRange(0, last)]()
+
+    def mutate(doc: dict[str, object], fdp: atheris.FuzzedDataProvider) -> None:
+        for _ in range(fdp.ConsumeIntInRange(0, 4)):
+            target = doc
+            while fdp.ConsumeBool():  # walk into a nested object (consent, credentials, eid)
+                children = [v for v in target.values() if isinstance(v, dict)]
+                if not children:
+                    break
+                target = fdp.PickValueInList(children)
+            key = fdp.PickValueInList([*target, *KEYS])
+            if fdp.ConsumeIntInRange(0, 4) == 0:
+                target.pop(key, None)
+            else:
+                target[key] = value(fdp)
+
+    def inbound(data: bytes) -> None:
+        if not rig:
+            rig.append(InboundRig(check_every=200))
+        fdp = atheris.FuzzedDataProvider(data)
+        kind = TOPICS[fdp.ConsumeIntInRange(0, 2)]
+        customer_id = f"c-{fdp.ConsumeIntInRange(1, 4):05d}"
+        if fdp.ConsumeIntInRange(0, 7) == 0:  # any topic level a broker can deliver
+            text = fdp.ConsumeUnicodeNoSurrogates(40).translate({47: None, 43: None, 35: None})
+            customer_id = text or customer_id
+        if fdp.ConsumeBool():
+            payload = fdp.ConsumeBytes(fdp.remaining_bytes())
+        else:
+            doc = template(kind, customer_id, fdp.ConsumeIntInRange(1, 60))
+            mutate(doc, fdp)
+            payload = encode(doc)
+        rig[0].feed(kind, payload, customer_id)
+
+    return inbound
 
 
 def main() -> None:

@@ -42,6 +42,12 @@ SEEDS: dict[str, list[bytes]] = {
     "checkin": [b'{"customer_id":"c-00001","at":"2026-01-05T09:00:00Z"}'],
     "resend": [b'{"from_seq":1,"to_seq":10}'],
     "qr_payload": [b"RE-T1.abc.def", b"RTL1.c-00001.1800000000." + b"A" * 86],
+    # Topic selector byte first (0: customers, 1: checkins, 2: resend), then the payload.
+    "inbound": [
+        b"\x00\x00\x00\x01" + b'{"op":"erase","customer_id":"c-00001","version":4}',
+        b"\x01\x00\x00\x01" + b'{"customer_id":"c-00001","at":"2026-01-05T09:00:00Z"}',
+        b"\x02\x00\x00\x01" + b'{"from_seq":1,"to_seq":10}',
+    ],
 }
 
 
