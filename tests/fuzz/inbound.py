@@ -108,6 +108,9 @@ class InboundRig:
         source = f"mqtt.{kind}"
         dropped_before = self._sample("retail_edge_malformed_inputs_dropped_total", source=source)
         counted_before = self._customers_counted()
+        applied_before = self._sample(
+            "retail_edge_inbound_messages_total", topic="customers", outcome="applied"
+        )
         refused = _refused_by_parser(kind, payload, customer_id)
         # Exactly what MqttLink._receive calls; anything escaping here is the bug.
         await self.routes[kind](self.topic(kind, customer_id), payload)
@@ -120,7 +123,12 @@ class InboundRig:
         if kind == "customers":
             counted = self._customers_counted() - counted_before
             assert counted == 1, f"a customers message counted {counted} times"
-            if not refused and not dropped and payload:
+            applied = self._sample(
+                "retail_edge_inbound_messages_total", topic="customers", outcome="applied"
+            )
+            # Only a message the agent applied must be what it holds: one not newer than
+            # what it holds (an upsert with the version of an earlier revoke) is ignored.
+            if not refused and not dropped and payload and applied > applied_before:
                 self._check_applied(payload, customer_id)
         self._check_outbox()
 
