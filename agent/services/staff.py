@@ -1,8 +1,9 @@
-"""Pairing staff tablets and authenticating them."""
+"""Pairing devices (staff tablets, displays) and authenticating them."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from agent.core.events import DomainEvent
@@ -22,6 +23,12 @@ class PairingRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True, slots=True)
+class Paired:
+    token: str
+    role: str
+
+
 class StaffService:
     # A 6-digit code has a million values: with these limits guessing one inside its ten
     # minutes is out of reach (at most 100 tries from the whole network per 10 minutes).
@@ -37,7 +44,7 @@ class StaffService:
         self._client_failures = RateLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
         self._all_failures = RateLimiter(self.FAILURES_OVERALL, self.FAILURE_WINDOW_S)
 
-    async def pair(self, code: str, device_name: str, client: str) -> str:
+    async def pair(self, code: str, device_name: str, client: str) -> Paired:
         now_mono = self._clock.monotonic()
         for limiter, key in ((self._client_failures, client), (self._all_failures, "*")):
             wait = limiter.retry_after(key, now_mono)
@@ -45,16 +52,17 @@ class StaffService:
                 raise PairingRefused(
                     "too_many_attempts", "Too many wrong codes. Please wait and try again.", wait
                 )
-        token = await self._uow.commit(
+        paired = await self._uow.commit(
             lambda: (self._staff.redeem(code, device_name, self._clock.now()), [])
         )
-        if token is None:
+        if paired is None:
             self._client_failures.allow(client, now_mono)
             self._all_failures.allow("*", now_mono)
             _LOGGER.warning("wrong or expired pairing code from %s", client)
             raise PairingRefused("invalid_code", "This code is wrong, used or expired.")
-        _LOGGER.info("paired staff device %r", device_name)
-        return token
+        token, role = paired
+        _LOGGER.info("paired %s device %r", role, device_name)
+        return Paired(token, role)
 
     async def authenticate(self, token: str) -> StaffDevice | None:
         if not token or len(token) > 128:

@@ -172,3 +172,12 @@ def m006_ticket_checkin(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN checked_in_at TEXT")
     db.execute("ALTER TABLE tickets ADD COLUMN customer_id TEXT")
     db.execute("CREATE INDEX tickets_customer ON tickets(customer_id)")
+
+
+@MIGRATIONS()
+def m007_device_roles(db: sqlite_utils.Database) -> None:
+    # Contract 8.1: a paired device is a staff tablet or a display (window screen, board); the
+    # role travels from the pairing code to the device it pairs. Devices paired before this
+    # were all tablets, hence the default.
+    db.execute("ALTER TABLE pairing_codes ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")
+    db.execute("ALTER TABLE staff_devices ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")
