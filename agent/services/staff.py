@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,19 @@ class Paired:
     role: str
 
 
+class _AttemptLimiter(RateLimiter):
+    """Counts an attempt when it starts, not when it has failed: concurrent guesses would
+    otherwise all pass the check while the first ones are still being evaluated (issue 12
+    item 8: 400 at once got 14 evaluated against a bound of 10). A good code gives its
+    attempt back."""
+
+    def refund(self, key: str, at: float) -> None:
+        hits = self._hits.get(key)
+        if hits is not None:
+            with contextlib.suppress(ValueError):
+                hits.remove(at)
+
+
 class StaffService:
     # A 6-digit code has a million values: with these limits guessing one inside its ten
     # minutes is out of reach (at most 100 tries from the whole network per 10 minutes).
@@ -41,25 +55,32 @@ class StaffService:
         self._uow = uow
         self._staff = staff
         self._clock = clock
-        self._client_failures = RateLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
-        self._all_failures = RateLimiter(self.FAILURES_OVERALL, self.FAILURE_WINDOW_S)
+        self._client_attempts = _AttemptLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
+        self._all_attempts = _AttemptLimiter(self.FAILURES_OVERALL, self.FAILURE_WINDOW_S)
 
     async def pair(self, code: str, device_name: str, client: str) -> Paired:
         now_mono = self._clock.monotonic()
-        for limiter, key in ((self._client_failures, client), (self._all_failures, "*")):
-            wait = limiter.retry_after(key, now_mono)
-            if wait > 0:
+        reserved: list[tuple[_AttemptLimiter, str]] = []
+        for limiter, key in ((self._client_attempts, client), (self._all_attempts, "*")):
+            if not limiter.allow(key, now_mono):
+                for taken, taken_key in reserved:
+                    taken.refund(taken_key, now_mono)
                 raise PairingRefused(
-                    "too_many_attempts", "Too many wrong codes. Please wait and try again.", wait
+                    "too_many_attempts",
+                    "Too many wrong codes. Please wait and try again.",
+                    limiter.retry_after(key, now_mono),
                 )
+            reserved.append((limiter, key))
+        # From here the attempt is counted: a wrong code, a failed write or a caller who went
+        # away all keep it (only a good code is given back below).
         paired = await self._uow.commit(
             lambda: (self._staff.redeem(code, device_name, self._clock.now()), [])
         )
         if paired is None:
-            self._client_failures.allow(client, now_mono)
-            self._all_failures.allow("*", now_mono)
             _LOGGER.warning("wrong or expired pairing code from %s", client)
             raise PairingRefused("invalid_code", "This code is wrong, used or expired.")
+        for limiter, key in reserved:
+            limiter.refund(key, now_mono)
         token, role = paired
         _LOGGER.info("paired %s device %r", role, device_name)
         return Paired(token, role)
