@@ -1,9 +1,12 @@
-"""Pairing devices (staff tablets, displays) and authenticating them."""
+"""Pairing devices (staff tablets, displays), authenticating them, and noticing when one is
+revoked by another process (`retail-edge revoke`) so its open streams end (contract 8.2)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -50,6 +53,9 @@ class StaffService:
     FAILURES_OVERALL = 100
     FAILURE_WINDOW_S = 600.0
     LAST_SEEN_EVERY_S = 300.0
+    # Revocations come from another process through the database: looked for this often
+    # while a stream is open (contract 8.2 allows 5 s).
+    REVOCATION_POLL_S = 1.0
 
     def __init__(self, uow: UnitOfWork, staff: StaffRepository, clock: Clock) -> None:
         self._uow = uow
@@ -57,6 +63,10 @@ class StaffService:
         self._clock = clock
         self._client_attempts = _AttemptLimiter(self.FAILURES_PER_CLIENT, self.FAILURE_WINDOW_S)
         self._all_attempts = _AttemptLimiter(self.FAILURES_OVERALL, self.FAILURE_WINDOW_S)
+        self._revoked: frozenset[str] = frozenset()
+        self._streams: dict[str, set[asyncio.Event]] = {}
+        self._next_read: asyncio.Future[frozenset[str]] | None = None
+        self._reading: asyncio.Task[None] | None = None
 
     async def pair(self, code: str, device_name: str, client: str) -> Paired:
         now_mono = self._clock.monotonic()
@@ -106,3 +116,77 @@ class StaffService:
             return True
         seen = datetime.fromisoformat(last_seen_at.replace("Z", "+00:00"))
         return (self._clock.now() - seen).total_seconds() > self.LAST_SEEN_EVERY_S
+
+    # --- revocation reaching open streams (contract 8.2) ----------------------------------
+
+    @contextlib.contextmanager
+    def open_stream(self, device_id: str) -> Iterator[asyncio.Event]:
+        """Register a device's open stream; the event is set when the device is revoked."""
+        revoked = asyncio.Event()
+        streams = self._streams.setdefault(device_id, set())
+        streams.add(revoked)
+        if device_id in self._revoked:
+            revoked.set()
+        try:
+            yield revoked
+        finally:
+            streams.discard(revoked)
+            if not streams:
+                self._streams.pop(device_id, None)
+
+    async def still_paired(self, device_id: str) -> bool:
+        """Whether the device is unrevoked, by a read that started after this call (so a
+        frame checked here is never sent after a revoke that committed before it)."""
+        try:
+            return device_id not in await self.revocations()
+        except Exception as exc:  # noqa: BLE001 - an unreadable store must not end every stream
+            _LOGGER.warning("could not read revoked devices, using the last known: %s", exc)
+            return device_id not in self._revoked
+
+    async def revocations(self) -> frozenset[str]:
+        """The revoked devices, read fresh. Callers arriving while a read is queued share it,
+        so many streams sending at once cost one small read, not one each."""
+        if self._next_read is None:
+            self._next_read = asyncio.get_running_loop().create_future()
+            if self._reading is None:
+                self._start_read()
+        return await asyncio.shield(self._next_read)
+
+    def _start_read(self) -> None:
+        waiting, self._next_read = self._next_read, None
+        assert waiting is not None  # noqa: S101 - only called with a queued read
+        self._reading = asyncio.create_task(self._read(waiting), name="revocations")
+
+    async def _read(self, waiting: asyncio.Future[frozenset[str]]) -> None:
+        try:
+            revoked = await self._uow.read(self._staff.revoked_ids)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            waiting.set_exception(exc)
+            waiting.exception()  # marked retrieved: every caller may have gone away
+        else:
+            self._learn(revoked)
+            waiting.set_result(revoked)
+        finally:
+            self._reading = None
+            if self._next_read is not None:
+                self._start_read()
+
+    def _learn(self, revoked: frozenset[str]) -> None:
+        self._revoked = revoked
+        for device_id in revoked & self._streams.keys():
+            _LOGGER.info("device %s was revoked: ending its open streams", device_id)
+            for event in self._streams[device_id]:
+                event.set()
+
+    async def watch_revocations(self, stop: asyncio.Event) -> None:
+        """While any device stream is open, look for revocations every REVOCATION_POLL_S
+        (an idle stream sends nothing that would check, yet must end within 5 s)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.REVOCATION_POLL_S)
+            if not self._streams:
+                continue
+            try:
+                await self.revocations()
+            except Exception as exc:  # noqa: BLE001 - a bad read must not stop the watch
+                _LOGGER.warning("could not read revoked devices: %s", exc)
