@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     qr.add_argument("--queue", required=True, metavar="Q")
     qr.add_argument("--out", required=True, type=Path, metavar="PATH", help=".svg or .png")
 
-    pair = sub.add_parser("pair", help="print a one-time pairing code for a staff tablet")
+    pair = sub.add_parser(
+        "pair", help="print a one-time pairing code for a staff tablet or a window screen"
+    )
     pair.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
     pair.add_argument(
         "--name",
@@ -69,11 +71,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the tablet's name in `devices` and for `revoke` (default: what the tablet types)",
     )
+    pair.add_argument(
+        "--role",
+        default="staff",
+        choices=("staff", "display"),
+        help="staff (a tablet, the default) or display (a window screen: display pages only)",
+    )
 
-    devices = sub.add_parser("devices", help="list paired staff tablets")
+    devices = sub.add_parser("devices", help="list paired tablets and screens")
     devices.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
 
-    revoke = sub.add_parser("revoke", help="revoke a staff tablet (by id or name)")
+    revoke = sub.add_parser("revoke", help="revoke a tablet or screen (by id or name)")
     revoke.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
     revoke.add_argument("device", metavar="ID_OR_NAME")
     return parser
@@ -127,18 +135,29 @@ def _tool(args: argparse.Namespace) -> int:
         url = tools.window_qr(config, args.queue, args.out)
         print(f"wrote {args.out} -> {url}")
     elif args.command == "pair":
-        code = tools.pairing_code(config, args.name)
+        code = tools.pairing_code(config, args.name, args.role)
         label = f" for {args.name!r}" if args.name else ""
-        print(f"Pairing code{label}: {code} (valid 10 minutes, once)")
-        print(f"Open {config.http.public_url}/staff on the tablet and enter it.")
+        kind = "Display pairing code" if args.role == "display" else "Pairing code"
+        print(f"{kind}{label}: {code} (valid 10 minutes, once)")
+        if args.role == "display":
+            queues = ", ".join(q.id for q in config.queues) or "Q"
+            print(
+                f"Open {config.http.public_url}/window/QUEUE (QUEUE: {queues}) on the window "
+                "screen and type it once."
+            )
+        else:
+            print(f"Open {config.http.public_url}/staff on the tablet and enter it.")
     elif args.command == "devices":
         for device in tools.staff_devices(config):
             state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
             seen = f"last seen {device.last_seen_at}" if device.last_seen_at else "never used"
-            print(f"{device.id}  {device.name}  paired {device.created_at}  {seen}  {state}")
+            print(
+                f"{device.id}  {device.name}  {device.role}  paired {device.created_at}  "
+                f"{seen}  {state}"
+            )
     elif args.command == "revoke":
         if tools.revoke_device(config, args.device) == 0:
-            raise UserFacingError(f"no active staff device {args.device!r}")
+            raise UserFacingError(f"no active paired device {args.device!r}")
         print(f"revoked {args.device}")
     else:
         raise AssertionError(args.command)

@@ -50,6 +50,10 @@ class AgentDaemon:
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))
         self._tasks.append(asyncio.create_task(self._recognition_timer(), name="recognition"))
+        self._tasks.append(
+            # `retail-edge revoke` runs in another process: open streams end within 5 s.
+            asyncio.create_task(self.c.staff.watch_revocations(self._stop), name="revocations")
+        )
         for spec in self.c.sources:
             self._tasks.append(
                 asyncio.create_task(

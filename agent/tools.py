@@ -18,7 +18,7 @@ from agent.core.window_token import WindowTokens
 from agent.errors import UserFacingError
 from agent.store.database import Database
 from agent.store.secrets import static_generation, window_secret
-from agent.store.staff import StaffDevice, StaffRepository
+from agent.store.staff import STAFF, StaffDevice, StaffRepository
 
 
 @contextmanager
@@ -30,9 +30,10 @@ def _database(config: AgentConfig) -> Iterator[Database]:
         database.close()
 
 
-def pairing_code(config: AgentConfig, name: str) -> str:
+def pairing_code(config: AgentConfig, name: str, role: str = STAFF) -> str:
+    """A one-time code pairing a staff tablet, or a display (window screen, board)."""
     with _database(config) as database, database.atomic():
-        return StaffRepository(database).create_pairing_code(name, SystemClock().now())
+        return StaffRepository(database).create_pairing_code(name, SystemClock().now(), role)
 
 
 def staff_devices(config: AgentConfig) -> list[StaffDevice]:

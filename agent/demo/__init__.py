@@ -99,15 +99,22 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
     base = config.http.public_url
     code = tools.pairing_code(config, "demo-tablet")
     print(f"Staff tablet:     {base}/staff   (pairing code {code}, valid 10 minutes)")
-    print(f"Window screen:    {base}/window/advice   (rotating QR code)")
-    print(f"Window QR (join): {base}/window/advice/qr.svg")
+    # A window screen is a paired display (contract 8.1): this link types its one-time code
+    # by itself (in the #fragment, which no server sees); after that the screen keeps a cookie.
+    screen = tools.pairing_code(config, "demo-window", "display")
+    print(
+        f"Window screen:    {base}/window/advice#pair={screen}   "
+        f"(rotating QR code; display pairing code {screen}, valid 10 minutes)"
+    )
     print(f"Printed sticker:  {tools.join_url(config, 'pickup', _sticker(components))}")
     print(f"Health, metrics:  {base}/healthz  {base}/metrics")
     print(f"Data directory:   {data_dir}")
     print("Press Ctrl+C to stop.", flush=True)
-    staff_token = await components.staff.pair(
-        tools.pairing_code(config, "simulated-counter"), "simulated-counter", "demo"
-    )
+    staff_token = (
+        await components.staff.pair(
+            tools.pairing_code(config, "simulated-counter"), "simulated-counter", "demo"
+        )
+    ).token
     day = QueueDay(
         base,
         lambda queue: _window_token(components, queue),

@@ -191,3 +191,12 @@ def m007_push_and_approaching(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         )"""
     )
+
+
+@MIGRATIONS()
+def m008_device_roles(db: sqlite_utils.Database) -> None:
+    # Contract 8.1: a paired device is a staff tablet or a display (window screen, board); the
+    # role travels from the pairing code to the device it pairs. Devices paired before this
+    # were all tablets, hence the default.
+    db.execute("ALTER TABLE pairing_codes ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")
+    db.execute("ALTER TABLE staff_devices ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")

@@ -15,6 +15,8 @@ from agent.web.errors import ApiError
 
 TICKET_COOKIE_PREFIX = "rt_"
 STAFF_COOKIE = "staff_token"
+DISPLAY_COOKIE = "display_token"  # set by pairing a display (window screen, board)
+STAFF_ROLE = "staff"
 
 
 class PairedDevice(Protocol):
@@ -22,7 +24,13 @@ class PairedDevice(Protocol):
     record it is: the web layer names only what it uses)."""
 
     @property
+    def id(self) -> str: ...
+
+    @property
     def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 Networks = Sequence[IPv4Network | IPv6Network]
@@ -100,4 +108,24 @@ async def staff_device(
     device = await ctx.staff.authenticate(token)
     if device is None:
         raise ApiError(401, "unauthorized", "This tablet's pairing was revoked or is unknown.")
+    if device.role != STAFF_ROLE:
+        # A window screen's token opens the display pages and nothing else (contract 8.1).
+        raise ApiError(403, "forbidden", "This device is paired as a display, not a tablet.")
     return device
+
+
+async def display_device(request: Request, ctx: WebContext) -> PairedDevice | None:
+    """A paired, unrevoked display or tablet (Bearer header, or the cookie that pairing on a
+    display page or a tablet set), for the display pages; None for anyone else. Those pages
+    only read, so a cookie is enough."""
+    candidates = (
+        _credential(request, "Bearer"),
+        request.cookies.get(DISPLAY_COOKIE),
+        request.cookies.get(STAFF_COOKIE),
+    )
+    for token in candidates:
+        if token:
+            device = await ctx.staff.authenticate(token)
+            if device is not None:
+                return device
+    return None

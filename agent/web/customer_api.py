@@ -13,7 +13,14 @@ from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import queue_topic
 from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, TicketView
 from agent.services.staff import PairingRefused
-from agent.web.auth import STAFF_COOKIE, TICKET_COOKIE_PREFIX, client_address, ticket_for
+from agent.web.auth import (
+    DISPLAY_COOKIE,
+    STAFF_COOKIE,
+    STAFF_ROLE,
+    TICKET_COOKIE_PREFIX,
+    client_address,
+    ticket_for,
+)
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.models import (
@@ -187,7 +194,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
     @router.post("/api/v1/pair")
     async def pair(body: PairBody, request: Request, response: Response) -> PairedOut:
         try:
-            token = await ctx.staff.pair(
+            paired = await ctx.staff.pair(
                 body.code,
                 body.device_name,
                 client_address(request, ctx.config.http.trusted_proxies),
@@ -197,14 +204,15 @@ def customer_router(ctx: WebContext) -> APIRouter:
             message = error_message(request_locale(request), exc.code)
             raise ApiError(status, exc.code, message) from None
         response.set_cookie(
-            STAFF_COOKIE,
-            token,
+            # A display's own cookie: the staff pages and stream never read it (contract 8.1).
+            STAFF_COOKIE if paired.role == STAFF_ROLE else DISPLAY_COOKIE,
+            paired.token,
             max_age=365 * 24 * 3600,
             httponly=True,
             samesite="strict",
             secure=ctx.secure_cookies,
         )
-        return PairedOut(token=token)
+        return PairedOut(token=paired.token)
 
     return router
 

@@ -101,6 +101,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "pair_device": "Tablet name",
         "pair_button": "Pair",
         "pair_again": "This tablet is no longer paired. Please pair it again.",
+        # window screen and boards (display devices, contract 8.1)
+        "display_pair_title": "Pair this screen",
+        "display_pair_intro": "Type the display pairing code (retail-edge pair --role display).",
+        "display_pair_code": "Pairing code",
+        "display_pair_error": "This code is wrong, used or expired.",
+        "display_only_title": "This device is a display screen",
+        "display_only_body": "It shows the window pages only. "
+        "A tablet needs a staff pairing code (retail-edge pair).",
         "call_next": "Call next",
         "served": "Served",
         "no_show": "No-show",
@@ -243,6 +251,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "pair_device": "Nom de la tablette",
         "pair_button": "Appairer",
         "pair_again": "Cette tablette n'est plus appairée. Merci de l'appairer à nouveau.",
+        "display_pair_title": "Appairer cet écran",
+        "display_pair_intro": "Tapez le code d'appairage d'écran "
+        "(retail-edge pair --role display).",
+        "display_pair_code": "Code d'appairage",
+        "display_pair_error": "Ce code est faux, déjà utilisé ou expiré.",
+        "display_only_title": "Cet appareil est un écran d'affichage",
+        "display_only_body": "Il n'affiche que les pages de vitrine. "
+        "Une tablette a besoin d'un code d'appairage du personnel (retail-edge pair).",
         "call_next": "Appeler le suivant",
         "served": "Servi",
         "no_show": "Absent",

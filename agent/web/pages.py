@@ -185,7 +185,10 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
     switch = lang_switch(request, locale)
     try:
         await staff_device(request, ctx, allow_cookie=True)
-    except ApiError:
+    except ApiError as exc:
+        if exc.status == 403:  # a display's token: not a tablet (contract 8.1)
+            heading, text = words["display_only_title"], words["display_only_body"]
+            return message_page(ctx, locale, "display-only", heading, text, 403)
         pair = render("pair.html", locale, {"hidden": "", "message": words["pair_intro"]})
         content = render(
             "pair_page.html", locale, {"store": store, "lang_switch": switch, "pair": pair}

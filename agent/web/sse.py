@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 
+from agent.services.staff import StaffService
 from agent.web.models import to_json
 
 KEEPALIVE_S = 15.0
@@ -36,3 +39,37 @@ def sse_response(frames: AsyncIterator[str]) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def device_frames(
+    staff: StaffService, device_id: str, frames: AsyncIterator[str]
+) -> AsyncIterator[str]:
+    """A paired device's stream (contract 8.2): it ends as soon as the agent learns the device
+    was revoked (by `retail-edge revoke` in another process, found by the staff service's
+    watch), even while waiting for the next frame; and each frame is sent only after a fresh
+    check, so nothing goes out after a revoke that committed before it."""
+    with staff.open_stream(device_id) as revoked:
+        ended = asyncio.ensure_future(revoked.wait())
+        step: asyncio.Future[str] | None = None
+        try:
+            while True:
+                step = asyncio.ensure_future(anext(frames))
+                await asyncio.wait({step, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    return  # revoked while waiting (the finally cancels the wait)
+                try:
+                    frame = step.result()
+                except StopAsyncIteration:
+                    return
+                if revoked.is_set() or not await staff.still_paired(device_id):
+                    return
+                yield frame
+        finally:
+            ended.cancel()
+            if step is not None and not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()

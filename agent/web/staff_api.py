@@ -14,7 +14,7 @@ from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
 from agent.web.models import StaffQueueOut, StaffTicketOut
-from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
+from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
 from agent.web.wording import request_locale
 
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
@@ -79,8 +79,8 @@ def staff_router(ctx: WebContext) -> APIRouter:
 
     @router.get("/api/v1/staff/stream")
     async def stream(request: Request) -> Response:
-        await staff_device(request, ctx, allow_cookie=True)
-        return sse_response(_staff_frames(ctx))
+        device = await staff_device(request, ctx, allow_cookie=True)
+        return sse_response(device_frames(ctx.staff, device.id, _staff_frames(ctx)))
 
     return router
 

@@ -1,6 +1,10 @@
 """The window screen (/window/{queue}): a large QR code of the join URL with the current window
 token, the queue's length and wait, in French and English. The page fetches a fresh QR code
-from /window/{queue}/qr.svg well before the rotating token changes."""
+from /window/{queue}/qr.svg well before the rotating token changes.
+
+Only a paired display (or a staff tablet) is shown the code (contract 8.1): anyone else gets a
+pairing form, and qr.svg answers 401, so the rotating code cannot be read from anywhere the
+agent's public URL reaches; it has to be read off the glass."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import segno
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from agent.web.auth import display_device
 from agent.web.context import WebContext
+from agent.web.errors import ApiError
 from agent.web.i18n import strings, wait_text
 from agent.web.rendering import (
     SECURITY_HEADERS,
@@ -85,6 +91,8 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
     async def window_page(queue: str, request: Request) -> HTMLResponse:
         if queue not in ctx.queues.queue_ids():
             return not_found_page(ctx, request)
+        if await display_device(request, ctx) is None:
+            return _pairing_page(ctx, queue)
         summary = ctx.queues.summary(queue)
         scan_en, scan_fr = both("scan_to_join")
         waiting_en, waiting_fr = both("waiting_short")
@@ -140,7 +148,34 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
         """Extension: the current QR code alone, for the window page to refresh."""
         if queue not in ctx.queues.queue_ids():
             return not_found_page(ctx, request)
+        if await display_device(request, ctx) is None:
+            raise ApiError(
+                401, "unauthorized", "Pair this screen first (retail-edge pair --role display)."
+            )
         scan_en, scan_fr = both("scan_to_join")
         svg = qr_svg_document(join_url(ctx, queue), f"{scan_en} / {scan_fr}")
         headers = dict(SECURITY_HEADERS) | {"Cache-Control": "no-store"}
         return Response(svg, media_type="image/svg+xml", headers=headers)
+
+
+def _pairing_page(ctx: WebContext, queue: str) -> HTMLResponse:
+    """What an unpaired screen shows: the queue's name and a code field, in both languages
+    (nobody chooses a language on a screen in a shop window). No code, no token."""
+    values = {"store": ctx.config.store.name, "label": ctx.queues.queue_config(queue).label}
+    for key in ("title", "intro", "code"):
+        values[f"{key}_en"], values[f"{key}_fr"] = both(f"display_pair_{key}")
+    values["button_en"], values["button_fr"] = both("pair_button")
+    content = render("window_pair.html", "fr", values)
+    words = {
+        f"{locale}_{key}": strings(locale)[key]
+        for locale in ("en", "fr")
+        for key in ("display_pair_error", "display_pair_code", "err_network")
+    }
+    return html_page(
+        "fr",
+        f"{values['label']} · {values['store']}",
+        "window-pair",
+        content,
+        data={"queue": queue, "strings": json.dumps(words)},
+        scripts=("common.js", "window.js"),
+    )

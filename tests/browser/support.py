@@ -54,3 +54,12 @@ def decode_qr(png: bytes) -> list[str]:
     assert image is not None, "the screenshot is not a PNG"
     only_qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     return [found.text for found in zxingcpp.read_barcodes(image, formats=only_qr)]
+
+
+async def pair_window_screen(page: Page, base_url: str, code: str, queue: str = "advice") -> None:
+    """What a store does once per window screen (contract 8.1): open /window/{queue}, type the
+    display pairing code, press the button; the page reloads to the QR code."""
+    await page.goto(f"{base_url}/window/{queue}")
+    await page.locator("#window-pair-code").fill(code)
+    await page.locator("#window-pair-form button[type=submit]").click()
+    await page.locator("#qr svg").wait_for(timeout=10_000)

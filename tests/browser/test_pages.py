@@ -13,7 +13,7 @@ import pytest
 from agent import tools
 from agent.core.clock import ManualClock
 from agent.web.i18n import strings
-from tests.browser.support import PHONE, TABLET, TV, decode_qr, screenshot
+from tests.browser.support import PHONE, TABLET, TV, decode_qr, pair_window_screen, screenshot
 
 pytestmark = pytest.mark.browser
 EN, FR = strings("en"), strings("fr")
@@ -209,12 +209,13 @@ async def test_window_screen_shows_a_decodable_code_across_rotations(
     and after each of two token rotations, is the join URL with a token the agent accepts now.
     (Round 1's test only checked that a new <svg> element existed while the screen was blank.)"""
     clock = ManualClock(datetime(2026, 1, 5, 10, 0, 5, tzinfo=UTC))
-    agent = await start_agent(browser_config(), clock=clock)
+    config = browser_config()
+    agent = await start_agent(config, clock=clock)
     queues = agent.components.queues
     context = await browser.new_context(**TV)
     page = await context.new_page()
     await page.clock.install()
-    await page.goto(f"{agent.base_url}/window/advice")
+    await pair_window_screen(page, agent.base_url, tools.pairing_code(config, "w", "display"))
     assert await page.inner_text("#waiting") == "0"
 
     def expected_url() -> str:
@@ -251,14 +252,72 @@ async def test_window_screen_shows_a_decodable_code_across_rotations(
 
 async def test_window_qr_svg_is_a_standalone_document(browser, browser_config, start_agent) -> None:
     """Opened on its own, qr.svg draws a QR code (not an XML listing)."""
-    agent = await start_agent(browser_config())
+    config = browser_config()
+    agent = await start_agent(config)
     context = await browser.new_context(viewport={"width": 600, "height": 600})
     page = await context.new_page()
+    await pair_window_screen(page, agent.base_url, tools.pairing_code(config, "w", "display"))
     response = await page.goto(f"{agent.base_url}/window/advice/qr.svg")
     assert response is not None and response.ok
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert 'xmlns="http://www.w3.org/2000/svg"' in await response.text()
     texts = decode_qr(await screenshot(page.locator("svg"), "window-qr-standalone"))
+    assert len(texts) == 1 and texts[0].startswith(f"{agent.base_url}/j/advice?w=r")
+    await context.close()
+
+
+async def test_an_unpaired_window_screen_shows_a_pairing_form_and_no_code(
+    browser, browser_config, start_agent
+) -> None:
+    """Contract 8.1, as a passer-by (or anyone on the network) sees it: the window page of a
+    browser that was never paired shows no QR code at all, only the code field; qr.svg is
+    refused. After typing a display code the same screen shows a code a phone can use."""
+    config = browser_config()
+    agent = await start_agent(config)
+    context = await browser.new_context(**TV)
+    page = await context.new_page()
+    response = await page.goto(f"{agent.base_url}/window/advice")
+    assert response is not None and response.status == 200
+    shot = await screenshot(page, "window-unpaired", docs=True)
+    assert decode_qr(shot) == [], "an unpaired screen shows a QR code"
+    field = await page.locator("#window-pair-code").bounding_box()
+    button = page.get_by_role("button", name=f"{EN['pair_button']} / {FR['pair_button']}")
+    box = await button.bounding_box()
+    assert field is not None and box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= TV["viewport"]["height"]
+    assert await page.get_by_text(EN["display_pair_title"]).is_visible()
+    qr = await page.goto(f"{agent.base_url}/window/advice/qr.svg")
+    assert qr is not None and qr.status == 401
+    assert decode_qr(await screenshot(page, "window-qr-unpaired")) == []
+
+    # A wrong code: a message on the screen, still no code.
+    await page.goto(f"{agent.base_url}/window/advice")
+    await page.locator("#window-pair-code").fill("000000")
+    await page.locator("#window-pair-form button[type=submit]").click()
+    await page.locator("#window-pair-error", has_text="expired").wait_for(timeout=5_000)
+    assert decode_qr(await screenshot(page, "window-wrong-code")) == []
+
+    await pair_window_screen(page, agent.base_url, tools.pairing_code(config, "w", "display"))
+    texts = decode_qr(await screenshot(page.locator("#qr"), "window-paired"))
+    assert len(texts) == 1 and texts[0].startswith(f"{agent.base_url}/j/advice?w=r")
+    assert agent.components.queues.token_valid("advice", texts[0].split("?w=", 1)[1])
+    await context.close()
+
+
+async def test_a_pairing_link_pairs_the_screen_by_itself(
+    browser, browser_config, start_agent
+) -> None:
+    """The demo prints /window/advice#pair=CODE: opened on a screen, it pairs it once and
+    shows the code, and the code leaves the address bar."""
+    config = browser_config()
+    agent = await start_agent(config)
+    context = await browser.new_context(**TV)
+    page = await context.new_page()
+    code = tools.pairing_code(config, "w", "display")
+    await page.goto(f"{agent.base_url}/window/advice#pair={code}")
+    await page.locator("#qr svg").wait_for(timeout=10_000)
+    assert page.url == f"{agent.base_url}/window/advice"
+    texts = decode_qr(await screenshot(page.locator("#qr"), "window-paired-by-link"))
     assert len(texts) == 1 and texts[0].startswith(f"{agent.base_url}/j/advice?w=r")
     await context.close()
 

@@ -12,6 +12,7 @@ import pytest
 from agent import tools
 from agent.web.i18n import choose_locale, strings, wait_text
 from tests.browser.support import ALWAYS_CLOSED
+from tests.integration.queue_fixtures import display_headers
 
 EN, FR = strings("en"), strings("fr")
 HTML_HEADERS = {
@@ -67,7 +68,8 @@ async def test_join_page_when_the_store_is_closed(browser_config, start_agent) -
         response = await client.get(f"/j/advice?w={rotating(agent)}")
         assert response.status_code == 200
         assert 'id="notice-closed"' in response.text and 'id="join-form"' not in response.text
-        window = await client.get("/window/advice")
+        screen = await display_headers(client, agent.components.config)
+        window = await client.get("/window/advice", headers=screen)
         assert 'data-state="closed"' in window.text
 
 
@@ -99,20 +101,21 @@ async def test_ticket_page_is_rendered_for_its_owner(agent, client) -> None:
 
 
 async def test_window_page_and_its_qr_code(agent, client) -> None:
-    response = await client.get("/window/advice")
+    screen = await display_headers(client, agent.components.config)
+    response = await client.get("/window/advice", headers=screen)
     assert response.status_code == 200
     assert_html_headers(response)
     assert '<svg viewBox="0 0' in response.text and 'class="qr"' in response.text
     assert "Scan to join the queue" in response.text
     assert "Scannez pour rejoindre la file" in response.text
     assert 'data-mode="rotating"' in response.text
-    qr = await client.get("/window/advice/qr.svg")
+    qr = await client.get("/window/advice/qr.svg", headers=screen)
     assert qr.status_code == 200
     assert qr.headers["content-type"].startswith("image/svg+xml")
     assert qr.headers["cache-control"] == "no-store"
     # A standalone SVG document: the root element is in the SVG namespace (contract 8.1).
     assert ElementTree.fromstring(qr.text).tag == "{http://www.w3.org/2000/svg}svg"  # noqa: S314 - our own answer
-    static = await client.get("/window/pickup")
+    static = await client.get("/window/pickup", headers=screen)
     assert 'data-mode="static"' in static.text
 
 
@@ -126,7 +129,11 @@ async def test_labels_are_escaped(browser_config, start_agent) -> None:
     extra = '\n[queues.tricky]\nlabel = "A <script>&"\nwindow_token = "rotating"\n'
     agent = await start_agent(browser_config(extra=extra))
     async with httpx.AsyncClient(base_url=agent.base_url) as client:
+        screen = await display_headers(client, agent.components.config)
         for path in ("/window/tricky", "/j/tricky?w=x"):
+            text = (await client.get(path, headers=screen)).text
+            assert "A &lt;script&gt;&amp;" in text and "<script>&" not in text
+        for path in ("/window/tricky",):  # unpaired: the pairing form names the queue too
             text = (await client.get(path)).text
             assert "A &lt;script&gt;&amp;" in text and "<script>&" not in text
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from agent import tools
 from agent.web.i18n import strings
-from tests.browser.support import PHONE, TABLET, TV, screenshot
+from tests.browser.support import PHONE, TABLET, TV, pair_window_screen, screenshot
 
 pytestmark = pytest.mark.browser
 FR = strings("fr")
@@ -36,7 +36,7 @@ async def test_window_qr_to_phone_ticket_to_staff_call(
     # 1. The window screen shows a QR code a phone camera can read.
     window = await browser.new_context(**TV)
     window_page = await window.new_page()
-    await window_page.goto(f"{base}/window/advice")
+    await pair_window_screen(window_page, base, tools.pairing_code(config, "w", "display"))
     qr_png = await screenshot(window_page.locator("#qr svg"), "window-qr")
     url = decode_qr(qr_png)
     assert url.startswith(f"{config.http.public_url}/j/advice?w=r"), url

@@ -7,7 +7,7 @@ import httpx
 
 from agent.config.loader import load_config
 from agent.core.footfall import Direction
-from tests.integration.queue_fixtures import QUEUES, token
+from tests.integration.queue_fixtures import QUEUES, display_headers, token
 
 CAPACITY = "\n[occupancy]\ncapacity = 3\n"
 
@@ -24,6 +24,7 @@ async def test_join_page_and_window_say_the_store_is_full(write_config, start_ag
         page = (await client.get(url)).text
         assert 'id="notice-store-full"' in page and "The store is full right now" in page
         assert 'id="window-token"' in page  # ... and the form to join is still there
-        window = (await client.get("/window/advice")).text
+        screen = await display_headers(client, config)
+        window = (await client.get("/window/advice", headers=screen)).text
         assert 'data-state="store_full"' in window
         assert (await client.get("/api/v1/queues/advice/summary")).json()["store_full"] is True

@@ -63,3 +63,13 @@ async def staff_headers(
     response = await client.post("/api/v1/pair", json={"code": code, "device_name": name})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def display_headers(
+    client: httpx.AsyncClient, config: AgentConfig, name: str = "window-1"
+) -> dict[str, str]:
+    """Pair a window screen (contract 8.1) the way the window page does, through the API."""
+    code = tools.pairing_code(config, name, "display")
+    response = await client.post("/api/v1/pair", json={"code": code, "device_name": name})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

@@ -57,7 +57,14 @@ def test_the_demo_shows_every_capability_and_stops_cleanly(tmp_path: Path) -> No
         "events delivered": ("retail_edge_events_published_total", {}),
     }
     seen: dict[str, float] = {}
+    printed: list[str] = []
     try:
+        assert process.stdout is not None
+        while not printed or not printed[-1].startswith("Press Ctrl+C"):
+            line = process.stdout.readline()
+            assert line, f"the demo stopped: {process.stderr.read() if process.stderr else ''}"
+            printed.append(line.strip())
+        _printed_window_url_shows_a_code(base, printed)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(seen) < len(wanted):
             time.sleep(1)
@@ -79,5 +86,23 @@ def test_the_demo_shows_every_capability_and_stops_cleanly(tmp_path: Path) -> No
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+    out = "\n".join(printed) + out
     assert "pairing code" in out and "Stopping..." in out
     assert "Traceback" not in err
+
+
+def _printed_window_url_shows_a_code(base: str, printed: list[str]) -> None:
+    """The window URL the demo prints pairs a screen (contract 8.1: the link's #pair=CODE,
+    which window.js sends as the pairing form would) and then shows a standalone QR code of
+    a join URL; unpaired, the same page shows no code."""
+    line = next(text for text in printed if text.startswith("Window screen:"))
+    url = line.split()[2]
+    page, _, fragment = url.partition("#pair=")
+    assert page == f"{base}/window/advice" and len(fragment) == 6, line
+    assert "<svg" not in httpx.get(page, timeout=5).text
+    with httpx.Client(base_url=base, timeout=5) as screen:
+        paired = screen.post("/api/v1/pair", json={"code": fragment, "device_name": "window"})
+        assert paired.status_code == 200, paired.text
+        assert '<svg viewBox="0 0' in screen.get("/window/advice").text
+        qr = screen.get("/window/advice/qr.svg")
+        assert qr.status_code == 200 and 'xmlns="http://www.w3.org/2000/svg"' in qr.text

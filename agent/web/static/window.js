@@ -1,4 +1,5 @@
-/* Window screen: refresh the QR code before its token rotates; poll the queue's summary. */
+/* Window screen: pair it once (unpaired, the page is a code field); then refresh the QR code
+   before its token rotates and poll the queue's summary. */
 "use strict";
 
 (function () {
@@ -6,6 +7,55 @@
   var body = document.body;
   var queue = body.dataset.queue;
   var words = JSON.parse(body.dataset.strings || "{}");
+
+  function bothWords(key) {
+    var english = RE.t("en_" + key, {}, words);
+    var french = RE.t("fr_" + key, {}, words);
+    return english === french ? english : english + " / " + french;
+  }
+
+  /* Unpaired: one code field. The pairing answer sets the screen's HttpOnly cookie; the
+     reload then shows the code. A link ending in #pair=123456 (what the demo prints) types
+     the code itself: the fragment never reaches the server or its logs. */
+  if (body.dataset.page === "window-pair") {
+    var form = document.getElementById("window-pair-form");
+    var input = document.getElementById("window-pair-code");
+    var error = document.getElementById("window-pair-error");
+    var pair = function (code) {
+      RE.setText(error, "");
+      if (!/^[0-9]{6}$/.test(code)) {
+        input.setAttribute("aria-invalid", "true");
+        RE.setText(error, bothWords("display_pair_code"));
+        input.focus();
+        return;
+      }
+      input.removeAttribute("aria-invalid");
+      RE.api("POST", "/api/v1/pair", { code: code, device_name: "window " + queue })
+        .then(function (result) {
+          if (result.status === 200) {
+            window.location.replace(window.location.pathname);
+            return;
+          }
+          RE.setText(error, RE.errorOf(result).message || bothWords("display_pair_error"));
+        })
+        .catch(function () {
+          RE.setText(error, bothWords("err_network"));
+        });
+    };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      pair(input.value.replace(/\s/g, ""));
+    });
+    var given = /^#pair=([0-9]{6})$/.exec(window.location.hash);
+    if (given) {
+      window.history.replaceState(null, "", window.location.pathname);
+      input.value = given[1];
+      pair(given[1]);
+    } else {
+      input.focus();
+    }
+    return;
+  }
   var qrUrl = "/window/" + encodeURIComponent(queue) + "/qr.svg";
   var summaryUrl = "/api/v1/queues/" + encodeURIComponent(queue) + "/summary";
   var QR_EVERY_MS = 20000;
@@ -37,6 +87,8 @@
   function refreshQr() {
     fetch(qrUrl, { cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
+        // Revoked: back to the pairing form, and the code leaves the screen.
+        if (response.status === 401) window.location.reload();
         if (!response.ok) throw new Error("qr " + response.status);
         return response.text();
       })
