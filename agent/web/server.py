@@ -42,6 +42,11 @@ class WebServer:
             # Header deadline and per-address cap (contract 8.3); h11 also bounds a request
             # line plus headers to 16 KiB.
             http=guarded_protocol(on_closed=on_connection_closed),
+            # asyncio accepts up to `backlog` connections per wake-up before any of them runs
+            # its protocol, so a burst of 1,100 waiting connections was accepted at once and
+            # hit `EMFILE` under `ulimit -n 1024` before the per-address cap could close the
+            # excess (tests/security/test_limits.py). 128 bounds that burst.
+            backlog=128,
         )
         self._server = uvicorn.Server(self._config)
         self._task: asyncio.Task[None] | None = None

@@ -108,6 +108,8 @@ async def test_no_answer_to_an_unpaired_client_carries_a_window_token(agent, cli
         "/api/v1/queues/{queue}": ["/api/v1/queues/advice"],
         "/api/v1/tickets/{ticket_id}": [f"/api/v1/tickets/{ticket}"],
         "/api/v1/footfall/hours": ["/api/v1/footfall/hours"],
+        "/api/v1/push/key": ["/api/v1/push/key"],
+        "/sw.js": ["/sw.js"],
     }
     # Streams are read for a moment below; every other GET route must be listed here, so a
     # new public route is checked too.

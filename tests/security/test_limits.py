@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import resource
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -17,6 +21,7 @@ from fastapi import FastAPI
 from agent.config.loader import load_config
 from agent.web.body_limit import MAX_BODY_BYTES
 from agent.web.connections import guarded_protocol
+from simulators.mosquitto import free_port
 
 
 async def _read_answer(reader: asyncio.StreamReader, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -190,3 +195,52 @@ async def test_every_api_route_refuses_oversized_bodies(write_config, start_agen
             )
             assert answer.status_code == 413, path
             assert answer.json()["error"]["code"] == "too_large"
+
+
+def test_1100_slow_clients_under_ulimit_1024_leave_the_agent_serving(tmp_path: Path) -> None:
+    """Issue 12's case: 1,100 connections that never finish their headers, against an agent
+    process limited to 1,024 file descriptors (before: `EMFILE`, /healthz and joins timed out).
+    One address holds at most 256 of them, so the agent keeps descriptors for everyone else,
+    and the held ones are closed after 10 s."""
+    from tests.integration.test_cli import CLI, write_run_config
+
+    port = free_port()
+    config = write_run_config(tmp_path, None, port)
+
+    # This test itself holds the 1,100 client sockets.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    log = (tmp_path / "agent.log").open("wb")
+    process = subprocess.Popen(
+        ["prlimit", "--nofile=1024:1024", *CLI, "run", "-c", str(config)], stdout=log, stderr=log
+    )
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, (tmp_path / "agent.log").read_text()
+                time.sleep(0.05)
+        for _ in range(1100):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(sock)
+        # Another address (a phone, the window screen) is served at once.
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+        ) as phone:
+            started = time.monotonic()
+            assert phone.get("/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - started < 2.0
+        assert b"Too many open files" not in (tmp_path / "agent.log").read_bytes()
+    finally:
+        for sock in slow:
+            sock.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        log.close()
