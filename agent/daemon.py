@@ -39,6 +39,7 @@ class AgentDaemon:
         await self.c.customers.load()
         await self.c.recognition.load()
         await self.c.footfall.load()
+        await self.c.push.load()
         await self._housekeeping_once()
         await self.web.start()
         if self.c.link is not None:

@@ -133,11 +133,12 @@ class StaffService:
     async def revocations(self) -> frozenset[str]:
         """The revoked devices, read fresh. Callers arriving while a read is queued share it,
         so many streams sending at once cost one small read, not one each."""
-        if self._next_read is None:
-            self._next_read = asyncio.get_running_loop().create_future()
+        queued = self._next_read
+        if queued is None:
+            queued = self._next_read = asyncio.get_running_loop().create_future()
             if self._reading is None:
-                self._start_read()
-        return await asyncio.shield(self._next_read)
+                self._start_read()  # takes the queued read off `_next_read`: keep our own
+        return await asyncio.shield(queued)
 
     def _start_read(self) -> None:
         waiting, self._next_read = self._next_read, None

@@ -62,6 +62,11 @@ class PushSubscriptions:
         )
         return int(cursor.rowcount)
 
+    def ticket_ids(self) -> set[str]:
+        """Every ticket with a subscription (the push service's index, loaded at start)."""
+        rows = self._database.conn.execute("SELECT ticket_id FROM push_subscriptions")
+        return {str(row[0]) for row in rows}
+
     def count(self) -> int:
         return int(
             self._database.conn.execute("SELECT COUNT(*) FROM push_subscriptions").fetchone()[0]
