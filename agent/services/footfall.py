@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,49 @@ from agent.store.footfall import FootfallRepository
 from agent.store.unit_of_work import UnitOfWork
 
 _LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyView:
+    """The store's occupancy now: what tablets, the join page and the retained MQTT message
+    (contract §4) show."""
+
+    occupancy: int
+    capacity: int | None
+    level: str  # "quiet" | "busy" | "full"
+    ts: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "occupancy": self.occupancy,
+            "capacity": self.capacity,
+            "level": self.level,
+            "ts": self.ts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallHour:
+    hour: str  # "09": the local hour
+    entered: int
+    left: int
+    joins: int  # queue joins in that hour
+    conversion: float | None  # joins per entry, where there were entries
+
+
+@dataclass(frozen=True, slots=True)
+class FootfallDay:
+    day: str  # YYYY-MM-DD, local
+    hours: tuple[FootfallHour, ...]
+    entered: int
+    joins: int
+    conversion: float | None
+
+
+def _per_entry(joins: int, entered: int) -> float | None:
+    return round(joins / entered, 3) if entered else None
+
+
 RetainedPublisher = Callable[[str, bytes], None]
 
 
@@ -97,12 +141,15 @@ class FootfallService:
             self._metrics.footfall.labels(door=reading.door, direction=direction.value).inc(people)
             self._changed.set()
 
-    def snapshot(self) -> dict[str, object]:
-        snapshot: dict[str, object] = dict(self.occupancy.snapshot())
-        snapshot["ts"] = rfc3339(self._clock.now())
-        return snapshot
+    def snapshot(self) -> OccupancyView:
+        return OccupancyView(
+            occupancy=self.occupancy.inside,
+            capacity=self.occupancy.settings.capacity,
+            level=self.occupancy.level.value,
+            ts=rfc3339(self._clock.now()),
+        )
 
-    async def hours(self, day: str | None = None) -> dict[str, object]:
+    async def hours(self, day: str | None = None) -> FootfallDay:
         """Entries and exits per local hour of ``day`` (default today), with queue joins and
         the conversion proxy joins / entries where both exist (for the staff page)."""
         local = self._local(self._clock.now())
@@ -113,29 +160,18 @@ class FootfallService:
         offset = f"{offset[:3]}:{offset[3:]}"
         counts = await self._uow.read(self._repository.hours, day)
         joins = await self._uow.read(self._repository.joins_per_hour, day, offset)
-        by_hour: dict[str, dict[str, object]] = {}
+        by_hour: dict[str, list[int]] = {}  # hour -> [entered, left, joins]
         for hour, entered, left in counts:
-            by_hour[hour] = {"entered": entered, "left": left, "joins": 0}
+            by_hour[hour] = [entered, left, 0]
         for hour, n in joins.items():
-            by_hour.setdefault(hour, {"entered": 0, "left": 0, "joins": 0})["joins"] = n
-        rows = []
-        for hour in sorted(by_hour):
-            row = by_hour[hour]
-            entered, joined = int(str(row["entered"])), int(str(row["joins"]))
-            rows.append(
-                {"hour": hour[-2:]}
-                | row
-                | {"conversion": round(joined / entered, 3) if entered else None}
-            )
-        total_in = sum(int(str(r["entered"])) for r in rows)
-        total_joins = sum(int(str(r["joins"])) for r in rows)
-        return {
-            "day": day,
-            "hours": rows,
-            "entered": total_in,
-            "joins": total_joins,
-            "conversion": round(total_joins / total_in, 3) if total_in else None,
-        }
+            by_hour.setdefault(hour, [0, 0, 0])[2] = n
+        rows = tuple(
+            FootfallHour(hour[-2:], entered, left, joined, _per_entry(joined, entered))
+            for hour, (entered, left, joined) in sorted(by_hour.items())
+        )
+        total_in = sum(r.entered for r in rows)
+        total_joins = sum(r.joins for r in rows)
+        return FootfallDay(day, rows, total_in, total_joins, _per_entry(total_joins, total_in))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish changes (coalesced), report intervals, reset at closing time."""
@@ -188,7 +224,9 @@ class FootfallService:
         self._metrics.occupancy.set(self.occupancy.inside)
         self._hub.publish(STAFF_TOPIC, "occupancy", snapshot)
         if self._publish_retained is not None:
-            self._publish_retained(self._topic, json.dumps(snapshot).encode("utf-8"))
+            # The contract's retained occupancy message (§4) is this view's JSON.
+            payload = json.dumps(snapshot.as_json()).encode("utf-8")
+            self._publish_retained(self._topic, payload)
 
     def _local(self, moment: datetime) -> datetime:
         return moment.astimezone(self._zone)

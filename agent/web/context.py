@@ -9,6 +9,7 @@ from agent.config.model import AgentConfig
 from agent.core.ports import Clock
 from agent.core.ratelimit import RateLimiter
 from agent.metrics import Metrics
+from agent.services.footfall import FootfallDay, OccupancyView
 from agent.services.hub import Hub
 from agent.services.queue import QueueService
 from agent.services.staff import StaffService
@@ -27,8 +28,8 @@ class WebContext:
     # Joins refused for a wrong or expired window token, per client address: a separate
     # budget, so a stale code does not use up the join quota, yet guessing stays bounded.
     wrong_token_limit: RateLimiter
-    occupancy: Callable[[], dict[str, object]] = dict
-    footfall_hours: Callable[[str | None], Awaitable[dict[str, object]]] | None = None
+    occupancy: Callable[[], OccupancyView] | None = None
+    footfall_hours: Callable[[str | None], Awaitable[FootfallDay]] | None = None
 
     @property
     def secure_cookies(self) -> bool:
@@ -38,7 +39,7 @@ class WebContext:
 
     def store_full(self) -> bool:
         """At capacity (contract §2): walk-ins are sent to the queue."""
-        return self.occupancy().get("level") == "full"
+        return self.occupancy is not None and self.occupancy().level == "full"
 
     @classmethod
     def create(
@@ -49,8 +50,8 @@ class WebContext:
         hub: Hub,
         queues: QueueService,
         staff: StaffService,
-        occupancy: Callable[[], dict[str, object]],
-        footfall_hours: Callable[[str | None], Awaitable[dict[str, object]]] | None = None,
+        occupancy: Callable[[], OccupancyView] | None,
+        footfall_hours: Callable[[str | None], Awaitable[FootfallDay]] | None = None,
     ) -> WebContext:
         http = config.http
         return cls(

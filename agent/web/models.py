@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from agent.core.clock import rfc3339
 from agent.core.queue import TicketState
+from agent.services.footfall import FootfallDay, OccupancyView
 from agent.services.queue import (
     EstimateAccuracy,
     QueueSummary,
@@ -124,12 +125,42 @@ def summary_out(summary: QueueSummary, *, store_full: bool) -> SummaryOut:
     )
 
 
+class OccupancyOut(_Out):
+    """The store's occupancy (the staff stream's `occupancy` frame; contract §4's retained
+    message has the same fields)."""
+
+    occupancy: int
+    capacity: int | None
+    level: str
+    ts: str
+
+
+class FootfallHourOut(_Out):
+    hour: str
+    entered: int
+    left: int
+    joins: int
+    conversion: float | None
+
+
+class FootfallDayOut(_Out):
+    """Extension `GET /api/v1/footfall/hours`: entries, exits and queue joins per local hour."""
+
+    day: str
+    hours: list[FootfallHourOut]
+    entered: int
+    joins: int
+    conversion: float | None
+
+
 # Exact types: a StaffTicketView is a TicketView too, but must keep its staff fields.
 _MODELS: dict[type, type[_Out]] = {
     TicketView: TicketOut,
     StaffTicketView: StaffTicketOut,
     StaffQueue: StaffQueueOut,
     EstimateAccuracy: AccuracyOut,
+    OccupancyView: OccupancyOut,
+    FootfallDay: FootfallDayOut,
 }
 
 

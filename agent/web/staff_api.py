@@ -13,7 +13,7 @@ from agent.web.auth import staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
-from agent.web.models import StaffQueueOut, StaffTicketOut
+from agent.web.models import FootfallDayOut, StaffQueueOut, StaffTicketOut
 from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
 from agent.web.wording import request_locale
 
@@ -68,14 +68,14 @@ def staff_router(ctx: WebContext) -> APIRouter:
         return await transition(request, ticket_id, "recall")
 
     @router.get("/api/v1/footfall/hours")
-    async def footfall_hours(request: Request, day: str | None = None) -> dict[str, object]:
+    async def footfall_hours(request: Request, day: str | None = None) -> FootfallDayOut:
         """Extension: entries, exits and queue joins per hour of a local day (default today)."""
         await staff_device(request, ctx)
         if day is not None and not _DAY.fullmatch(day):
             raise ApiError(400, "invalid_day", "day must be a date written YYYY-MM-DD.")
         if ctx.footfall_hours is None:
             raise ApiError(404, "not_found", "Footfall is not available on this agent.")
-        return await ctx.footfall_hours(day)
+        return FootfallDayOut.model_validate(await ctx.footfall_hours(day))
 
     @router.get("/api/v1/staff/stream")
     async def stream(request: Request) -> Response:
@@ -90,7 +90,7 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
         # Start with the whole picture, then changes as they happen.
         for queue in ctx.queues.queue_ids():
             yield sse_frame("queue", ctx.queues.queue_view(queue))
-        if ctx.occupancy():
+        if ctx.occupancy is not None:
             yield sse_frame("occupancy", ctx.occupancy())
         # Alerts still open, from the store (services/alerts.py): a tablet that reconnects,
         # or an agent that restarted, does not lose someone waiting at the door.
