@@ -52,8 +52,6 @@
 
   function showTurn() {
     RE.setText(el("turn-number"), String(ticket.number));
-    RE.setText(el("turn-counter"), counterText());
-    el("turn-counter").hidden = !ticket.counter;
     el("turn").hidden = false;
     el("turn-ok").focus();
     try {
@@ -76,6 +74,9 @@
     RE.setText(el("ahead"), RE.aheadText(ticket.position));
     RE.setText(el("wait"), RE.waitText(ticket.eta));
     RE.setText(el("eta-clock"), RE.etaClock(ticket.eta, zone));
+    /* Kept current even while "your turn" is up: the counter may come in a later frame. */
+    RE.setText(el("turn-counter"), counterText());
+    el("turn-counter").hidden = !ticket.counter;
     RE.setText(el("counter-line"), counterText());
     el("counter-line").hidden = !(state === "called" && ticket.counter);
     RE.setText(el("called-banner"), ticket.counter ? counterText() : RE.t("called_banner"));
