@@ -83,12 +83,19 @@ async def inside(page: Page, selector: str, viewport: dict[str, int]) -> dict[st
     return box
 
 
-# Records what the page asks the browser to say (a headless browser has no voices).
+# Records what the page asks the browser to say (a headless browser has no voices) and the
+# tones it starts on a running audio context (a headless browser has no speakers).
 RECORD_SPEECH = """
 window.__said = [];
+window.__tones = 0;
 if (window.speechSynthesis) {
   window.speechSynthesis.speak = function (u) { window.__said.push([u.lang, u.text]); };
 }
+var start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function () {
+  if (this.context.state === "running") window.__tones += 1;
+  return start.apply(this, arguments);
+};
 """
 
 
@@ -134,6 +141,7 @@ async def test_a_call_shows_on_the_board_within_a_second(
     assert await page.locator(f"{advice} [data-role=now]").is_visible()
     # The new number's column lit up, and goes back to normal once its highlight ends.
     await page.locator(f"{advice}.is-new").wait_for(state="detached", timeout=10_000)
+    assert await page.evaluate("window.__tones") == 4, "a two-note chime for each new number"
     said = await page.evaluate("window.__said")
     assert ["fr-FR", "Numéro 2"] in said and ["en-GB", "Number 2"] in said, said
     await screenshot(page, "board", docs=True)

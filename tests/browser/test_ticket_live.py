@@ -30,8 +30,25 @@ def rotating(agent) -> str:  # type: ignore[no-untyped-def]
     return str(agent.components.queues.tokens.rotating("advice", time.time()))
 
 
+# Records the page's Screen Wake Lock requests and releases (what keeps the screen on).
+RECORD_WAKE_LOCK = """
+window.__wake = [];
+if (navigator.wakeLock) {
+  var request = navigator.wakeLock.request.bind(navigator.wakeLock);
+  navigator.wakeLock.request = function (type) {
+    return request(type).then(function (lock) {
+      window.__wake.push("held " + type);
+      lock.addEventListener("release", function () { window.__wake.push("released"); });
+      return lock;
+    });
+  };
+}
+"""
+
+
 async def join_by_tap(browser, agent, locale: str = "fr-FR") -> tuple[object, Page]:  # type: ignore[no-untyped-def]
     context = await browser.new_context(**PHONE, locale=locale)
+    await context.add_init_script(RECORD_WAKE_LOCK)
     page = await context.new_page()
     await page.goto(f"{agent.base_url}/j/advice?w={rotating(agent)}")
     await page.locator("#join-button").click()
@@ -70,6 +87,13 @@ async def test_ticket_page_shows_now_serving_the_clock_time_and_sound(
     # The join tap unlocked the sound: this page says it will ring, and shows no extra button.
     await page.locator("#sound-status", has_text=FR["sound_on"]).wait_for(timeout=5_000)
     assert await page.locator("#sound-on").is_hidden()
+    # The screen is kept on while waiting, and let go when the customer says so.
+    await page.wait_for_function("() => window.__wake.length > 0", timeout=5_000)
+    assert await page.evaluate("window.__wake") == ["held screen"]
+    await page.get_by_label(FR["wake_label"]).uncheck()
+    await page.wait_for_function("() => window.__wake.includes('released')", timeout=5_000)
+    await page.get_by_label(FR["wake_label"]).check()
+    await page.wait_for_function("() => window.__wake.length === 3", timeout=5_000)
     # Notifications are offered, so the page no longer asks to be kept open.
     await page.locator("#push-offer").wait_for(state="visible", timeout=10_000)
     assert await page.locator("#keep-open").is_hidden()

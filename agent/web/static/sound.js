@@ -17,6 +17,7 @@
   var active = true;
   var WAKE_KEY = "re_wake";
   var wakeLock = null;
+  var wakeAsking = false; /* one request at a time: two would hold two locks */
 
   function showSound() {
     var button = el("sound-on");
@@ -106,14 +107,21 @@
   }
 
   function holdScreen() {
-    if (!("wakeLock" in navigator) || !active || !wakeWanted() || wakeLock) return;
+    if (!("wakeLock" in navigator) || !active || !wakeWanted() || wakeLock || wakeAsking) return;
     if (document.visibilityState !== "visible") return;
+    wakeAsking = true;
     navigator.wakeLock.request("screen").then(function (lock) {
+      wakeAsking = false;
+      if (!active || !wakeWanted()) {
+        lock.release().catch(function () {}); /* turned off (or ended) meanwhile */
+        return;
+      }
       wakeLock = lock;
       RE.setText(el("wake-status"), "");
       /* The browser drops the lock when the page is hidden; it is asked again on return. */
       lock.addEventListener("release", function () { wakeLock = null; });
     }).catch(function () {
+      wakeAsking = false;
       RE.setText(el("wake-status"), RE.t("wake_failed"));
     });
   }
