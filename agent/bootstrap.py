@@ -65,6 +65,7 @@ from agent.sync.publisher import OutboxPublisher
 from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
 from agent.web.app import create_app
+from agent.web.board import board_router
 from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import health_router
@@ -280,6 +281,7 @@ def assemble(components: Components) -> AgentDaemon:
             pages_router(web),
             recognition_router(web, c.recognition),
             push_router(web, c.push),
+            board_router(web),
         ],
         c.metrics,
     )

@@ -7,6 +7,10 @@ pages' JavaScript, which receives the strings of its language as JSON.
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from agent.web.words_live import LIVE_STRINGS
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "en"  # for a browser that asks for neither French nor English
@@ -146,22 +150,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Loading…",
         "storage_problem": "This device cannot save right now (disk full or failing): new "
         "tickets are refused. Tell the person in charge of the devices.",
-        # Web Push and "almost your turn" (contract 8.6)
-        "push_offer": "Get a notification when it's almost your turn, even with this page closed.",
-        "push_button": "Notify me",
-        "push_working": "Turning notifications on…",
-        "push_on": "Notifications are on: we will tell you even if this page is closed.",
-        "push_denied": "Notifications are blocked for this site. "
-        "You can allow them in your browser's settings.",
-        "push_failed": "Notifications could not be turned on in this browser. "
-        "Please keep this page open instead.",
-        "approaching_line": "Almost your turn! Please come back to the store now.",
-        "push_approaching_title": "Almost your turn ({queue})",
-        "push_approaching_body": "Number {number}: please come back to the store now.",
-        "push_called_title": "It's your turn! Number {number}",
-        "push_called_body": "Please go to the counter.",
-        "push_recalled_title": "Reminder: it's your turn! Number {number}",
-        "push_recalled_body": "We are calling you again: please go to the counter now.",
         # errors
         "notfound_title": "Page not found",
         "notfound_body": "There is no queue here. Please scan the code in the shop window.",
@@ -297,24 +285,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "loading": "Chargement…",
         "storage_problem": "Cet appareil ne peut plus enregistrer (disque plein ou en panne) : "
         "les nouveaux tickets sont refusés. Prévenez le responsable des appareils.",
-        # Web Push et « bientôt votre tour » (contrat 8.6)
-        "push_offer": "Recevez une notification quand votre tour approche, même page fermée.",
-        "push_button": "Me prévenir",
-        "push_working": "Activation des notifications…",
-        "push_on": "Notifications activées : nous vous prévenons même si cette page est fermée.",
-        "push_denied": "Les notifications sont bloquées pour ce site. "
-        "Vous pouvez les autoriser dans les réglages du navigateur.",
-        "push_failed": "Impossible d'activer les notifications sur ce navigateur. "
-        "Gardez plutôt cette page ouverte.",
-        "approaching_line": "C'est bientôt votre tour ! "
-        "Merci de revenir au magasin dès maintenant.",
-        "push_approaching_title": "Bientôt votre tour ({queue})",
-        "push_approaching_body": "Numéro {number} : merci de revenir au magasin dès maintenant.",
-        "push_called_title": "C'est votre tour ! Numéro {number}",
-        "push_called_body": "Merci de vous présenter au comptoir.",
-        "push_recalled_title": "Rappel : c'est votre tour ! Numéro {number}",
-        "push_recalled_body": "Nous vous appelons de nouveau : "
-        "merci de vous présenter au comptoir.",
         "notfound_title": "Page introuvable",
         "notfound_body": "Il n'y a pas de file ici. Merci de scanner le code affiché en vitrine.",
     },
@@ -328,6 +298,8 @@ def french_spacing(text: str) -> str:
     return text.replace(" %", "\u00a0%")
 
 
+for _locale, _words in LIVE_STRINGS.items():
+    STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}
 
 
@@ -399,3 +371,17 @@ def ahead_text(locale: str, position: int) -> str:
     if ahead == 1:
         return words["ahead_1"]
     return fill(words["ahead_n"], n=ahead)
+
+
+ETA_ROUND_S = 300  # "around 15:40": a clock time rounded up to 5 minutes, not a promise
+
+
+def eta_clock_text(locale: str, now: datetime, low_s: int, high_s: int, zone: str) -> str:
+    """The middle of the wait range as a clock time in the store's zone, e.g. "around 15:40"
+    ("" with no wait). The JavaScript mirrors this (common.js etaClock)."""
+    if high_s <= 0:
+        return ""
+    at = now.timestamp() + (low_s + high_s) / 2
+    rounded = math.ceil(at / ETA_ROUND_S) * ETA_ROUND_S
+    local = datetime.fromtimestamp(rounded, ZoneInfo(zone))
+    return fill(strings(locale)["eta_clock"], time=local.strftime("%H:%M"))

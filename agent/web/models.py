@@ -20,6 +20,7 @@ from agent.services.queue import (
     StaffTicketView,
     TicketView,
 )
+from agent.services.queue.views import BoardQueue, BoardView, ServingView
 
 # The one timestamp format on the wire (UTC, milliseconds, `Z`), not pydantic's own.
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
@@ -113,6 +114,23 @@ class NoteAdded(_Out):
     note: str
 
 
+class ServingOut(_Out):
+    number: int
+    counter: str | None
+    called_at: Timestamp
+
+
+class BoardQueueOut(_Out):
+    queue: str
+    serving: list[ServingOut]  # most recent first
+
+
+class BoardOut(_Out):
+    """Contract 8.6 `GET /api/v1/board`: the last numbers called in each queue."""
+
+    queues: list[BoardQueueOut]
+
+
 def summary_out(summary: QueueSummary, *, store_full: bool) -> SummaryOut:
     return SummaryOut(
         queue=summary.queue,
@@ -161,6 +179,9 @@ _MODELS: dict[type, type[_Out]] = {
     EstimateAccuracy: AccuracyOut,
     OccupancyView: OccupancyOut,
     FootfallDay: FootfallDayOut,
+    BoardView: BoardOut,
+    BoardQueue: BoardQueueOut,
+    ServingView: ServingOut,
 }
 
 

@@ -8,6 +8,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
+from urllib.parse import urlencode
 
 import segno
 from fastapi import APIRouter, Request, Response
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from agent.web.auth import staff_device, ticket_for
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
-from agent.web.i18n import ahead_text, strings, wait_text
+from agent.web.i18n import ahead_text, eta_clock_text, fill, strings, wait_text
 from agent.web.models import to_json
 from agent.web.rendering import (
     Markup,
@@ -104,10 +105,7 @@ def join_page(ctx: WebContext, queue: str, request: Request) -> HTMLResponse:
         # which rotates away within two minutes of being scanned.
         body = render("join_form.html", locale, {"token": ctx.queues.form_token(queue)})
         if ctx.store_full():
-            banner = notice(
-                locale, "store-full", words["store_full_title"], words["store_full_body"]
-            )
-            body = Markup(str(banner) + str(body))
+            body = Markup(str(capacity_notice(ctx, queue, locale)) + str(body))
     content = render(
         "join.html",
         locale,
@@ -145,6 +143,9 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
     words = strings(locale)
     view = ctx.queues.view(ticket)
     known = ticket.queue in ctx.queues.queue_ids()
+    zone = ctx.config.store.timezone
+    serving = (await ctx.queues.board([ticket.queue])).queues if known else ()
+    now_serving = serving[0].serving[0].number if serving and serving[0].serving else None
     content = render(
         "ticket.html",
         locale,
@@ -156,6 +157,10 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
             "state": words[f"state_{ticket.state.value}"],
             "ahead": ahead_text(locale, view.position),
             "wait": wait_text(locale, view.eta.low_s, view.eta.high_s),
+            "eta_clock": eta_clock_text(
+                locale, ctx.clock.now(), view.eta.low_s, view.eta.high_s, zone
+            ),
+            "serving": str(now_serving) if now_serving is not None else words["serving_none"],
             # Inline SVG: no extra request, no image host for the page's CSP to allow.
             "code": Markup(
                 segno.make_qr(ctx.queues.ticket_code(ticket), error="m").svg_inline(
@@ -169,8 +174,8 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
         f"{words['ticket_title']} {ticket.number} · {store}",
         "ticket",
         content,
-        data={"ticket": json.dumps(to_json(view))},
-        scripts=("common.js", "ticket.js"),
+        data={"ticket": json.dumps(to_json(view)), "zone": zone},
+        scripts=("common.js", "sound.js", "ticket.js"),
     )
     remember_locale(request, response)
     return response
@@ -224,6 +229,40 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
     response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
     remember_locale(request, response)
     return response
+
+
+def _is_entry(ctx: WebContext, queue: str) -> bool:
+    # `[queues.Q] entry = true` (contract 8.7) arrives with the staff actions; a config
+    # without the key has no entry queue.
+    return bool(getattr(ctx.queues.queue_config(queue), "entry", False))
+
+
+def capacity_notice(ctx: WebContext, queue: str, locale: str) -> Markup:
+    """The store at capacity, said apart from the queue's own purpose: on the entry queue,
+    joining is how to get in; on any other queue, the way in is the entry queue (with a link
+    to its form), and this queue is for later, inside."""
+    words = strings(locale)
+    label = ctx.queues.queue_config(queue).label
+    title = words["store_full_title"]
+    if _is_entry(ctx, queue):
+        return notice(locale, "store-full", title, words["store_full_entry_body"])
+    entries = [q for q in ctx.queues.queue_ids() if _is_entry(ctx, q)]
+    if not entries:
+        return notice(locale, "store-full", title, words["store_full_noentry_body"])
+    entry = entries[0]
+    entry_label = ctx.queues.queue_config(entry).label
+    return render(
+        "notice_link.html",
+        locale,
+        {
+            "kind": "store-full",
+            "heading": title,
+            "text": fill(words["store_full_other_body"], entry=entry_label, label=label),
+            # The customer scanned this store's window, so the entry queue's form opens too.
+            "href": f"/j/{entry}?" + urlencode({"w": ctx.queues.form_token(entry), "lang": locale}),
+            "link": fill(words["store_full_other_link"], entry=entry_label),
+        },
+    )
 
 
 def token_looks_valid(ctx: WebContext, queue: str, token: str) -> bool:

@@ -92,7 +92,7 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
         if queue not in ctx.queues.queue_ids():
             return not_found_page(ctx, request)
         if await display_device(request, ctx) is None:
-            return _pairing_page(ctx, queue)
+            return pairing_page(ctx, ctx.queues.queue_config(queue).label, f"window {queue}")
         summary = ctx.queues.summary(queue)
         scan_en, scan_fr = both("scan_to_join")
         waiting_en, waiting_fr = both("waiting_short")
@@ -136,6 +136,9 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
             content,
             data={
                 "queue": queue,
+                # A dark screen in a bright window reads better at night; the QR code keeps
+                # its dark-on-white modules and quiet zone either way (scanners need them).
+                "theme": "dark" if request.query_params.get("theme") == "dark" else "light",
                 "mode": ctx.queues.queue_config(queue).window_token,
                 "state": state,
                 "strings": json.dumps(words),
@@ -158,10 +161,11 @@ def add_window_routes(router: APIRouter, ctx: WebContext) -> None:
         return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
-def _pairing_page(ctx: WebContext, queue: str) -> HTMLResponse:
-    """What an unpaired screen shows: the queue's name and a code field, in both languages
-    (nobody chooses a language on a screen in a shop window). No code, no token."""
-    values = {"store": ctx.config.store.name, "label": ctx.queues.queue_config(queue).label}
+def pairing_page(ctx: WebContext, label: str, device_name: str) -> HTMLResponse:
+    """What an unpaired screen (window or board) shows: its name and a code field, in both
+    languages (nobody chooses a language on a screen in a shop window). No code, no token,
+    no number."""
+    values = {"store": ctx.config.store.name, "label": label}
     for key in ("title", "intro", "code"):
         values[f"{key}_en"], values[f"{key}_fr"] = both(f"display_pair_{key}")
     values["button_en"], values["button_fr"] = both("pair_button")
@@ -173,9 +177,9 @@ def _pairing_page(ctx: WebContext, queue: str) -> HTMLResponse:
     }
     return html_page(
         "fr",
-        f"{values['label']} · {values['store']}",
+        f"{label} · {values['store']}",
         "window-pair",
         content,
-        data={"queue": queue, "strings": json.dumps(words)},
+        data={"device": device_name, "strings": json.dumps(words)},
         scripts=("common.js", "window.js"),
     )

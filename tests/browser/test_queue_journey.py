@@ -95,7 +95,7 @@ async def test_window_qr_to_phone_ticket_to_staff_call(
     assert await customer.evaluate("window.__sameDocument === true")
     assert await customer.inner_text("#turn-title") == FR["turn_title"]
     assert await customer.inner_text("#turn-number") == "1"
-    await screenshot(customer, "ticket-called", docs=True)
+    await screenshot(customer, "ticket-called-journey")
 
     # Staff marks it served: the phone shows the final message.
     await called_row.get_by_role("button", name="Served").click()

@@ -110,10 +110,20 @@ async def test_no_answer_to_an_unpaired_client_carries_a_window_token(agent, cli
         "/api/v1/footfall/hours": ["/api/v1/footfall/hours"],
         "/api/v1/push/key": ["/api/v1/push/key"],
         "/sw.js": ["/sw.js"],
+        "/board": ["/board", "/board?theme=light"],
+        "/api/v1/board": ["/api/v1/board"],
+        "/api/v1/queues/{queue}/serving": [
+            "/api/v1/queues/advice/serving",
+            "/api/v1/queues/pickup/serving",
+        ],
     }
     # Streams are read for a moment below; every other GET route must be listed here, so a
     # new public route is checked too.
-    streams = {"/api/v1/tickets/{ticket_id}/stream", "/api/v1/staff/stream"}
+    streams = {
+        "/api/v1/tickets/{ticket_id}/stream",
+        "/api/v1/staff/stream",
+        "/api/v1/board/stream",
+    }
     assert get_routes(agent) - streams == set(requests), "a GET route this test does not visit"
     secret = {"Authorization": f"Ticket {created['secret']}"}
     for paths in requests.values():

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from agent.core.estimate import WaitRange
-from agent.core.queue import TicketState
+from agent.core.queue import Ticket, TicketState
 from agent.services.queue import EstimateAccuracy, StaffQueue, StaffTicketView, TicketView
+from agent.services.queue.views import BOARD_SIZE, BoardView, board_queue
 from agent.web.models import StaffQueueOut, to_json
 from agent.web.sse import sse_frame
 
@@ -79,3 +81,46 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
 def test_anything_else_is_refused_rather_than_guessed() -> None:
     with pytest.raises(TypeError):
         sse_frame("queue", object())
+
+
+def _called(number: int, called_at: datetime | None) -> Ticket:
+    return Ticket(
+        id=f"t{number}",
+        queue="advice",
+        number=number,
+        state=TicketState.SERVED if called_at else TicketState.WAITING,
+        sort_key=float(number),
+        created_at=CREATED,
+        secret_hash="x",
+        called_at=called_at,
+    )
+
+
+def test_the_board_shows_todays_calls_newest_first_in_the_contract_shape() -> None:
+    """Contract 8.6: `{"queues": [{"queue", "serving": [{"number", "counter", "called_at"}]}]}`;
+    yesterday's numbers (they restart each day) and tickets never called are left out, and
+    only the last few are kept."""
+    now = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+    tickets = [_called(n, datetime(2026, 3, 2, 9, n, tzinfo=UTC)) for n in range(1, 8)]
+    tickets += [_called(40, datetime(2026, 3, 1, 18, 0, tzinfo=UTC)), _called(9, None)]
+    paris = ZoneInfo("Europe/Paris")
+    row = board_queue(
+        "advice", "Conseil", tickets, lambda t: t.astimezone(paris).date().isoformat(), now
+    )
+    assert [s.number for s in row.serving] == [7, 6, 5, 4, 3][:BOARD_SIZE]
+    body = to_json(BoardView(queues=(row,)))
+    assert body == {
+        "queues": [
+            {
+                "queue": "advice",
+                "serving": [
+                    {"number": n, "counter": None, "called_at": f"2026-03-02T09:0{n}:00.000Z"}
+                    for n in (7, 6, 5, 4, 3)
+                ],
+            }
+        ]
+    }
+    # A call just after midnight in Paris (still the day before in UTC) is today's.
+    late = _called(1, datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
+    day = board_queue("advice", "", [late], lambda t: t.astimezone(paris).date().isoformat(), now)
+    assert [s.number for s in day.serving] == [1]

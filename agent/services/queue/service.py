@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from agent.config.model import AgentConfig, QueueConfig
 from agent.core.ports import Clock
@@ -24,11 +24,14 @@ from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import JoinRequest, TicketDesk, hash_secret
 from agent.services.queue.timers import QueueTimers
 from agent.services.queue.views import (
+    BOARD_SIZE,
+    BoardView,
     QueueSummary,
     QueueViews,
     StaffQueue,
     StaffTicketView,
     TicketView,
+    board_queue,
 )
 from agent.services.queue.window import WindowAccess
 from agent.store.push import PushSubscriptions
@@ -59,6 +62,7 @@ class QueueService:
         self._queues = registry.queues
         self._window = WindowAccess(tokens, registry, clock, static_generation)
         self.tokens = tokens
+        self._uow, self._tickets, self._clock = uow, tickets, clock  # the board's reads
         self._views = QueueViews(registry, clock)
         self._announcer = Announcer(registry, self._views, hub, metrics)
         self._desk = TicketDesk(
@@ -136,6 +140,19 @@ class QueueService:
 
     def summary(self, queue: str) -> QueueSummary:
         return self._views.summary(queue)
+
+    async def board(self, queues: Sequence[str] | None = None) -> BoardView:
+        """The "now serving" board (contract 8.6): each queue's last numbers called today.
+        Read from the store, since a number stays on the board after it was served."""
+        now = self._clock.now()
+        chosen = [q for q in (queues or self._queues) if q in self._queues]
+        rows = []
+        for queue in chosen:
+            # More than shown: yesterday's calls are read too, and dropped.
+            called = await self._uow.read(self._tickets.recent_called, queue, 2 * BOARD_SIZE)
+            label = self._registry.get(queue).config.label
+            rows.append(board_queue(queue, label, called, self._registry.local_day, now))
+        return BoardView(queues=tuple(rows))
 
     # --- customers -------------------------------------------------------------------------
 

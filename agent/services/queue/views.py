@@ -3,6 +3,7 @@ models, worded and serialised by the web layer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -159,3 +160,55 @@ class QueueViews:
             return 0, WaitRange(0, 0)
         position = q.book.position(ticket.id) or 0
         return position, self._registry.estimate(q, max(0, position - 1))
+
+
+# --- the "now serving" board (contract 8.6) ---------------------------------------------------
+
+BOARD_SIZE = 5  # numbers shown per queue: the one just called and the few before it
+
+
+@dataclass(frozen=True, slots=True)
+class ServingView:
+    number: int
+    counter: str | None  # where to go, when the queue has counters (contract 8.7)
+    called_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BoardQueue:
+    queue: str
+    label: str  # for the page; the board's JSON carries the queue id only (contract 8.6)
+    serving: tuple[ServingView, ...]  # most recent first
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    queues: tuple[BoardQueue, ...]
+
+
+def board_queue(
+    queue: str,
+    label: str,
+    called: Iterable[Ticket],
+    local_day: Callable[[datetime], str],
+    now: datetime,
+) -> BoardQueue:
+    """The last numbers called in a queue today (store time), most recent first. Numbers
+    restart each local day, so yesterday's calls would be read as today's."""
+    today = local_day(now)
+    recent = sorted(
+        (t for t in called if t.called_at is not None and local_day(t.called_at) == today),
+        key=lambda t: t.called_at or now,
+        reverse=True,
+    )
+    serving = tuple(
+        ServingView(
+            number=t.number,
+            # Read from the ticket when it has one: counters come with the staff actions
+            # (contract 8.7); a ticket without the field has no counter to show.
+            counter=getattr(t, "counter", None),
+            called_at=t.called_at or now,
+        )
+        for t in recent[:BOARD_SIZE]
+    )
+    return BoardQueue(queue=queue, label=label, serving=serving)

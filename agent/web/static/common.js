@@ -33,6 +33,24 @@
     return t(p + "wait_range", { low: low, high: high }, table);
   }
 
+  /* Mirrors agent/web/i18n.py eta_clock_text: the middle of the range, rounded up to 5
+     minutes, as a 24-hour clock time in the store's zone ("around 15:40"). */
+  function etaClock(eta, zone) {
+    var high = eta && eta.high_s ? eta.high_s : 0;
+    if (high <= 0) return "";
+    var low = eta && eta.low_s ? eta.low_s : 0;
+    var step = 300000;
+    var at = new Date(Math.ceil((Date.now() + (low + high) * 500) / step) * step);
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    var text;
+    try {
+      text = at.toLocaleTimeString("en-GB", Object.assign({ timeZone: zone }, options));
+    } catch (e) {
+      text = at.toLocaleTimeString("en-GB", options);
+    }
+    return t("eta_clock", { time: text });
+  }
+
   function aheadText(position) {
     var ahead = Math.max(0, (position || 0) - 1);
     if (ahead === 0) return t("ahead_0");
@@ -79,6 +97,7 @@
     t: t,
     fill: fill,
     waitText: waitText,
+    etaClock: etaClock,
     aheadText: aheadText,
     setText: setText,
     api: api,

@@ -27,14 +27,49 @@
   var error = document.getElementById("join-error");
   var button = document.getElementById("join-button");
 
+  var partyError = document.getElementById("party-error");
+  var PARTY_MIN = 1;
+  var PARTY_MAX = 20; /* as the API: 1 to 20 */
+
+  /* The party size typed, or null when it is not a whole number from 1 to 20: refused on the
+     page with a message, never silently changed into another number. */
   function partySize() {
-    var n = parseInt(party.value, 10);
-    if (isNaN(n)) n = 1;
-    return Math.min(20, Math.max(1, n));
+    var text = party.value.trim();
+    if (!/^[0-9]{1,4}$/.test(text)) return null;
+    var n = parseInt(text, 10);
+    return n >= PARTY_MIN && n <= PARTY_MAX ? n : null;
+  }
+  function checkParty(onSubmit) {
+    var ok = partySize() !== null;
+    var blank = party.value.trim() === "";
+    if (ok || (blank && !onSubmit)) {
+      party.removeAttribute("aria-invalid");
+      partyError.textContent = "";
+    } else {
+      party.setAttribute("aria-invalid", "true");
+      partyError.textContent = RE.t("party_error");
+    }
+    return ok;
   }
   function step(delta) {
-    party.value = String(Math.min(20, Math.max(1, partySize() + delta)));
+    var n = partySize();
+    /* From a refused value, the buttons go to the nearest allowed one (visibly). */
+    if (n === null) n = parseInt(party.value, 10) > PARTY_MAX ? PARTY_MAX : PARTY_MIN;
+    else n += delta;
+    party.value = String(Math.min(PARTY_MAX, Math.max(PARTY_MIN, n)));
+    checkParty(false);
   }
+  /* A tap into the field selects its number, so typing "3" gives 3, not 13. */
+  var selectOnClick = false;
+  party.addEventListener("focus", function () {
+    party.select();
+    selectOnClick = true;
+  });
+  party.addEventListener("click", function () {
+    if (selectOnClick) party.select();
+    selectOnClick = false;
+  });
+  party.addEventListener("input", function () { checkParty(false); });
   document.getElementById("party-less").addEventListener("click", function () { step(-1); });
   document.getElementById("party-more").addEventListener("click", function () { step(1); });
 
@@ -72,9 +107,33 @@
     return err.message || RE.t("err_generic");
   }
 
+  /* Sound is allowed only after a gesture: this tap is one. A silent sound played now lets
+     Chrome play the "your turn" beep on the ticket page it opens; the hint tells that page a
+     tap already happened here (Safari still asks for one there, and the page says so). */
+  function unlockSound() {
+    try {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      var context = new Context();
+      var silent = context.createBufferSource();
+      silent.buffer = context.createBuffer(1, 1, 22050);
+      silent.connect(context.destination);
+      silent.start(0);
+      if (context.state === "suspended") context.resume().catch(function () {});
+      window.sessionStorage.setItem("re_sound_unlocked", "1");
+    } catch (e) {
+      /* no audio here: the ticket page says so */
+    }
+  }
+  button.addEventListener("click", unlockSound);
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     showError("");
+    if (!checkParty(true)) {
+      party.focus();
+      return;
+    }
     var body = {
       window_token: token.value,
       name: name.value.trim(),

@@ -10,43 +10,44 @@
   var el = function (id) { return document.getElementById(id); };
   var source = null;
   var shown = null; /* state + called_at + recalls last rendered: alert once per call/recall */
-  var audio = null;
+  var sound = window.RESound;
+  var zone = document.body.dataset.zone;
+  var servingUrl = "/api/v1/queues/" + encodeURIComponent(ticket.queue) + "/serving";
+  var servingAsked = 0;
+  var pushOffered = false;
 
-  /* Browsers allow sound only after a gesture: prepare the audio context on the first one. */
-  function unlockAudio() {
-    try {
-      if (!audio) {
-        var Context = window.AudioContext || window.webkitAudioContext;
-        if (Context) audio = new Context();
-      } else if (audio.state === "suspended") {
-        audio.resume().catch(function () {});
-      }
-    } catch (e) {
-      audio = null;
-    }
+  /* Once called, where to go: the counter, when the queue has counters (contract 8.7). */
+  function counterText() {
+    return ticket.counter ? RE.t("counter_line", { counter: ticket.counter }) : "";
   }
-  document.addEventListener("pointerdown", unlockAudio, { passive: true });
-  document.addEventListener("keydown", unlockAudio);
 
-  function beep() {
-    try {
-      unlockAudio();
-      if (!audio) return;
-      var now = audio.currentTime;
-      var tone = audio.createOscillator();
-      var gain = audio.createGain();
-      tone.type = "sine";
-      tone.frequency.value = 880;
-      gain.gain.setValueAtTime(0.0001, now);
-      gain.gain.exponentialRampToValueAtTime(0.3, now + 0.03);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.6);
-      tone.connect(gain);
-      gain.connect(audio.destination);
-      tone.start(now);
-      tone.stop(now + 0.65);
-    } catch (e) {
-      /* no sound on this device: the overlay and vibration still say it */
+  function showServing(number) {
+    RE.setText(el("serving"), number === null ? RE.t("serving_none") : String(number));
+  }
+
+  /* The number now being served in this queue: asked again when this ticket changes (a call
+     moves everyone's place), at most once a second. */
+  var servingLater = null;
+  function refreshServing() {
+    var wait = servingAsked + 1000 - Date.now();
+    if (wait > 0) {
+      /* Asked less than a second ago: ask once more after it, so the last change is read. */
+      if (!servingLater) {
+        servingLater = window.setTimeout(function () {
+          servingLater = null;
+          refreshServing();
+        }, wait);
+      }
+      return;
     }
+    servingAsked = Date.now();
+    RE.api("GET", servingUrl)
+      .then(function (result) {
+        if (result.status !== 200 || !result.data) return;
+        var first = (result.data.serving || [])[0];
+        showServing(first ? first.number : null);
+      })
+      .catch(function () {});
   }
 
   function showTurn() {
@@ -58,7 +59,7 @@
     } catch (e) {
       /* ignore */
     }
-    beep();
+    sound.beep();
   }
 
   el("turn-ok").addEventListener("click", function () {
@@ -72,6 +73,16 @@
     RE.setText(el("state"), RE.t("state_" + state));
     RE.setText(el("ahead"), RE.aheadText(ticket.position));
     RE.setText(el("wait"), RE.waitText(ticket.eta));
+    RE.setText(el("eta-clock"), RE.etaClock(ticket.eta, zone));
+    /* Kept current even while "your turn" is up: the counter may come in a later frame. */
+    RE.setText(el("turn-counter"), counterText());
+    el("turn-counter").hidden = !ticket.counter;
+    RE.setText(el("counter-line"), counterText());
+    el("counter-line").hidden = !(state === "called" && ticket.counter);
+    RE.setText(el("called-banner"), ticket.counter ? counterText() : RE.t("called_banner"));
+    /* With notifications offered or on, the push lines say what happens instead. */
+    el("keep-open").hidden = pushOffered;
+    sound.setActive(state === "waiting" || state === "called");
     el("waiting-info").hidden = state !== "waiting";
     el("called-banner").hidden = state !== "called";
     el("snooze").hidden = state !== "waiting" || ticket.snoozed;
@@ -97,6 +108,7 @@
     if (!next || next.id !== ticket.id) return;
     ticket = next;
     render();
+    if (active()) refreshServing();
   }
 
   function notMine() {
@@ -273,6 +285,8 @@
       .then(function (existing) {
         if (!active()) return;
         el("push-offer").hidden = false;
+        pushOffered = true;
+        el("keep-open").hidden = true;
         if (Notification.permission === "denied") {
           el("push-on").hidden = true;
           pushStatus("push_denied");

@@ -30,10 +30,10 @@
         return;
       }
       input.removeAttribute("aria-invalid");
-      RE.api("POST", "/api/v1/pair", { code: code, device_name: "window " + queue })
+      RE.api("POST", "/api/v1/pair", { code: code, device_name: body.dataset.device || "screen" })
         .then(function (result) {
           if (result.status === 200) {
-            window.location.replace(window.location.pathname);
+            window.location.replace(window.location.pathname + window.location.search);
             return;
           }
           RE.setText(error, RE.errorOf(result).message || bothWords("display_pair_error"));
@@ -48,7 +48,7 @@
     });
     var given = /^#pair=([0-9]{6})$/.exec(window.location.hash);
     if (given) {
-      window.history.replaceState(null, "", window.location.pathname);
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
       input.value = given[1];
       pair(given[1]);
     } else {
