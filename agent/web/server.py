@@ -15,6 +15,8 @@ from agent.errors import UserFacingError
 from agent.web.connections import guarded_protocol
 
 _LOGGER = logging.getLogger(__name__)
+ACCEPTS_PER_WAKEUP = 128
+LISTEN_QUEUE = 2048  # uvicorn's default backlog
 
 
 class WebServer:
@@ -45,8 +47,9 @@ class WebServer:
             # asyncio accepts up to `backlog` connections per wake-up before any of them runs
             # its protocol, so a burst of 1,100 waiting connections was accepted at once and
             # hit `EMFILE` under `ulimit -n 1024` before the per-address cap could close the
-            # excess (tests/security/test_limits.py). 128 bounds that burst.
-            backlog=128,
+            # excess (tests/security/test_limits.py). 128 bounds that burst; the kernel's
+            # queue of waiting connections is made deeper again in start().
+            backlog=ACCEPTS_PER_WAKEUP,
         )
         self._server = uvicorn.Server(self._config)
         self._task: asyncio.Task[None] | None = None
@@ -75,6 +78,10 @@ class WebServer:
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.01)
+        # asyncio listened with the per-wake-up accept count as the kernel backlog too; a
+        # burst of honest phones (or 400 concurrent pairing attempts) would overflow a queue
+        # that short and see resets. listen() again only deepens the kernel's queue.
+        sock.listen(LISTEN_QUEUE)
         _LOGGER.info("HTTP listening on %s:%d", self._config.host, self.port)
 
     async def stop(self) -> None:
