@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.core.estimate import WaitRange
-from agent.core.queue import TicketState
+from agent.core.queue import Source, TicketState
 from agent.services.queue import EstimateAccuracy, StaffQueue, StaffTicketView, TicketView
 from agent.web.models import StaffQueueOut, to_json
 from agent.web.sse import sse_frame
@@ -29,6 +29,9 @@ TICKET = TicketView(
     snoozed=False,
     recalls=0,
     approaching=True,
+    counter=None,
+    left_reason=None,
+    source=Source.STAFF,
 )
 TICKET_JSON = {
     "id": "abc",
@@ -44,6 +47,9 @@ TICKET_JSON = {
     "snoozed": False,
     "recalls": 0,
     "approaching": True,
+    "counter": None,
+    "left_reason": None,
+    "source": "staff",
 }
 
 
@@ -57,6 +63,7 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
         waited_s=95,
         late=True,
         at_door=False,
+        undo_s=0,
     )
     queue = StaffQueue(
         "advice", "Conseil", (staff,), (), EstimateAccuracy(3, 42.5, None)
@@ -64,7 +71,7 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
     expected = {
         "queue": "advice",
         "label": "Conseil",
-        "waiting": [TICKET_JSON | {"waited_s": 95, "late": True, "at_door": False}],
+        "waiting": [TICKET_JSON | {"waited_s": 95, "late": True, "at_door": False, "undo_s": 0}],
         "called": [],
         "accuracy": {"tickets": 3, "mean_abs_error_s": 42.5, "underestimate_share": None},
     }

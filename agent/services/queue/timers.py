@@ -12,6 +12,7 @@ from agent.config.model import StorageConfig
 from agent.core.events import DomainEvent
 from agent.core.ports import Clock
 from agent.core.queue import QueueRuleError
+from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import TicketDesk
@@ -27,6 +28,7 @@ class QueueTimers:
         self,
         registry: QueueRegistry,
         desk: TicketDesk,
+        actions: StaffActions,
         announcer: Announcer,
         uow: UnitOfWork,
         tickets: TicketRepository,
@@ -37,6 +39,7 @@ class QueueTimers:
         self._subscriptions = subscriptions
         self._registry = registry
         self._desk = desk
+        self._actions = actions
         self._announcer = announcer
         self._uow = uow
         self._tickets = tickets
@@ -46,7 +49,8 @@ class QueueTimers:
 
     async def expire_overdue_calls(self) -> int:
         """Called tickets past `grace_s` are flagged to staff (pushed once); past
-        `auto_no_show_s` they become no-shows."""
+        `auto_no_show_s` they become no-shows. Tickets whose holder walked out go."""
+        await self._actions.walk_out_overdue()
         expired = 0
         now = self._clock.now()
         for q in self._registry.queues.values():
@@ -68,7 +72,7 @@ class QueueTimers:
                 since = ticket.grace_started_at()
                 if since and (now - since).total_seconds() > limit:
                     try:
-                        await self._desk.no_show(ticket.id)
+                        await self._desk.no_show(ticket.id, by_staff=False)
                         expired += 1
                     except QueueRuleError:
                         continue  # staff acted on it meanwhile
