@@ -185,6 +185,17 @@ def build(
             version=__version__,
             rng=rng,
         )
+    # Before the queues: an entry queue calls while the store is below capacity.
+    footfall = FootfallService(
+        config,
+        uow,
+        FootfallRepository(database),
+        clock,
+        metrics,
+        hub,
+        occupancy_topic=topics.occupancy,
+        publish_retained=link.set_retained if link is not None else None,
+    )
     secret, generations = runner.call(_window_secrets, database, config)
     tickets = TicketRepository(database)
     subscriptions = PushSubscriptions(database)
@@ -200,6 +211,7 @@ def build(
         ticket_key=derive_ticket_key(secret),
         identify_pass=recognition.identify_pass,
         subscriptions=subscriptions,
+        inside=lambda: footfall.occupancy.inside,
     )
     pc = config.push
     push = PushService(
@@ -222,16 +234,6 @@ def build(
         rng=rng,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
-    footfall = FootfallService(
-        config,
-        uow,
-        FootfallRepository(database),
-        clock,
-        metrics,
-        hub,
-        occupancy_topic=topics.occupancy,
-        publish_retained=link.set_retained if link is not None else None,
-    )
     wiring = RecognitionWiring(clock, metrics, recognition, rc.scanner_watchdog_s)
     sources = [
         spec

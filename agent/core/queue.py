@@ -51,6 +51,7 @@ __all__ = [
     "Source",
     "Ticket",
     "TicketState",
+    "entry_calls",
     "moved",
 ]
 
@@ -350,3 +351,10 @@ def moved(
         ticket.queue, ticket.id, number, from_queue=from_queue, from_number=from_number
     )
     return ticket, [event]
+
+
+def entry_calls(capacity: int, inside: int, called: int, waiting: int) -> int:
+    """How many tickets an entry queue calls now (contract 8.7): while the store is below
+    capacity, counting those already called and not yet served as inside (they are on their
+    way in, or in and not yet marked served), so a call never takes the store above it."""
+    return max(0, min(waiting, capacity - inside - called))

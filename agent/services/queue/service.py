@@ -54,6 +54,7 @@ class QueueService:
         ticket_key: bytes,
         identify_pass: Callable[[str], str | None] | None = None,
         subscriptions: PushSubscriptions,
+        inside: Callable[[], int] | None = None,
     ) -> None:
         registry = QueueRegistry(config, uow, tickets, clock)
         self._registry = registry
@@ -87,6 +88,8 @@ class QueueService:
             subscriptions,
             clock,
             config.storage,
+            capacity=config.occupancy.capacity,
+            inside=inside,
         )
 
     async def load(self) -> None:

@@ -6,12 +6,13 @@ any push subscription left behind goes)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from agent.config.model import StorageConfig
 from agent.core.events import DomainEvent
 from agent.core.ports import Clock
-from agent.core.queue import QueueRuleError
+from agent.core.queue import QueueRuleError, entry_calls
 from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry
@@ -21,6 +22,7 @@ from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
 _LOGGER = logging.getLogger(__name__)
+ENTRY_DEVICE = "entry"  # `called_by` of a ticket the agent called itself (entry queue)
 
 
 class QueueTimers:
@@ -35,7 +37,12 @@ class QueueTimers:
         subscriptions: PushSubscriptions,
         clock: Clock,
         storage: StorageConfig,
+        *,
+        capacity: int | None = None,
+        inside: Callable[[], int] | None = None,
     ) -> None:
+        self._capacity = capacity
+        self._inside = inside
         self._subscriptions = subscriptions
         self._registry = registry
         self._desk = desk
@@ -51,6 +58,7 @@ class QueueTimers:
         """Called tickets past `grace_s` are flagged to staff (pushed once); past
         `auto_no_show_s` they become no-shows. Tickets whose holder walked out go."""
         await self._actions.walk_out_overdue()
+        await self.call_entries()
         expired = 0
         now = self._clock.now()
         for q in self._registry.queues.values():
@@ -77,6 +85,25 @@ class QueueTimers:
                     except QueueRuleError:
                         continue  # staff acted on it meanwhile
         return expired
+
+    async def call_entries(self) -> int:
+        """Entry queues (`entry = true`) call their next tickets while the store is below
+        `[occupancy] capacity` (agent.core.queue.entry_calls), never above it."""
+        if self._capacity is None or self._inside is None:
+            return 0
+        entry = [q for q in self._registry.queues.values() if q.config.entry]
+        called = sum(len(q.book.called()) for q in entry)
+        done = 0
+        for q in entry:
+            room = entry_calls(self._capacity, self._inside(), called, q.book.waiting_count())
+            for _ in range(room):
+                try:
+                    await self._desk.call_next(q.config.id, ENTRY_DEVICE)
+                except QueueRuleError:
+                    break  # nobody left waiting (someone left meanwhile)
+                called += 1
+                done += 1
+        return done
 
     async def purge(self) -> int:
         now = self._clock.now()
