@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from agent.web.i18n_staff import STAFF_ACTION_STRINGS
+
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "en"  # for a browser that asks for neither French nor English
 LANG_COOKIE = "lang"
@@ -328,6 +330,8 @@ def french_spacing(text: str) -> str:
     return text.replace(" %", "\u00a0%")
 
 
+for _locale, _words in STAFF_ACTION_STRINGS.items():
+    STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}
 
 
