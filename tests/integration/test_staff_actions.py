@@ -348,11 +348,34 @@ async def test_an_entry_queue_calls_while_the_store_is_below_capacity(
         await queues.expire_overdue_calls()
         assert len(door.called()) == 1
         (called,) = door.called()
+        await people("in", 1)  # the called customer came in, and is served
         await client.post(f"/api/v1/tickets/{called.id}/served", headers=staff)
-        await people("in", 1)  # the called customer came in
         await queues.expire_overdue_calls()
         assert door.called() == []  # full: 3 inside
         await people("out", 2)
         await queues.expire_overdue_calls()
         assert len(door.called()) == 2 and door.waiting_count() == 1
         assert {t.called_by for t in door.called()} == {"entry"}
+
+
+async def test_the_new_fields_and_the_undo_survive_a_restart(write_config, start_agent) -> None:
+    clock = ManualClock()
+    config = queue_config(write_config, extra=COUNTERS)
+    agent = await start_agent(config, clock=clock)
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
+        staff = await staff_headers(client, config)
+        ticket = await walk_in(client, staff, "desk")
+        await client.post("/api/v1/queues/desk/call-next", json={"counter": "1"}, headers=staff)
+        await client.post(f"/api/v1/tickets/{ticket['id']}/served", headers=staff)
+    await agent.daemon.stop()
+    clock.advance(30)
+    again = await start_agent(config, clock=clock)
+    async with httpx.AsyncClient(base_url=again.base_url, timeout=10) as client:
+        stored = await again.components.queues.ticket(ticket["id"])
+        assert stored is not None and stored.source == "staff" and stored.counter == "1"
+        assert stored.undo_state == "called"
+        r = await client.post(f"/api/v1/tickets/{ticket['id']}/undo", headers=staff)
+        assert r.status_code == 200 and r.json()["state"] == "called"
+        assert r.json()["counter"] == "1" and r.json()["source"] == "staff"
+        view = (await client.get("/api/v1/queues/desk", headers=staff)).json()
+        assert [t["id"] for t in view["called"]] == [ticket["id"]]

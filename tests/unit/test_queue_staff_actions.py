@@ -94,9 +94,13 @@ def test_a_moved_ticket_takes_its_place_by_join_time_and_a_new_number() -> None:
         "queue": "pickup", "ticket_id": "t3", "number": 4, "from_queue": "advice", "from_number": 3,
     }  # fmt: skip
     assert [t.id for t in source.waiting()] == ["t1", "t2", "t4"]
-    # First by join time, and last.
-    first = target.admit(source.get("t1"))  # type: ignore[arg-type]
-    assert first.sort_key < target.waiting()[0].sort_key
+    # Before everyone who joined later, after everyone who joined earlier; first and last too.
+    keys = [t.sort_key for t in target.waiting()]
+    t1 = source.get("t1")  # joined at T0 + 1 min: between pickup's 10 and 11
+    assert t1 is not None
+    assert keys[0] < target.admit(t1).sort_key < keys[1]
+    assert target.admit(replace(t1, created_at=T0 - timedelta(minutes=1))).sort_key < keys[0]
+    assert target.admit(replace(t1, created_at=T0 + timedelta(hours=1))).sort_key > keys[-1]
     with pytest.raises(QueueRuleError, match="same_queue"):
         source.admit(source.get("t2"))  # type: ignore[arg-type]
 
