@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import STAFF_TOPIC
-from agent.web.auth import staff_device
+from agent.web.auth import PairedDevice, staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
@@ -31,9 +32,26 @@ def staff_rule_error(exc: QueueRuleError, request: Request, action: str) -> ApiE
     return rule_error(exc, request_locale(request), action)
 
 
+def _tablet_first(ctx: WebContext) -> list[Any]:
+    """A route dependency: the tablet is checked before the body is read, so a caller
+    without a tablet token learns 401, never what its body got wrong (CSRF, probing)."""
+
+    async def tablet(request: Request) -> None:
+        request.state.tablet = await staff_device(request, ctx)
+
+    return [Depends(tablet)]
+
+
+def _device_of(request: Request) -> PairedDevice:
+    device: PairedDevice = request.state.tablet
+    return device
+
+
 def staff_router(ctx: WebContext) -> APIRouter:
     router = APIRouter()
     queues = ctx.queues
+
+    checked_first = _tablet_first(ctx)
 
     @router.get("/api/v1/queues/{queue}")
     async def queue_view(queue: str, request: Request) -> StaffQueueOut:
@@ -41,11 +59,11 @@ def staff_router(ctx: WebContext) -> APIRouter:
         queue_or_404(ctx, queue)
         return StaffQueueOut.model_validate(queues.queue_view(queue))
 
-    @router.post("/api/v1/queues/{queue}/call-next")
+    @router.post("/api/v1/queues/{queue}/call-next", dependencies=checked_first)
     async def call_next(
         queue: str, request: Request, body: CallBody | None = None
     ) -> StaffTicketOut:
-        device = await staff_device(request, ctx)
+        device = _device_of(request)
         queue_or_404(ctx, queue)
         counter = body.counter if body else None
         try:
@@ -76,19 +94,18 @@ def staff_router(ctx: WebContext) -> APIRouter:
         }
         return await act(request, action.replace("-", "_"), lambda: operations[action](ticket_id))
 
-    @router.post("/api/v1/tickets/{ticket_id}/call")
+    @router.post("/api/v1/tickets/{ticket_id}/call", dependencies=checked_first)
     async def call(
         ticket_id: str, request: Request, body: CallBody | None = None
     ) -> StaffTicketOut:
         """Contract 8.7: call this waiting ticket (409 if it is not waiting)."""
-        device = await staff_device(request, ctx)
+        device = _device_of(request)
         counter = body.counter if body else None
         return await act(request, "call", lambda: queues.call(ticket_id, device.name, counter))
 
-    @router.post("/api/v1/tickets/{ticket_id}/move")
+    @router.post("/api/v1/tickets/{ticket_id}/move", dependencies=checked_first)
     async def move(ticket_id: str, body: MoveBody, request: Request) -> StaffTicketOut:
         """Contract 8.7: move a waiting ticket to another queue, keeping its join time."""
-        await staff_device(request, ctx)
         return await act(request, "move", lambda: queues.move(ticket_id, body.queue))
 
     @router.post("/api/v1/tickets/{ticket_id}/undo")
