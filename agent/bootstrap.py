@@ -16,7 +16,13 @@ from agent.adapters.webpush import WebPushSender
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
 from agent.core.clock import SystemClock
-from agent.core.events import QueueApproaching, QueueCalled, QueueRecalled, VisitArrived
+from agent.core.events import (
+    QueueApproaching,
+    QueueCalled,
+    QueueRecalled,
+    VisitArrived,
+    VisitLeft,
+)
 from agent.core.messages import (
     AlertAcked,
     AlertRaised,
@@ -180,6 +186,17 @@ def build(
             version=__version__,
             rng=rng,
         )
+    # Before the queues: an entry queue calls while the store is below capacity.
+    footfall = FootfallService(
+        config,
+        uow,
+        FootfallRepository(database),
+        clock,
+        metrics,
+        hub,
+        occupancy_topic=topics.occupancy,
+        publish_retained=link.set_retained if link is not None else None,
+    )
     secret, generations = runner.call(_window_secrets, database, config)
     tickets = TicketRepository(database)
     subscriptions = PushSubscriptions(database)
@@ -195,6 +212,7 @@ def build(
         ticket_key=derive_ticket_key(secret),
         identify_pass=recognition.identify_pass,
         subscriptions=subscriptions,
+        inside=lambda: footfall.occupancy.inside,
     )
     pc = config.push
     push = PushService(
@@ -217,16 +235,6 @@ def build(
         rng=rng,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
-    footfall = FootfallService(
-        config,
-        uow,
-        FootfallRepository(database),
-        clock,
-        metrics,
-        hub,
-        occupancy_topic=topics.occupancy,
-        publish_retained=link.set_retained if link is not None else None,
-    )
     wiring = RecognitionWiring(clock, metrics, recognition, rc.scanner_watchdog_s)
     sources = [
         spec
@@ -327,6 +335,9 @@ def _handlers(
     async def unlink_tickets(event: CustomerForgotten) -> None:
         queues.unlink_customer(event.customer_id)
 
+    async def walkout_tickets(event: VisitLeft) -> None:
+        await queues.visit_left(event.customer_id)
+
     events: EventHandlers = {
         # A consenting customer's record stored: recognise them from now on.
         CustomerRecordChanged: [recognition.customer_changed],
@@ -339,6 +350,10 @@ def _handlers(
         AlertRaised: [alerts.show],
         AlertAcked: [alerts.acked],
         VisitArrived: [],  # goes up to the central side through the outbox only
+        # A recognised customer's visit ended: their live tickets walk out after the queue's
+        # walkout_grace_s unless they are seen again first (CustomerIdentified checks them in,
+        # which calls the walkout off). The event also goes up through the outbox.
+        VisitLeft: [walkout_tickets],
         # The customer is told on their phone (Web Push, contract 8.6); these only queue a
         # push, sent by the push worker, so no staff action waits for a push service. The
         # events also go up through the outbox (the central side may send an SMS).

@@ -24,17 +24,16 @@ from agent.config.model import (
     MqttConfig,
     OccupancyConfig,
     OpeningHours,
-    QueueConfig,
     RecognitionConfig,
     StorageConfig,
     StoreConfig,
 )
 from agent.config.push import parse_push
+from agent.config.queues import parse_queues
 from agent.config.reader import Problems, Table, describe_kind
 from agent.errors import ConfigError
 
 STORE_ID_PATTERN = r"[a-z0-9-]{1,64}"
-QUEUE_ID_PATTERN = r"[a-z0-9-]{1,32}"
 TOPIC_PREFIX_PATTERN = r"[^#+\s]+(/[^#+\s]+)*"
 
 
@@ -68,7 +67,7 @@ def parse_config(
         storage=_storage(root, base),
         http=_http(root),
         mqtt=mqtt,
-        queues=_queues(root),
+        queues=parse_queues(root),
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),
@@ -217,36 +216,6 @@ def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
     return config
 
 
-def _queues(root: Table) -> tuple[QueueConfig, ...]:
-    t = root.table("queues")
-    if t is None:
-        return ()
-    queues = []
-    for queue_id in t.names():  # the table's keys are the queue ids
-        q = t.table(queue_id)
-        if q is None:
-            continue
-        if not _matches(QUEUE_ID_PATTERN, queue_id):
-            t.bad(queue_id, f"queue id must match {QUEUE_ID_PATTERN}")
-        queues.append(
-            QueueConfig(
-                id=queue_id,
-                label=q.string("label", queue_id),
-                window_token=q.choice("window_token", ("rotating", "static"), "rotating"),
-                max_waiting=q.integer("max_waiting", 200, minimum=1, maximum=10_000),
-                default_service_s=q.integer("default_service_s", 300, minimum=10, maximum=7200),
-                servers=q.integer("servers", 1, minimum=1, maximum=100),
-                grace_s=q.integer("grace_s", 180, minimum=10, maximum=3600),
-                auto_no_show_s=q.integer("auto_no_show_s", 600, minimum=0, maximum=86400),
-                snooze_places=q.integer("snooze_places", 3, minimum=1, maximum=50),
-                notify_position=q.integer("notify_position", 2, minimum=0, maximum=1000),
-                notify_eta_s=q.optional_integer("notify_eta_s", minimum=0, maximum=86400),
-            )
-        )
-        q.finish()
-    return tuple(queues)
-
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOURS_PATTERN = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
 
@@ -343,10 +312,6 @@ def _occupancy(root: Table) -> OccupancyConfig:
     )
     t.finish()
     return config
-
-
-def _matches(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern, value) is not None
 
 
 __all__ = ["DEVICE_KEYS", "WEEKDAYS", "load_config", "parse_config"]

@@ -87,6 +87,12 @@ class QueueConfig:
     # position, or (when set) an estimated wait of at most notify_eta_s, whichever is first.
     notify_position: int = 2
     notify_eta_s: int | None = None
+    # Contract 8.7: the counters (desks) calls may name; empty: calls name none, or any.
+    counters: tuple[str, ...] = ()
+    # A linked customer whose visit ended walks out of the queue this long after it.
+    walkout_grace_s: int = 120
+    # Called by the agent itself while the store is below `[occupancy] capacity`.
+    entry: bool = False
 
     @property
     def printed_sticker(self) -> bool:

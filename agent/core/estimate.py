@@ -56,6 +56,13 @@ class WaitEstimator:
         if 0 <= waited_s < 4 * 3600:
             self._per_call.append(waited_s)
 
+    def forget(self, per_call_s: float) -> None:
+        """An undone served or no-show: its sample was not a time per call after all."""
+        for index in range(len(self._per_call) - 1, -1, -1):
+            if self._per_call[index] == per_call_s:
+                del self._per_call[index]
+                return
+
     def record_call(self, at: float, *, backlog: bool = True) -> None:
         """A call at monotonic time ``at``; ``backlog``: people were still waiting after it."""
         if self._last_call is not None and self._last_call[1]:

@@ -49,6 +49,8 @@ class QueueCalled(DomainEvent):
     ticket_id: str
     number: int
     phone: str | None = None
+    # Extension (contract 8.7): the counter the customer is called to, when the call named one.
+    counter: str | None = None
 
     def data(self) -> dict[str, JsonValue]:
         return _without_none(asdict(self))
@@ -120,6 +122,38 @@ class QueueLeft(DomainEvent):
     queue: str
     ticket_id: str
     number: int
+    # Extension (contract 8.7): the ticket's `left_reason`: customer, staff or walked_out.
+    reason: str | None = None
+
+    def data(self) -> dict[str, JsonValue]:
+        return _without_none(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMoved(DomainEvent):
+    """Extension (contract 8.7): staff moved a waiting ticket to another queue. It keeps its
+    join time and takes a new number in its new queue (`queue`, `number`)."""
+
+    type: ClassVar[str] = "queue.moved"
+    queue: str
+    ticket_id: str
+    number: int
+    from_queue: str
+    from_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUndone(DomainEvent):
+    """Extension (contract 8.7): staff undid the ticket's last transition within 60 s.
+    `undone` is the state it had (served, no_show, left); `state` the one it is back in. The
+    earlier event stays in the record: this one corrects it."""
+
+    type: ClassVar[str] = "queue.undone"
+    queue: str
+    ticket_id: str
+    number: int
+    undone: str
+    state: str
 
 
 # --- recognition and presence ----------------------------------------------------------------

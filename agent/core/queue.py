@@ -2,8 +2,12 @@
 
     waiting --call--> called --served--> served
        |                 |----no-show--> no_show --recall--> called
-       |                 '----leave----> left
+       |                 '----leave----> left   (customer, staff, or walked out)
        '------leave----> left
+
+A staff transition (served, no-show, left by staff) can be undone for `UNDO_WINDOW_S`: the
+ticket keeps the state it came from (`undo_state`) until then. A waiting ticket can move to
+another queue, keeping its join time (`QueueBook.admit` on the target's book).
 
 Order among waiting tickets is a sort key, so "I need a few more minutes" can move a ticket
 back a bounded number of places without renumbering anyone.
@@ -11,11 +15,10 @@ back a bounded number of places without renumbering anyone.
 
 from __future__ import annotations
 
-import enum
 import heapq
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from agent.core.events import (
     DomainEvent,
@@ -24,72 +27,35 @@ from agent.core.events import (
     QueueCheckedIn,
     QueueJoined,
     QueueLeft,
+    QueueMoved,
     QueueNoShow,
     QueueRecalled,
     QueueServed,
+    QueueUndone,
+)
+from agent.core.tickets import (
+    ACTIVE_STATES,
+    LeftReason,
+    QueueRuleError,
+    Source,
+    Ticket,
+    TicketState,
 )
 
+__all__ = [
+    "ACTIVE_STATES",
+    "UNDO_WINDOW_S",
+    "LeftReason",
+    "QueueBook",
+    "QueueRuleError",
+    "Source",
+    "Ticket",
+    "TicketState",
+    "entry_calls",
+    "moved",
+]
 
-class TicketState(enum.StrEnum):
-    WAITING = "waiting"
-    CALLED = "called"
-    SERVED = "served"
-    NO_SHOW = "no_show"
-    LEFT = "left"
-
-
-ACTIVE_STATES = (TicketState.WAITING, TicketState.CALLED)
-
-
-class QueueRuleError(Exception):
-    """A transition the state machine does not allow. ``code`` is stable for API clients and
-    is all it says: the words a person reads are chosen by the web layer, in their language."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    id: str
-    queue: str
-    number: int
-    state: TicketState
-    sort_key: float
-    created_at: datetime
-    secret_hash: str
-    name: str = ""
-    party_size: int = 1
-    locale: str = "en"
-    phone: str | None = None
-    called_at: datetime | None = None
-    ended_at: datetime | None = None
-    snoozed: bool = False
-    recalls: int = 0
-    called_by: str | None = None
-    predicted_low_s: float | None = None
-    predicted_high_s: float | None = None
-    # The holder was seen at the door (ticket QR shown to the camera, or recognised).
-    checked_in_at: datetime | None = None
-    # Set only when the customer joined with their loyalty pass (consented to recognition);
-    # cleared with the name when the ticket is anonymised, and on revoke or erase.
-    customer_id: str | None = None
-    # When "almost your turn" was announced (contract 8.6): at most once per ticket.
-    approached_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-    def grace_started_at(self) -> datetime | None:
-        """Lateness counts from the call, or from a check-in after it: a customer seen at the
-        door is on their way to the counter, so their grace period starts again."""
-        if self.called_at is None:
-            return None
-        if self.checked_in_at is not None and self.checked_in_at > self.called_at:
-            return self.checked_in_at
-        return self.called_at
+UNDO_WINDOW_S = 60.0  # contract 8.7: a staff transition can be undone for less than this
 
 
 def _order_key(ticket: Ticket) -> tuple[float, int]:
@@ -151,24 +117,56 @@ class QueueBook:
         event = QueueJoined(self.queue, ticket.id, ticket.number, phone=ticket.phone)
         return ticket, [event]
 
-    def call_next(self, now: datetime, device: str | None) -> tuple[Ticket, list[DomainEvent]]:
+    def call_next(
+        self, now: datetime, device: str | None, counter: str | None = None
+    ) -> tuple[Ticket, list[DomainEvent]]:
         waiting = self.waiting()
         if not waiting:
             raise QueueRuleError("nobody_waiting")
-        ticket = replace(waiting[0], state=TicketState.CALLED, called_at=now, called_by=device)
-        return ticket, [QueueCalled(self.queue, ticket.id, ticket.number, phone=ticket.phone)]
+        return self.call(waiting[0], now, device, counter)
 
-    def served(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+    def call(
+        self, ticket: Ticket, now: datetime, device: str | None, counter: str | None = None
+    ) -> tuple[Ticket, list[DomainEvent]]:
+        """Call this waiting ticket (call-next calls the first)."""
+        self._require(ticket, TicketState.WAITING)
+        called = replace(
+            ticket, state=TicketState.CALLED, called_at=now, called_by=device, counter=counter
+        )
+        event = QueueCalled(
+            self.queue, called.id, called.number, phone=called.phone, counter=counter
+        )
+        return called, [event]
+
+    def served(
+        self, ticket: Ticket, now: datetime, *, by_staff: bool = True
+    ) -> tuple[Ticket, list[DomainEvent]]:
         self._require(ticket, TicketState.CALLED)
         called_at = ticket.called_at or now
         wait_s = round((called_at - ticket.created_at).total_seconds(), 3)
         service_s = round((now - called_at).total_seconds(), 3)
-        done = replace(ticket, state=TicketState.SERVED, ended_at=now, phone=None)
+        done = replace(
+            ticket,
+            state=TicketState.SERVED,
+            ended_at=now,
+            phone=None,
+            undo_state=ticket.state if by_staff else None,
+        )
         return done, [QueueServed(self.queue, ticket.id, ticket.number, wait_s, service_s)]
 
-    def no_show(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+    def no_show(
+        self, ticket: Ticket, now: datetime, *, by_staff: bool = True
+    ) -> tuple[Ticket, list[DomainEvent]]:
+        """``by_staff`` False for the timer's automatic no-show, which is not undone (a
+        customer who turns up after it is recalled)."""
         self._require(ticket, TicketState.CALLED)
-        done = replace(ticket, state=TicketState.NO_SHOW, ended_at=now, phone=None)
+        done = replace(
+            ticket,
+            state=TicketState.NO_SHOW,
+            ended_at=now,
+            phone=None,
+            undo_state=ticket.state if by_staff else None,
+        )
         return done, [QueueNoShow(self.queue, ticket.id, ticket.number)]
 
     def recall(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
@@ -181,17 +179,73 @@ class QueueBook:
             called_at=now if ticket.state == TicketState.NO_SHOW else ticket.called_at,
             ended_at=None,
             recalls=ticket.recalls + 1,
+            undo_state=None,
         )
         event = QueueRecalled(
             self.queue, ticket.id, ticket.number, again.recalls, phone=ticket.phone
         )
         return again, [event]
 
-    def leave(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+    def leave(
+        self, ticket: Ticket, now: datetime, reason: LeftReason = LeftReason.CUSTOMER
+    ) -> tuple[Ticket, list[DomainEvent]]:
         if not ticket.active:
             raise QueueRuleError("not_active")
-        done = replace(ticket, state=TicketState.LEFT, ended_at=now, phone=None)
-        return done, [QueueLeft(self.queue, ticket.id, ticket.number)]
+        done = replace(
+            ticket,
+            state=TicketState.LEFT,
+            ended_at=now,
+            phone=None,
+            left_reason=reason,
+            walkout_at=None,
+            undo_state=ticket.state if reason == LeftReason.STAFF else None,
+        )
+        return done, [QueueLeft(self.queue, ticket.id, ticket.number, reason=reason.value)]
+
+    def undo(self, ticket: Ticket, now: datetime) -> tuple[Ticket, list[DomainEvent]]:
+        """Revert the ticket's last staff transition, made less than UNDO_WINDOW_S ago: the
+        ticket is back in the state it came from, in its place (its sort key is kept)."""
+        previous = ticket.undo_state
+        if (
+            previous is None
+            or ticket.active
+            or ticket.ended_at is None
+            or (now - ticket.ended_at).total_seconds() >= UNDO_WINDOW_S
+        ):
+            raise QueueRuleError("nothing_to_undo")
+        restored = replace(ticket, state=previous, ended_at=None, left_reason=None, undo_state=None)
+        event = QueueUndone(
+            self.queue, ticket.id, ticket.number, undone=ticket.state.value, state=previous.value
+        )
+        return restored, [event]
+
+    def walk_out_due(self, now: datetime) -> list[Ticket]:
+        """Live tickets whose holder's visit ended long enough ago and was not seen since."""
+        return [
+            t for t in self._active.values() if t.walkout_at is not None and t.walkout_at <= now
+        ]
+
+    def admit(self, ticket: Ticket) -> Ticket:
+        """A waiting ticket moving here from another queue, placed among the waiting by its
+        join time (a move keeps the join time); numbered by `moved` once committed."""
+        self._require(ticket, TicketState.WAITING)
+        if ticket.queue == self.queue:
+            raise QueueRuleError("same_queue")
+        waiting = self.waiting()
+        later = next((i for i, t in enumerate(waiting) if t.created_at > ticket.created_at), None)
+        if later is None:
+            key = self.next_sort_key()
+        elif later == 0:
+            key = waiting[0].sort_key - 1024.0
+        else:
+            key = (waiting[later - 1].sort_key + waiting[later].sort_key) / 2
+        return replace(ticket, queue=self.queue, sort_key=key)
+
+    def discard(self, ticket_id: str) -> None:
+        """Forget a ticket that moved to another queue (after the move was committed)."""
+        self._active.pop(ticket_id, None)
+        self._called.pop(ticket_id, None)
+        self._order = None
 
     def check_in(self, ticket: Ticket, now: datetime, via: str) -> tuple[Ticket, list[DomainEvent]]:
         """The holder is at the door. Announced once; later sightings only move the time."""
@@ -199,7 +253,19 @@ class QueueBook:
             raise QueueRuleError("not_active")
         event = QueueCheckedIn(self.queue, ticket.id, ticket.number, via)
         first = ticket.checked_in_at is None
-        return replace(ticket, checked_in_at=now), [event] if first else []
+        # Seen again: a walkout pending since their visit ended is off.
+        return replace(ticket, checked_in_at=now, walkout_at=None), [event] if first else []
+
+    def visit_ended(
+        self, ticket: Ticket, now: datetime, grace_s: float
+    ) -> tuple[Ticket, list[DomainEvent]]:
+        """The holder's visit ended: the ticket walks out after ``grace_s`` unless they are
+        seen again first (a pending walkout is not moved by a second departure)."""
+        if not ticket.active:
+            raise QueueRuleError("not_active")
+        if ticket.walkout_at is not None:
+            return ticket, []
+        return replace(ticket, walkout_at=now + timedelta(seconds=grace_s)), []
 
     def snooze(self, ticket: Ticket, places: int) -> tuple[Ticket, list[DomainEvent]]:
         """Move a waiting ticket back up to ``places`` places, once per ticket."""
@@ -273,3 +339,22 @@ class QueueBook:
     def _require(ticket: Ticket, state: TicketState) -> None:
         if ticket.state != state:
             raise QueueRuleError(f"not_{state.value}")
+
+
+def moved(
+    placed: Ticket, number: int, from_queue: str, from_number: int
+) -> tuple[Ticket, list[DomainEvent]]:
+    """The ticket `QueueBook.admit` placed, with its number in its new queue (numbers are per
+    queue and day, so it takes the next one there), and its `queue.moved` event."""
+    ticket = replace(placed, number=number)
+    event = QueueMoved(
+        ticket.queue, ticket.id, number, from_queue=from_queue, from_number=from_number
+    )
+    return ticket, [event]
+
+
+def entry_calls(capacity: int, inside: int, called: int, waiting: int) -> int:
+    """How many tickets an entry queue calls now (contract 8.7): while the store is below
+    capacity, counting those already called and not yet served as inside (they are on their
+    way in, or in and not yet marked served), so a call never takes the store above it."""
+    return max(0, min(waiting, capacity - inside - called))

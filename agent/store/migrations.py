@@ -200,3 +200,16 @@ def m008_device_roles(db: sqlite_utils.Database) -> None:
     # were all tablets, hence the default.
     db.execute("ALTER TABLE pairing_codes ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")
     db.execute("ALTER TABLE staff_devices ADD COLUMN role TEXT NOT NULL DEFAULT 'staff'")
+
+
+@MIGRATIONS()
+def m009_staff_actions(db: sqlite_utils.Database) -> None:
+    # Contract 8.7 (issue 14). The counter a ticket was called to; why it left; whether a
+    # phone or staff made it (existing tickets all came from the window). `undo_state` is the
+    # state before the last staff transition (for undo within 60 s); `walkout_at` when the
+    # ticket walks out because its holder's visit ended (cleared if they are seen again).
+    db.execute("ALTER TABLE tickets ADD COLUMN counter TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN left_reason TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN source TEXT NOT NULL DEFAULT 'window'")
+    db.execute("ALTER TABLE tickets ADD COLUMN undo_state TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN walkout_at TEXT")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from agent.core.clock import rfc3339
-from agent.core.queue import Ticket, TicketState
+from agent.core.queue import LeftReason, Source, Ticket, TicketState
 from agent.store.database import Database
 
 _COLUMNS = (
     "id", "queue", "number", "state", "sort_key", "created_at", "secret_hash", "name",
     "party_size", "locale", "phone", "called_at", "ended_at", "snoozed", "recalls", "called_by",
     "predicted_low_s", "predicted_high_s", "checked_in_at", "customer_id", "approached_at",
+    "counter", "left_reason", "source", "undo_state", "walkout_at",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tickets"  # noqa: S608 - fixed column names
 
@@ -35,7 +36,10 @@ class TicketRepository:
             ticket.locale, ticket.phone, _ts(ticket.called_at), _ts(ticket.ended_at),
             int(ticket.snoozed), ticket.recalls, ticket.called_by, ticket.predicted_low_s,
             ticket.predicted_high_s, _ts(ticket.checked_in_at), ticket.customer_id,
-            _ts(ticket.approached_at),
+            _ts(ticket.approached_at), ticket.counter,
+            None if ticket.left_reason is None else ticket.left_reason.value,
+            ticket.source.value, None if ticket.undo_state is None else ticket.undo_state.value,
+            _ts(ticket.walkout_at),
         )  # fmt: skip
         placeholders = ", ".join("?" for _ in _COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
@@ -138,4 +142,9 @@ def _ticket(row: tuple[object, ...]) -> Ticket:
         checked_in_at=_dt(r["checked_in_at"]),
         customer_id=None if r["customer_id"] is None else str(r["customer_id"]),
         approached_at=_dt(r["approached_at"]),
+        counter=None if r["counter"] is None else str(r["counter"]),
+        left_reason=None if r["left_reason"] is None else LeftReason(str(r["left_reason"])),
+        source=Source(str(r["source"])),
+        undo_state=None if r["undo_state"] is None else TicketState(str(r["undo_state"])),
+        walkout_at=_dt(r["walkout_at"]),
     )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from agent.core.queue import QueueRuleError, Ticket
+from agent.core.queue import QueueRuleError, Source, Ticket
 from agent.services.hub import queue_topic
 from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, TicketView
 from agent.services.staff import PairingRefused
@@ -19,6 +19,7 @@ from agent.web.auth import (
     STAFF_ROLE,
     TICKET_COOKIE_PREFIX,
     client_address,
+    staff_device,
     ticket_for,
 )
 from agent.web.context import WebContext
@@ -39,7 +40,8 @@ Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
 class JoinBody(RequestBody):
-    window_token: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # Required from phones; a staff tablet leaves it out to add a walk-in (contract 8.7).
+    window_token: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     name: Annotated[str, StringConstraints(max_length=40)] = ""
     party_size: int = Field(default=1, ge=1, le=20)
     locale: Literal["fr", "en"] = "en"
@@ -138,8 +140,10 @@ def customer_router(ctx: WebContext) -> APIRouter:
         queue: str, body: JoinBody, request: Request, response: Response
     ) -> TicketCreated:
         queue_or_404(ctx, queue)
-        client = client_address(request, ctx.config.http.trusted_proxies)
         locale = request_locale(request, body.locale if "locale" in body.model_fields_set else None)
+        if body.window_token is None:
+            return await walk_in(ctx, queue, body, request, locale)
+        client = client_address(request, ctx.config.http.trusted_proxies)
         request_ = JoinRequest(
             body.window_token,
             body.name,
@@ -215,6 +219,32 @@ def customer_router(ctx: WebContext) -> APIRouter:
         return PairedOut(token=paired.token)
 
     return router
+
+
+async def walk_in(
+    ctx: WebContext, queue: str, body: JoinBody, request: Request, locale: str
+) -> TicketCreated:
+    """Contract 8.7: a paired tablet adds someone standing at the counter. Not limited per
+    address (a busy counter adds many from one tablet) and no cookie: the tablet does not
+    hold the ticket. Without a staff token this is the join it always was: a window token
+    is required (the same 422 as a body without one)."""
+    if not request.headers.get("authorization"):
+        raise ApiError(422, "invalid_body", "window_token: Field required")
+    await staff_device(request, ctx)
+    request_ = JoinRequest(
+        "",
+        body.name,
+        body.party_size,
+        body.locale,
+        body.phone,
+        customer_pass=body.customer_pass or None,
+        source=Source.STAFF,
+    )
+    try:
+        ticket, secret = await ctx.queues.join(queue, request_, "staff")
+    except QueueUnavailable as exc:
+        raise rule_error(exc, locale) from None
+    return TicketCreated(ticket=TicketOut.model_validate(ctx.queues.view(ticket)), secret=secret)
 
 
 async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
 
 from agent.core.clock import rfc3339
-from agent.core.queue import TicketState
+from agent.core.queue import LeftReason, Source, TicketState
 from agent.services.footfall import FootfallDay, OccupancyView
 from agent.services.queue import (
     EstimateAccuracy,
@@ -59,12 +59,31 @@ class TicketOut(_Out):
     snoozed: bool
     recalls: int
     approaching: bool  # contract 8.6: "almost your turn" (waiting tickets only)
+    counter: str | None  # contract 8.7: the counter it was called to; null until called
+    left_reason: LeftReason | None  # contract 8.7: customer, walked_out, staff; null unless left
+    source: Source  # contract 8.7: "staff" (a walk-in) or "window"
 
 
 class StaffTicketOut(TicketOut):
     waited_s: int
     late: bool
     at_door: bool
+    undo_s: int  # seconds left to undo its last staff transition; 0 when there is none
+
+
+Counter = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class CallBody(RequestBody):
+    """Contract 8.7: the optional body of call-next and call: the caller's counter."""
+
+    counter: Counter | None = None
+
+
+class MoveBody(RequestBody):
+    """Contract 8.7: the queue a waiting ticket moves to."""
+
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class AccuracyOut(_Out):

@@ -3,26 +3,55 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from agent.core.queue import QueueRuleError
+from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import STAFF_TOPIC
-from agent.web.auth import staff_device
+from agent.web.auth import PairedDevice, staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
-from agent.web.models import FootfallDayOut, StaffQueueOut, StaffTicketOut
+from agent.web.models import CallBody, FootfallDayOut, MoveBody, StaffQueueOut, StaffTicketOut
 from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
-from agent.web.wording import request_locale
+from agent.web.wording import error_message, request_locale
 
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
+
+
+# Refusals that say the request named something that is not there (a counter, a queue):
+# the body was wrong, not the ticket's state.
+_BAD_BODY = frozenset({"unknown_counter", "unknown_queue", "same_queue"})
+
+
+def staff_rule_error(exc: QueueRuleError, request: Request, action: str) -> ApiError:
+    if exc.code in _BAD_BODY:
+        return ApiError(422, exc.code, error_message(request_locale(request), exc.code, action))
+    return rule_error(exc, request_locale(request), action)
+
+
+def _tablet_first(ctx: WebContext) -> list[Any]:
+    """A route dependency: the tablet is checked before the body is read, so a caller
+    without a tablet token learns 401, never what its body got wrong (CSRF, probing)."""
+
+    async def tablet(request: Request) -> None:
+        request.state.tablet = await staff_device(request, ctx)
+
+    return [Depends(tablet)]
+
+
+def _device_of(request: Request) -> PairedDevice:
+    device: PairedDevice = request.state.tablet
+    return device
 
 
 def staff_router(ctx: WebContext) -> APIRouter:
     router = APIRouter()
     queues = ctx.queues
+
+    checked_first = _tablet_first(ctx)
 
     @router.get("/api/v1/queues/{queue}")
     async def queue_view(queue: str, request: Request) -> StaffQueueOut:
@@ -30,15 +59,29 @@ def staff_router(ctx: WebContext) -> APIRouter:
         queue_or_404(ctx, queue)
         return StaffQueueOut.model_validate(queues.queue_view(queue))
 
-    @router.post("/api/v1/queues/{queue}/call-next")
-    async def call_next(queue: str, request: Request) -> StaffTicketOut:
-        device = await staff_device(request, ctx)
+    @router.post("/api/v1/queues/{queue}/call-next", dependencies=checked_first)
+    async def call_next(
+        queue: str, request: Request, body: CallBody | None = None
+    ) -> StaffTicketOut:
+        device = _device_of(request)
         queue_or_404(ctx, queue)
+        counter = body.counter if body else None
         try:
-            called = await queues.call_next(queue, device.name)
+            called = await queues.call_next(queue, device.name, counter)
         except QueueRuleError as exc:
-            raise rule_error(exc, request_locale(request), "call_next") from None
+            raise staff_rule_error(exc, request, "call_next") from None
         return StaffTicketOut.model_validate(queues.staff_view(called))
+
+    async def act(
+        request: Request, action: str, operation: Callable[[], Awaitable[Ticket]]
+    ) -> StaffTicketOut:
+        try:
+            changed = await operation()
+        except LookupError:
+            raise ApiError(404, "not_found", "No such ticket.") from None
+        except QueueRuleError as exc:
+            raise staff_rule_error(exc, request, action) from None
+        return StaffTicketOut.model_validate(queues.staff_view(changed))
 
     async def transition(request: Request, ticket_id: str, action: str) -> StaffTicketOut:
         await staff_device(request, ctx)
@@ -46,14 +89,34 @@ def staff_router(ctx: WebContext) -> APIRouter:
             "served": queues.served,
             "no-show": queues.no_show,
             "recall": queues.recall,
+            "undo": queues.undo,
+            "left": queues.staff_leave,
         }
-        try:
-            changed = await operations[action](ticket_id)
-        except LookupError:
-            raise ApiError(404, "not_found", "No such ticket.") from None
-        except QueueRuleError as exc:
-            raise rule_error(exc, request_locale(request), action.replace("-", "_")) from None
-        return StaffTicketOut.model_validate(queues.staff_view(changed))
+        return await act(request, action.replace("-", "_"), lambda: operations[action](ticket_id))
+
+    @router.post("/api/v1/tickets/{ticket_id}/call", dependencies=checked_first)
+    async def call(
+        ticket_id: str, request: Request, body: CallBody | None = None
+    ) -> StaffTicketOut:
+        """Contract 8.7: call this waiting ticket (409 if it is not waiting)."""
+        device = _device_of(request)
+        counter = body.counter if body else None
+        return await act(request, "call", lambda: queues.call(ticket_id, device.name, counter))
+
+    @router.post("/api/v1/tickets/{ticket_id}/move", dependencies=checked_first)
+    async def move(ticket_id: str, body: MoveBody, request: Request) -> StaffTicketOut:
+        """Contract 8.7: move a waiting ticket to another queue, keeping its join time."""
+        return await act(request, "move", lambda: queues.move(ticket_id, body.queue))
+
+    @router.post("/api/v1/tickets/{ticket_id}/undo")
+    async def undo(ticket_id: str, request: Request) -> StaffTicketOut:
+        """Contract 8.7: revert the last served / no-show / left, if under 60 s ago."""
+        return await transition(request, ticket_id, "undo")
+
+    @router.post("/api/v1/tickets/{ticket_id}/left")
+    async def left(ticket_id: str, request: Request) -> StaffTicketOut:
+        """Extension: staff take a waiting or called ticket out (`left_reason` "staff")."""
+        return await transition(request, ticket_id, "left")
 
     @router.post("/api/v1/tickets/{ticket_id}/served")
     async def served(ticket_id: str, request: Request) -> StaffTicketOut:

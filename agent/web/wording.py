@@ -31,6 +31,13 @@ _ERRORS: dict[str, dict[str, str]] = {
         "already_snoozed": "You have already asked for more time once.",
         "invalid_code": "This code is wrong, used or expired.",
         "too_many_attempts": "Too many wrong codes. Please wait and try again.",
+        "not_waiting/call": "Only a waiting ticket can be called.",
+        "not_waiting/move": "Only a waiting ticket can move to another queue.",
+        "not_active/left": "This ticket is no longer in the queue.",
+        "nothing_to_undo": "There is nothing to undo on this ticket (or it was over a minute ago).",
+        "unknown_counter": "This queue has no counter by that name.",
+        "unknown_queue": "There is no queue by that name here.",
+        "same_queue": "The ticket is already in that queue.",
     },
     "fr": {
         "not_active": "Ce ticket n'est plus dans la file.",
@@ -43,6 +50,13 @@ _ERRORS: dict[str, dict[str, str]] = {
         "already_snoozed": "Vous avez déjà demandé un peu plus de temps une fois.",
         "invalid_code": "Ce code est faux, déjà utilisé ou expiré.",
         "too_many_attempts": "Trop de codes faux. Merci de patienter avant de réessayer.",
+        "not_waiting/call": "Seul un ticket en attente peut être appelé.",
+        "not_waiting/move": "Seul un ticket en attente peut changer de file.",
+        "not_active/left": "Ce ticket n'est plus dans la file.",
+        "nothing_to_undo": "Rien à annuler sur ce ticket (ou c'était il y a plus d'une minute).",
+        "unknown_counter": "Cette file n'a pas de guichet de ce nom.",
+        "unknown_queue": "Il n'y a pas de file de ce nom ici.",
+        "same_queue": "Le ticket est déjà dans cette file.",
     },
 }
 _ERRORS["fr"] = {code: french_spacing(text) for code, text in _ERRORS["fr"].items()}

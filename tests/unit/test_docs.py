@@ -11,7 +11,11 @@ from agent.config.loader import DEVICE_KEYS, WEEKDAYS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADER = ROOT / "agent" / "config" / "loader.py"
-TABLE_LOADERS = (LOADER, ROOT / "agent" / "config" / "push.py")
+TABLE_LOADERS = (
+    LOADER,
+    ROOT / "agent" / "config" / "push.py",
+    ROOT / "agent" / "config" / "queues.py",
+)
 
 
 def config_keys() -> set[str]:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.core.estimate import WaitRange
-from agent.core.queue import Ticket, TicketState
+from agent.core.queue import Source, Ticket, TicketState
 from agent.services.queue import EstimateAccuracy, StaffQueue, StaffTicketView, TicketView
 from agent.services.queue.views import BOARD_SIZE, BoardView, board_queue
 from agent.web.models import StaffQueueOut, to_json
@@ -31,6 +31,9 @@ TICKET = TicketView(
     snoozed=False,
     recalls=0,
     approaching=True,
+    counter=None,
+    left_reason=None,
+    source=Source.STAFF,
 )
 TICKET_JSON = {
     "id": "abc",
@@ -46,6 +49,9 @@ TICKET_JSON = {
     "snoozed": False,
     "recalls": 0,
     "approaching": True,
+    "counter": None,
+    "left_reason": None,
+    "source": "staff",
 }
 
 
@@ -59,6 +65,7 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
         waited_s=95,
         late=True,
         at_door=False,
+        undo_s=0,
     )
     queue = StaffQueue(
         "advice", "Conseil", (staff,), (), EstimateAccuracy(3, 42.5, None)
@@ -66,7 +73,7 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
     expected = {
         "queue": "advice",
         "label": "Conseil",
-        "waiting": [TICKET_JSON | {"waited_s": 95, "late": True, "at_door": False}],
+        "waiting": [TICKET_JSON | {"waited_s": 95, "late": True, "at_door": False, "undo_s": 0}],
         "called": [],
         "accuracy": {"tickets": 3, "mean_abs_error_s": 42.5, "underestimate_share": None},
     }

@@ -24,6 +24,10 @@ QUEUE_CODES = (
     "already_snoozed",
     "invalid_code",
     "too_many_attempts",
+    "nothing_to_undo",
+    "unknown_counter",
+    "unknown_queue",
+    "same_queue",
 )
 
 

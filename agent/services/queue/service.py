@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 
 from agent.config.model import AgentConfig, QueueConfig
 from agent.core.ports import Clock
-from agent.core.queue import Ticket
+from agent.core.queue import LeftReason, Ticket
 from agent.core.window_token import WindowTokens
 from agent.metrics import Metrics
 from agent.services.hub import Hub
+from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
 from agent.services.queue.checkin import CheckIns
 from agent.services.queue.state import QueueRegistry
@@ -56,6 +57,7 @@ class QueueService:
         ticket_key: bytes,
         identify_pass: Callable[[str], str | None] | None = None,
         subscriptions: PushSubscriptions,
+        inside: Callable[[], int] | None = None,
     ) -> None:
         registry = QueueRegistry(config, uow, tickets, clock)
         self._registry = registry
@@ -77,15 +79,21 @@ class QueueService:
             subscriptions,
         )
         self._checkins = CheckIns(registry, self._desk, metrics, ticket_key)
+        self._actions = StaffActions(
+            registry, self._desk, uow, tickets, self._announcer, clock, metrics
+        )
         self._timers = QueueTimers(
             registry,
             self._desk,
+            self._actions,
             self._announcer,
             uow,
             tickets,
             subscriptions,
             clock,
             config.storage,
+            capacity=config.occupancy.capacity,
+            inside=inside,
         )
 
     async def load(self) -> None:
@@ -160,7 +168,7 @@ class QueueService:
         return await self._desk.join(queue, request)
 
     async def leave(self, ticket: Ticket) -> Ticket:
-        return await self._desk.leave(ticket)
+        return await self._desk.leave(ticket.id, LeftReason.CUSTOMER)
 
     async def snooze(self, ticket: Ticket) -> Ticket:
         return await self._desk.snooze(ticket)
@@ -176,8 +184,24 @@ class QueueService:
 
     # --- staff -----------------------------------------------------------------------------
 
-    async def call_next(self, queue: str, device: str | None) -> Ticket:
-        return await self._desk.call_next(queue, device)
+    async def call_next(self, queue: str, device: str | None, counter: str | None = None) -> Ticket:
+        return await self._desk.call_next(queue, device, counter)
+
+    async def call(self, ticket_id: str, device: str | None, counter: str | None = None) -> Ticket:
+        return await self._actions.call(ticket_id, device, counter)
+
+    async def move(self, ticket_id: str, queue: str) -> Ticket:
+        return await self._actions.move(ticket_id, queue)
+
+    async def undo(self, ticket_id: str) -> Ticket:
+        return await self._actions.undo(ticket_id)
+
+    async def staff_leave(self, ticket_id: str) -> Ticket:
+        return await self._actions.leave(ticket_id)
+
+    async def visit_left(self, customer_id: str) -> int:
+        """A recognised customer's visit ended (bus handler on `visit.left`)."""
+        return await self._actions.visit_left(customer_id)
 
     async def served(self, ticket_id: str) -> Ticket:
         return await self._desk.served(ticket_id)

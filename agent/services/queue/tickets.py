@@ -19,7 +19,7 @@ from datetime import datetime
 
 from agent.core.events import DomainEvent
 from agent.core.ports import Clock
-from agent.core.queue import QueueRuleError, Ticket, TicketState
+from agent.core.queue import LeftReason, QueueRuleError, Source, Ticket, TicketState
 from agent.metrics import Metrics
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry, QueueState, track_accuracy
@@ -45,6 +45,14 @@ class JoinRequest:
     # Extension: the customer's loyalty pass (as the brand's app passes it in the join link);
     # kept only as the customer id, and only if that customer consented to recognition.
     customer_pass: str | None = None
+    # Contract 8.7: staff add a walk-in (no window token: a person at the counter).
+    source: Source = Source.WINDOW
+
+
+def check_counter(q: QueueState, counter: str | None) -> None:
+    """Contract 8.7: a queue with counters takes only their names (or none)."""
+    if counter is not None and q.config.counters and counter not in q.config.counters:
+        raise QueueRuleError("unknown_counter")
 
 
 class QueueUnavailable(QueueRuleError):
@@ -92,10 +100,13 @@ class TicketDesk:
     async def join(self, queue: str, request: JoinRequest) -> tuple[Ticket, str]:
         q = self._registry.get(queue)
         now = self._clock.now()
-        if not self._window.token_valid(queue, request.window_token):
+        walk_in = request.source == Source.STAFF
+        # A walk-in is someone standing at the counter, so staff need neither a window code
+        # nor opening hours: the store is evidently open for them.
+        if not walk_in and not self._window.token_valid(queue, request.window_token):
             self._metrics.joins_refused.labels(queue=queue, reason="window_token").inc()
             raise QueueUnavailable("window_token_expired")
-        if not self._registry.is_open():
+        if not walk_in and not self._registry.is_open():
             self._metrics.joins_refused.labels(queue=queue, reason="closed").inc()
             raise QueueUnavailable("closed")
         secret = secrets.token_urlsafe(24)
@@ -125,6 +136,7 @@ class TicketDesk:
                 predicted_low_s=predicted.low_s,
                 predicted_high_s=predicted.high_s,
                 customer_id=customer_id,
+                source=request.source,
             )
 
             def work() -> tuple[_Change, Sequence[DomainEvent]]:
@@ -166,8 +178,8 @@ class TicketDesk:
             self._announcer.changed(q)
         return None if ticket_id is None else q.book.get(ticket_id)
 
-    async def leave(self, ticket: Ticket) -> Ticket:
-        return await self.transition(ticket.id, lambda q, t, now: q.book.leave(t, now))
+    async def leave(self, ticket_id: str, reason: LeftReason = LeftReason.CUSTOMER) -> Ticket:
+        return await self.transition(ticket_id, lambda q, t, now: q.book.leave(t, now, reason))
 
     async def snooze(self, ticket: Ticket) -> Ticket:
         return await self.transition(
@@ -176,19 +188,24 @@ class TicketDesk:
 
     # --- staff transitions -----------------------------------------------------------------
 
-    async def call_next(self, queue: str, device: str | None) -> Ticket:
+    async def call_next(self, queue: str, device: str | None, counter: str | None = None) -> Ticket:
         q = self._registry.get(queue)
+        check_counter(q, counter)
         # The lock is held until the commit is applied: two tablets pressing "call next" at
         # once must call two tickets, not the same one twice (the book changes only after
         # the commit, and the second decision must see the first).
         async with q.lock:
             now = self._clock.now()
-            ticket, events = q.book.call_next(now, device)
+            ticket, events = q.book.call_next(now, device, counter)
             called = await self._settle(q, self._submit(q, ticket, events))
+        self.called(q, called)
+        return called
+
+    def called(self, q: QueueState, called: Ticket) -> None:
+        """After a call: the estimator and the accuracy tracker learn, tablets are told."""
         q.estimator.record_call(self._clock.monotonic(), backlog=q.book.waiting_count() > 0)
         track_accuracy(q.accuracy, called)
         self._announcer.changed(q)
-        return called
 
     async def served(self, ticket_id: str) -> Ticket:
         done = await self.transition(ticket_id, lambda q, t, now: q.book.served(t, now))
@@ -197,8 +214,10 @@ class TicketDesk:
             q.estimator.record_service((done.ended_at - done.called_at).total_seconds())
         return done
 
-    async def no_show(self, ticket_id: str) -> Ticket:
-        gone = await self.transition(ticket_id, lambda q, t, now: q.book.no_show(t, now))
+    async def no_show(self, ticket_id: str, *, by_staff: bool = True) -> Ticket:
+        gone = await self.transition(
+            ticket_id, lambda q, t, now: q.book.no_show(t, now, by_staff=by_staff)
+        )
         if gone.called_at and gone.ended_at:
             q = self._registry.get(gone.queue)
             q.estimator.record_no_show((gone.ended_at - gone.called_at).total_seconds())
@@ -238,6 +257,10 @@ class TicketDesk:
             self._registry.where.pop(result.id, None)
         self._announcer.changed(q)
         return result
+
+    async def commit(self, q: QueueState, ticket: Ticket, events: list[DomainEvent]) -> Ticket:
+        """Commit a decided ticket and apply it; the caller holds ``q.lock``."""
+        return await self._settle(q, self._submit(q, ticket, events))
 
     def _submit(
         self, q: QueueState, ticket: Ticket, events: list[DomainEvent]

@@ -5,13 +5,16 @@ any push subscription left behind goes)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from agent.config.model import StorageConfig
 from agent.core.events import DomainEvent
 from agent.core.ports import Clock
-from agent.core.queue import QueueRuleError
+from agent.core.queue import QueueRuleError, entry_calls
+from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import TicketDesk
@@ -20,6 +23,7 @@ from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 
 _LOGGER = logging.getLogger(__name__)
+ENTRY_DEVICE = "entry"  # `called_by` of a ticket the agent called itself (entry queue)
 
 
 class QueueTimers:
@@ -27,16 +31,24 @@ class QueueTimers:
         self,
         registry: QueueRegistry,
         desk: TicketDesk,
+        actions: StaffActions,
         announcer: Announcer,
         uow: UnitOfWork,
         tickets: TicketRepository,
         subscriptions: PushSubscriptions,
         clock: Clock,
         storage: StorageConfig,
+        *,
+        capacity: int | None = None,
+        inside: Callable[[], int] | None = None,
     ) -> None:
+        self._capacity = capacity
+        self._inside = inside
+        self._entry_lock = asyncio.Lock()
         self._subscriptions = subscriptions
         self._registry = registry
         self._desk = desk
+        self._actions = actions
         self._announcer = announcer
         self._uow = uow
         self._tickets = tickets
@@ -46,7 +58,9 @@ class QueueTimers:
 
     async def expire_overdue_calls(self) -> int:
         """Called tickets past `grace_s` are flagged to staff (pushed once); past
-        `auto_no_show_s` they become no-shows."""
+        `auto_no_show_s` they become no-shows. Tickets whose holder walked out go."""
+        await self._actions.walk_out_overdue()
+        await self.call_entries()
         expired = 0
         now = self._clock.now()
         for q in self._registry.queues.values():
@@ -68,11 +82,35 @@ class QueueTimers:
                 since = ticket.grace_started_at()
                 if since and (now - since).total_seconds() > limit:
                     try:
-                        await self._desk.no_show(ticket.id)
+                        await self._desk.no_show(ticket.id, by_staff=False)
                         expired += 1
                     except QueueRuleError:
                         continue  # staff acted on it meanwhile
         return expired
+
+    async def call_entries(self) -> int:
+        """Entry queues (`entry = true`) call their next tickets while the store is below
+        `[occupancy] capacity` (agent.core.queue.entry_calls), never above it."""
+        if self._capacity is None or self._inside is None:
+            return 0
+        entry = [q for q in self._registry.queues.values() if q.config.entry]
+        done = 0
+        # One pass at a time (the timer, or a test calling it too): two passes deciding on
+        # the same count could together call the store above capacity.
+        async with self._entry_lock:
+            for q in entry:
+                while entry_calls(
+                    self._capacity,
+                    self._inside(),
+                    sum(len(e.book.called()) for e in entry),
+                    q.book.waiting_count(),
+                ):
+                    try:
+                        await self._desk.call_next(q.config.id, ENTRY_DEVICE)
+                    except QueueRuleError:
+                        break  # nobody left waiting (someone left meanwhile)
+                    done += 1
+        return done
 
     async def purge(self) -> int:
         now = self._clock.now()

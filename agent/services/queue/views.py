@@ -9,7 +9,7 @@ from datetime import datetime
 
 from agent.core.estimate import WaitRange
 from agent.core.ports import Clock
-from agent.core.queue import Ticket, TicketState
+from agent.core.queue import UNDO_WINDOW_S, LeftReason, Source, Ticket, TicketState
 from agent.services.queue.state import QueueRegistry
 
 
@@ -31,6 +31,9 @@ class TicketView:
     recalls: int  # a recall changes the view, so phones alert again
     # Contract 8.6 "almost your turn": waiting, and the queue's notify rule was reached.
     approaching: bool
+    counter: str | None  # contract 8.7: the counter it was called to (null until called)
+    left_reason: LeftReason | None  # contract 8.7: null unless left
+    source: Source  # contract 8.7: "staff" for a walk-in, "window" otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,8 @@ class StaffTicketView(TicketView):
     waited_s: int
     late: bool  # called, and past the queue's grace period
     at_door: bool  # the holder was seen at the door
+    # Seconds left to undo its last staff transition (served, no-show, left); 0: none.
+    undo_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,12 @@ def _approaching(ticket: Ticket) -> bool:
     return ticket.state == TicketState.WAITING and ticket.approached_at is not None
 
 
+def _undo_left_s(ticket: Ticket, now: datetime) -> int:
+    if ticket.undo_state is None or ticket.ended_at is None:
+        return 0
+    return max(0, int(UNDO_WINDOW_S - (now - ticket.ended_at).total_seconds()))
+
+
 class QueueViews:
     def __init__(self, registry: QueueRegistry, clock: Clock) -> None:
         self._registry = registry
@@ -97,6 +108,9 @@ class QueueViews:
             snoozed=ticket.snoozed,
             recalls=ticket.recalls,
             approaching=_approaching(ticket),
+            counter=ticket.counter,
+            left_reason=ticket.left_reason,
+            source=ticket.source,
         )
 
     def staff_view(self, ticket: Ticket) -> StaffTicketView:
@@ -118,6 +132,9 @@ class QueueViews:
             snoozed=ticket.snoozed,
             recalls=ticket.recalls,
             approaching=_approaching(ticket),
+            counter=ticket.counter,
+            left_reason=ticket.left_reason,
+            source=ticket.source,
             waited_s=int((now - ticket.created_at).total_seconds()),
             late=bool(
                 ticket.state == TicketState.CALLED
@@ -125,6 +142,7 @@ class QueueViews:
                 and (now - grace_from).total_seconds() > q.config.grace_s
             ),
             at_door=ticket.checked_in_at is not None,
+            undo_s=_undo_left_s(ticket, now),
         )
 
     def queue_view(self, queue: str) -> StaffQueue:

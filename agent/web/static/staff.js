@@ -1,9 +1,11 @@
-/* Staff tablet: pairing, one live column per queue, arrival alerts, occupancy badge. */
+/* Staff tablet: pairing, one live column per queue (call next, call / move a waiting ticket,
+   walk-ins, undo for 60 s after served / no-show), arrival alerts, occupancy badge. */
 "use strict";
 
 (function () {
   var RE = window.RE;
   var TOKEN_KEY = "retail-edge.staff-token";
+  var COUNTER_KEY = "retail-edge.counter"; /* this tablet's counter, chosen once */
   var page = document.body.dataset.page;
   var el = function (id) { return document.getElementById(id); };
 
@@ -71,8 +73,8 @@
 
   /* --- API with the Bearer token ------------------------------------------------------- */
 
-  function staffApi(method, url) {
-    return RE.api(method, url, undefined, { Authorization: "Bearer " + token() }).then(
+  function staffApi(method, url, body) {
+    return RE.api(method, url, body, { Authorization: "Bearer " + token() }).then(
       function (result) {
         if (result.status === 401) {
           forget();
@@ -90,8 +92,8 @@
     toastTimer = window.setTimeout(function () { RE.setText(el("toast"), ""); }, 6000);
   }
 
-  function act(method, url) {
-    return staffApi(method, url)
+  function act(method, url, body) {
+    return staffApi(method, url, body)
       .then(function (result) {
         if (result.status >= 400 && result.status !== 401) {
           toast(RE.errorOf(result).message || RE.t("err_generic"));
@@ -143,6 +145,8 @@
     line.appendChild(waited);
     if (called && ticket.late) line.appendChild(node("span", "flag late", RE.t("late")));
     if (ticket.at_door) line.appendChild(node("span", "flag at-door", RE.t("at_door")));
+    if (ticket.counter) line.appendChild(node("span", "flag counter", RE.t("counter_flag", { c: ticket.counter })));
+    if (ticket.source === "staff") line.appendChild(node("span", "flag walk-in", RE.t("walk_in_flag")));
     if (called && ticket.recalls) {
       line.appendChild(node("span", "flag recalls", RE.t("recalls", { n: ticket.recalls })));
     }
@@ -153,6 +157,17 @@
       actions.appendChild(button(RE.t("no_show"), "no-show", ticket.id, "secondary"));
       actions.appendChild(button(RE.t("recall"), "recall", ticket.id, "secondary"));
       li.appendChild(actions);
+    } else {
+      var moves = node("div", "row-actions");
+      moves.appendChild(button(RE.t("call"), "call", ticket.id, "secondary"));
+      Object.keys(columns).forEach(function (queue) {
+        if (queue === ticket.queue) return;
+        var label = views[queue] ? views[queue].view.label : queue;
+        var move = button(RE.t("move_to", { queue: label }), "move", ticket.id, "secondary");
+        move.dataset.queue = queue;
+        moves.appendChild(move);
+      });
+      li.appendChild(moves);
     }
     return li;
   }
@@ -200,20 +215,71 @@
     });
   }, 15000);
 
+  /* The counter this tablet calls to: typed once, kept on the tablet. */
+  var counterInput = el("counter");
+  function counter() {
+    var value = counterInput ? counterInput.value.trim() : "";
+    return value ? { counter: value } : {};
+  }
+  if (counterInput) {
+    try {
+      counterInput.value = window.localStorage.getItem(COUNTER_KEY) || "";
+    } catch (e) {
+      /* ignore */
+    }
+    counterInput.addEventListener("change", function () {
+      try {
+        window.localStorage.setItem(COUNTER_KEY, counterInput.value.trim());
+      } catch (e) {
+        /* ignore */
+      }
+    });
+  }
+
+  /* Undo: offered for the seconds the agent still allows after served / no-show. */
+  var undoTimer = 0;
+  function offerUndo(ticket) {
+    var bar = el("undo-bar");
+    var undo = el("undo");
+    if (!bar || !undo || !ticket || !(ticket.undo_s > 0)) return;
+    undo.dataset.id = ticket.id;
+    RE.setText(undo, RE.t("undo", { n: ticket.number }));
+    bar.hidden = false;
+    window.clearTimeout(undoTimer);
+    undoTimer = window.setTimeout(function () { bar.hidden = true; }, ticket.undo_s * 1000);
+  }
+  if (el("undo")) {
+    el("undo").addEventListener("click", function () {
+      el("undo-bar").hidden = true;
+      act("POST", "/api/v1/tickets/" + encodeURIComponent(el("undo").dataset.id) + "/undo");
+    });
+  }
+
   el("main").addEventListener("click", function (event) {
     var target = event.target.closest("button");
     if (!target || target.disabled) return;
+    var done = function () { target.disabled = false; };
+    var queueUrl = "/api/v1/queues/" + encodeURIComponent(target.dataset.queue || "");
+    var ticketUrl = "/api/v1/tickets/" + encodeURIComponent(target.dataset.id || "");
+    target.disabled = true;
     if (target.classList.contains("call-next")) {
-      target.disabled = true;
-      act("POST", "/api/v1/queues/" + encodeURIComponent(target.dataset.queue) + "/call-next")
-        .then(function () { target.disabled = false; });
-      return;
-    }
-    var action = target.dataset.action;
-    if (action === "served" || action === "no-show" || action === "recall") {
-      target.disabled = true;
-      act("POST", "/api/v1/tickets/" + encodeURIComponent(target.dataset.id) + "/" + action)
-        .then(function () { target.disabled = false; });
+      act("POST", queueUrl + "/call-next", counter()).then(done);
+    } else if (target.classList.contains("walk-in")) {
+      act("POST", queueUrl + "/tickets", {}).then(function (result) {
+        done();
+        if (result && result.status === 201) toast(RE.t("walk_in_added", { n: result.data.ticket.number }));
+      });
+    } else if (target.dataset.action === "call") {
+      act("POST", ticketUrl + "/call", counter()).then(done);
+    } else if (target.dataset.action === "move") {
+      act("POST", ticketUrl + "/move", { queue: target.dataset.queue }).then(done);
+    } else if (["served", "no-show", "recall"].indexOf(target.dataset.action) >= 0) {
+      act("POST", ticketUrl + "/" + target.dataset.action).then(function (result) {
+        done();
+        if (result && result.status === 200) offerUndo(result.data);
+      });
+    } else {
+      done();
     }
   });
 
