@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import Page
 
 from agent import tools
+from agent.config.loader import load_config
 from agent.web.i18n import fill, strings
-from agent.web.models import to_json
 from tests.browser.support import PHONE, TV, decode_qr, screenshot
 from tests.integration.queue_fixtures import staff_headers
 
@@ -228,27 +228,23 @@ async def test_window_screen_dark_theme_keeps_a_readable_code(
 async def test_a_called_ticket_with_a_counter_says_where_to_go(
     browser, browser_config, start_agent
 ) -> None:
-    """Contract 8.7's `Ticket.counter`, as the page shows it. Counters come with the staff
-    actions (another branch); until then the agent's tickets carry none, so the ticket's own
-    stream is answered here with the agent's called ticket plus `"counter": "2"`."""
-    config = browser_config()
+    """Contract 8.7's `Ticket.counter` as the phone shows it: a tablet calls the ticket to
+    counter 2, and the full-screen notice, the line under it and the banner say so."""
+    base = browser_config()
+    text = base.source.read_text(encoding="utf-8")
+    base.source.write_text(
+        text.replace("max_waiting = 200\n", 'max_waiting = 200\ncounters = ["1", "2"]\n', 1),
+        encoding="utf-8",
+    )
+    config = load_config(base.source)
     agent = await start_agent(config)
     context, page = await join_by_tap(browser, agent)
-    ticket_id = page.url.rsplit("/", 1)[1]
     async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
         tablet = await staff_headers(client, config)
-        assert (
-            await client.post("/api/v1/queues/advice/call-next", headers=tablet)
-        ).status_code == 200
-    queues = agent.components.queues
-    called = to_json(queues.view(await queues.ticket(ticket_id))) | {"counter": "2"}
-    frame = f"event: ticket\ndata: {json.dumps(called)}\n\n"
-
-    async def stream(route) -> None:  # type: ignore[no-untyped-def]
-        await route.fulfill(status=200, content_type="text/event-stream", body=frame)
-
-    await page.route(f"**/api/v1/tickets/{ticket_id}/stream", stream)
-    await page.reload()
+        called = await client.post(
+            "/api/v1/queues/advice/call-next", headers=tablet, json={"counter": "2"}
+        )
+        assert called.status_code == 200 and called.json()["counter"] == "2"
     await page.locator("#turn").wait_for(state="visible", timeout=5_000)
     go = fill(FR["counter_line"], counter="2")
     assert await visible_text(page, "#turn-counter") == go
