@@ -4,7 +4,7 @@ models, worded and serialised by the web layer."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from agent.core.estimate import WaitRange
@@ -116,25 +116,11 @@ class QueueViews:
     def staff_view(self, ticket: Ticket) -> StaffTicketView:
         q = self._registry.get(ticket.queue)
         now = self._clock.now()
-        position, eta = self._place(ticket)
         grace_from = ticket.grace_started_at()
+        # The customer's view plus the staff fields (the field list is written once, above).
+        base = self.view(ticket)
         return StaffTicketView(
-            id=ticket.id,
-            queue=ticket.queue,
-            number=ticket.number,
-            state=ticket.state,
-            position=position,
-            eta=eta,
-            created_at=ticket.created_at,
-            called_at=ticket.called_at,
-            name=ticket.name,
-            party_size=ticket.party_size,
-            snoozed=ticket.snoozed,
-            recalls=ticket.recalls,
-            approaching=_approaching(ticket),
-            counter=ticket.counter,
-            left_reason=ticket.left_reason,
-            source=ticket.source,
+            **{f.name: getattr(base, f.name) for f in fields(TicketView)},
             waited_s=int((now - ticket.created_at).total_seconds()),
             late=bool(
                 ticket.state == TicketState.CALLED
