@@ -224,6 +224,7 @@ def build(
             EndpointPolicy.of(pc.endpoint_hosts),
             clock,
             timeout_s=pc.timeout_s,
+            proxy=pc.proxy,
         ),
         queues.ticket,
         push_wording,

@@ -105,7 +105,8 @@ class PushEndpoint:
     """Per path, a mode: "ok" (201), "redirect" (307 to /elsewhere), "huge" (an endless
     body), "hang" (never answers), "error" (503), "gone" (410)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        self.tls = tls  # (certificate, key) files: serve https instead of http
         self.port = free_port()
         self.modes: dict[str, str] = {}
         self.received: list[Received] = []
@@ -117,7 +118,7 @@ class PushEndpoint:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def url(self, name: str, mode: str = "ok") -> str:
         self.modes[name] = mode
@@ -133,6 +134,8 @@ class PushEndpoint:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
             timeout_graceful_shutdown=1,
+            ssl_certfile=self.tls[0] if self.tls else None,
+            ssl_keyfile=self.tls[1] if self.tls else None,
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())

@@ -113,6 +113,9 @@ class PushConfig:
     retry_initial_s: float = 2.0  # first delay after a failed attempt; doubles, capped
     retry_max_delay_s: float = 120.0
     retry_for_s: float = 900.0  # then given up (and earlier if the ticket ended)
+    # An HTTP proxy for push requests (a store network without direct internet access), e.g.
+    # "http://proxy.store.lan:3128". Never taken from the environment.
+    proxy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from agent.config.model import PushConfig
 from agent.config.reader import Table, describe_kind
@@ -31,6 +32,7 @@ def parse_push(root: Table) -> PushConfig:
             "retry_max_delay_s", defaults.retry_max_delay_s, minimum=0.05, maximum=3600.0
         ),
         retry_for_s=t.number("retry_for_s", defaults.retry_for_s, minimum=0.0, maximum=86400.0),
+        proxy=_proxy(t),
     )
     t.finish()
     return config
@@ -55,3 +57,29 @@ def _endpoint_hosts(t: Table, default: tuple[str, ...]) -> tuple[str, ...]:
             continue
         hosts.append(entry.strip().lower())
     return tuple(hosts)
+
+
+def _proxy(t: Table) -> str | None:
+    if not t.has("proxy"):
+        return None
+    text = t.string("proxy", "")
+    if not t.ok("proxy"):
+        return None
+    problem = _proxy_problem(text)
+    if problem:
+        t.bad("proxy", f"{problem}, got {text!r}")
+        return None
+    return text
+
+
+def _proxy_problem(text: str) -> str:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return "must be http://HOST:PORT or https://HOST:PORT"
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        return "must be http://HOST:PORT or https://HOST:PORT"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must have no path, query or fragment"
+    return ""

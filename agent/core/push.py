@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -101,6 +102,25 @@ class EndpointPolicy:
         if parts.fragment or any(c.isspace() for c in endpoint):
             return False
         return any(rule.matches(parts.scheme, host, port) for rule in self.rules)
+
+    def needs_public_address(self, endpoint: str) -> bool:
+        """Whether the addresses an endpoint's host resolves to must be public ones. True for
+        every https entry: a listed push service never lives in the store's own network, so a
+        name that resolves there (a poisoned resolver, a DNS rebinding) is refused. The
+        explicit `http://HOST:PORT` entries are exempt: they name their host on purpose."""
+        return urlsplit(endpoint).scheme == "https"
+
+
+def is_public_address(address: str) -> bool:
+    """An address on the public internet: not loopback, private, link-local, shared (CGNAT),
+    multicast or reserved. An IPv4-mapped IPv6 address is judged as the IPv4 address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
 
 
 @dataclass(frozen=True, slots=True)
