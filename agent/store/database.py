@@ -70,9 +70,32 @@ class Database:
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
-        """One transaction (a savepoint when nested); committed durably on exit."""
-        with self.db.atomic():
+        """One transaction (a savepoint when nested); committed durably on exit.
+
+        The outermost level takes the write lock at BEGIN (IMMEDIATE). A deferred transaction
+        that reads, then writes after another process (`retail-edge pair` beside a running
+        agent) committed, fails at once with "database is locked": in WAL mode SQLite cannot
+        wait for that conflict, since the snapshot it read is already stale. Taking the lock
+        first turns it into an ordinary wait of at most busy_timeout."""
+        if self.conn.in_transaction:
+            with self.db.atomic():  # a savepoint
+                yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
             yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT that fails (a full disk) leaves the transaction open: end it, or the
+            # connection's next BEGIN would fail too.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,41 @@ def test_second_agent_on_the_same_file_is_refused_clearly(tmp_path: Path) -> Non
     finally:
         db.close()
     open_db(path).close()  # the lock goes with the owner
+
+
+def test_a_tool_writing_beside_the_agent_waits_instead_of_failing(tmp_path: Path) -> None:
+    """`retail-edge pair` reads then writes while the agent commits in between: in WAL mode a
+    deferred transaction then fails at once with "database is locked" (its snapshot is
+    stale, so SQLite cannot wait). Both writes must land."""
+    path = tmp_path / "a.db"
+    agent, tool = open_db(path), open_db(path, exclusive=False)
+    tool_has_read, agent_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def agent_writes() -> None:
+        tool_has_read.wait(5)
+        try:
+            with agent.atomic():
+                agent.set_meta("agent", "1")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        agent_done.set()
+
+    writer = threading.Thread(target=agent_writes)
+    writer.start()
+    try:
+        with tool.atomic():
+            assert tool.meta("tool") is None  # the read that starts the snapshot
+            tool_has_read.set()
+            agent_done.wait(0.5)  # the agent's commit would land here with a deferred BEGIN
+            tool.set_meta("tool", "1")
+        writer.join(15)
+        assert errors == [] and agent_done.is_set()
+        assert (agent.meta("agent"), agent.meta("tool")) == ("1", "1")
+    finally:
+        writer.join(15)
+        tool.close()
+        agent.close()
 
 
 def test_a_database_belongs_to_one_store(tmp_path: Path) -> None:
