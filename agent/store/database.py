@@ -77,7 +77,7 @@ class Database:
         agent) committed, fails at once with "database is locked": in WAL mode SQLite cannot
         wait for that conflict, since the snapshot it read is already stale. Taking the lock
         first turns it into an ordinary wait of at most busy_timeout."""
-        if self.conn.in_transaction:
+        if _in_transaction(self.conn):
             with self.db.atomic():  # a savepoint
                 yield
             return
@@ -85,7 +85,7 @@ class Database:
         try:
             yield
         except BaseException:
-            if self.conn.in_transaction:
+            if _in_transaction(self.conn):
                 self.conn.execute("ROLLBACK")
             raise
         try:
@@ -93,7 +93,7 @@ class Database:
         except BaseException:
             # A COMMIT that fails (a full disk) leaves the transaction open: end it, or the
             # connection's next BEGIN would fail too.
-            if self.conn.in_transaction:
+            if _in_transaction(self.conn):
                 self.conn.execute("ROLLBACK")
             raise
 
@@ -116,6 +116,12 @@ class Database:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    # A call, not the attribute: mypy would narrow the attribute across the statements that
+    # change it.
+    return conn.in_transaction
 
 
 def _synchronous() -> str:
