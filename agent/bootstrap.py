@@ -40,7 +40,7 @@ from agent.core.resend import ResendRequest
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.daemon import AgentDaemon
-from agent.devices import RecognitionWiring, SourceSpec, device_source
+from agent.devices import RecognitionWiring, SourceSpec, device_source, ticket_printer
 from agent.metrics import Metrics
 from agent.services.alerts import AlertBoard
 from agent.services.customers import CustomerService
@@ -49,6 +49,7 @@ from agent.services.footfall import FootfallService
 from agent.services.health import HealthMonitor
 from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
+from agent.services.printing import TicketPrinting
 from agent.services.push import PushService
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
@@ -76,6 +77,7 @@ from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import health_router
 from agent.web.pages import pages_router
+from agent.web.printer_api import print_wording, printer_router
 from agent.web.push_api import push_router, push_wording
 from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
@@ -106,6 +108,7 @@ class Components:
     push: PushService
     health: HealthMonitor
     sources: list[SourceSpec]
+    printing: TicketPrinting
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -235,6 +238,18 @@ def build(
         rng=rng,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
+    printing = TicketPrinting(
+        ticket_printer(config.printer),
+        hub=hub,
+        metrics=metrics,
+        clock=clock,
+        timezone=config.store.timezone,
+        store_name=config.store.name,
+        public_url=config.http.public_url,
+        queue_label=lambda q: queues.queue_config(q).label if q in queues.queue_ids() else q,
+        wording=print_wording,
+        print_walk_ins=config.printer.print_walk_ins if config.printer else False,
+    )
     wiring = RecognitionWiring(clock, metrics, recognition, rc.scanner_watchdog_s)
     sources = [
         spec
@@ -264,6 +279,7 @@ def build(
         push=push,
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
+        printing=printing,
         extras=wiring.simulators,
     )
 
@@ -280,6 +296,7 @@ def assemble(components: Components) -> AgentDaemon:
         c.staff,
         c.footfall.snapshot,
         c.footfall.hours,
+        c.printing,
     )
     app = create_app(
         [
@@ -290,6 +307,7 @@ def assemble(components: Components) -> AgentDaemon:
             recognition_router(web, c.recognition),
             push_router(web, c.push),
             board_router(web),
+            printer_router(web, c.printing),
         ],
         c.metrics,
     )

@@ -244,6 +244,8 @@ async def walk_in(
         ticket, secret = await ctx.queues.join(queue, request_, "staff")
     except QueueUnavailable as exc:
         raise rule_error(exc, locale) from None
+    if ctx.printing is not None:
+        ctx.printing.walk_in(ticket, secret)  # queued: the answer never waits for paper
     return TicketCreated(ticket=TicketOut.model_validate(ctx.queues.view(ticket)), secret=secret)
 
 

@@ -226,7 +226,9 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
         locale,
         {"store": store, "lang_switch": switch, "columns": columns, "pair": pair},
     )
-    response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
+    response = html_page(
+        locale, title, "staff", content, scripts=("common.js", "staff.js", "printer.js")
+    )
     remember_locale(request, response)
     return response
 
