@@ -53,6 +53,7 @@ from agent.services.printing import TicketPrinting
 from agent.services.push import PushService
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
+from agent.services.reports import ReportService
 from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
@@ -60,6 +61,7 @@ from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
 from agent.store.privacy import CustomerForgetting
 from agent.store.push import PushSubscriptions
+from agent.store.reports import ReportQueries
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, vapid_private_key, window_secret
 from agent.store.staff import StaffRepository
@@ -76,6 +78,7 @@ from agent.web.board import board_router
 from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import health_router
+from agent.web.manager import manager_router
 from agent.web.pages import pages_router
 from agent.web.printer_api import print_wording, printer_router
 from agent.web.push_api import push_router, push_wording
@@ -109,6 +112,7 @@ class Components:
     health: HealthMonitor
     sources: list[SourceSpec]
     printing: TicketPrinting
+    reports: ReportService
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -280,6 +284,13 @@ def build(
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
         printing=printing,
+        reports=ReportService(
+            uow,
+            ReportQueries(database),
+            clock,
+            timezone=config.store.timezone,
+            max_days=config.storage.ticket_retention_days,
+        ),
         extras=wiring.simulators,
     )
 
@@ -308,6 +319,7 @@ def assemble(components: Components) -> AgentDaemon:
             push_router(web, c.push),
             board_router(web),
             printer_router(web, c.printing),
+            manager_router(web, c.reports),
         ],
         c.metrics,
     )
