@@ -16,6 +16,7 @@ Definitions (docs/manager.md says the same in words):
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -27,10 +28,14 @@ HOURS = 24
 WEEKDAYS = 7
 
 
+# Moments are POSIX seconds (UTC): the store reads them as numbers, so a 30-day report makes
+# no datetime objects per row; local days come from the period's day boundaries (bisect).
+
+
 @dataclass(frozen=True, slots=True)
 class TicketRow:
-    created_at: datetime
-    called_at: datetime | None
+    created_s: float
+    called_s: float | None
     state: str
     left_reason: str | None
     predicted_low_s: float | None
@@ -40,8 +45,8 @@ class TicketRow:
 @dataclass(frozen=True, slots=True)
 class VisitRow:
     customer_id: str
-    arrived_at: datetime
-    first_arrived_at: datetime  # the customer's earliest visit still held
+    arrived_s: float
+    first_arrived_s: float  # the customer's earliest visit still held
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +116,25 @@ class Period:
     def day_names(self) -> list[str]:
         return [(self.first_day + timedelta(days=n)).isoformat() for n in range(self.days)]
 
-    def local_day(self, moment: datetime) -> str:
-        return moment.astimezone(self.zone).date().isoformat()
+    def day_starts(self) -> list[float]:
+        """Local midnights from the first day to the day after the last, as POSIX seconds
+        (a day with a DST change is 23 or 25 hours long, as it is for the store)."""
+        return [
+            datetime.combine(self.first_day + timedelta(days=n), time(0), self.zone).timestamp()
+            for n in range(self.days + 1)
+        ]
+
+
+class _Days:
+    """Which local day of the period a moment falls on."""
+
+    def __init__(self, period: Period) -> None:
+        self.names = period.day_names()
+        self._starts = period.day_starts()
+
+    def of(self, moment_s: float) -> str | None:
+        index = bisect.bisect_right(self._starts, moment_s) - 1
+        return self.names[index] if 0 <= index < len(self.names) else None
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -150,7 +172,8 @@ def build_report(
     visits: Iterable[VisitRow],
 ) -> ManagerReport:
     """``hourly_entries``: (local hour `YYYY-MM-DDTHH`, people in) of the period's days."""
-    names = period.day_names()
+    local = _Days(period)
+    names = local.names
     days = {name: _Day() for name in names}
     heat = [[0] * HOURS for _ in range(WEEKDAYS)]
     for hour, entered in hourly_entries:
@@ -160,22 +183,22 @@ def build_report(
         day.entries += entered
         heat[date.fromisoformat(hour[:10]).weekday()][int(hour[11:13])] += entered
     for ticket in tickets:
-        day = days.get(period.local_day(ticket.created_at))
-        if day is None:
+        name = local.of(ticket.created_s)
+        if name is None:
             continue
-        _count_ticket(day, ticket)
+        _count_ticket(days[name], ticket)
     first = period.first_day.isoformat()
     new_total: set[str] = set()
     seen_total: set[str] = set()
     for visit in visits:
-        name = period.local_day(visit.arrived_at)
-        day = days.get(name)
-        if day is None:
+        name = local.of(visit.arrived_s)
+        if name is None:
             continue
         seen_total.add(visit.customer_id)
-        first_day = period.local_day(visit.first_arrived_at)
+        first_day = local.of(visit.first_arrived_s)  # None: before the period
+        day = days[name]
         (day.new if first_day == name else day.returning).add(visit.customer_id)
-        if first_day >= first:
+        if first_day is not None:
             new_total.add(visit.customer_id)
     # Someone new on Monday who came back on Tuesday is new on Monday, returning on Tuesday.
     for day in days.values():
@@ -203,9 +226,9 @@ def _count_ticket(day: _Day, ticket: TicketRow) -> None:
             day.walked_out += 1
         else:
             day.left += 1
-    if ticket.called_at is None:
+    if ticket.called_s is None:
         return
-    wait = max(0.0, (ticket.called_at - ticket.created_at).total_seconds())
+    wait = max(0.0, ticket.called_s - ticket.created_s)
     day.waits.append(wait)
     low, high = ticket.predicted_low_s, ticket.predicted_high_s
     if low is not None and high is not None:
