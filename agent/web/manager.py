@@ -98,7 +98,11 @@ def manager_router(ctx: WebContext, reports: ReportService) -> APIRouter:
         await manager_device(request, ctx)
         return ManagerReportOut.model_validate(await report_for(days))
 
-    @router.get("/api/v1/manager/report.csv")
+    @router.get(
+        "/api/v1/manager/report.csv",
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
     async def report_csv(request: Request, days: str = "30") -> Response:
         await manager_device(request, ctx)
         figures = await report_for(days)
@@ -112,7 +116,7 @@ def manager_router(ctx: WebContext, reports: ReportService) -> APIRouter:
             },
         )
 
-    @router.get("/manager")
+    @router.get("/manager", include_in_schema=False)
     async def page(request: Request, days: str = "30") -> HTMLResponse:
         locale = page_locale(request)
         words = strings(locale)

@@ -45,7 +45,8 @@ def printer_router(ctx: WebContext, printing: TicketPrinting) -> APIRouter:
             raise ApiError(409, "no_printer", "No ticket printer is set up on this agent.")
         return PrinterStatusOut.model_validate(printing.status)
 
-    @router.get("/t/{ticket_id}/open")
+    # A link for a phone's browser, not an API: kept out of /openapi.json like the pages.
+    @router.get("/t/{ticket_id}/open", include_in_schema=False)
     async def open_from_paper(ticket_id: str, request: Request, s: str = "") -> Response:
         target = f"/t/{ticket_id}" if len(ticket_id) <= 64 else "/"
         response = RedirectResponse(target, status_code=303)
