@@ -122,9 +122,6 @@ class TicketPrinting:
         self._submit(ticket, reprint=True)
         return True
 
-    def forget(self, ticket_id: str) -> None:
-        self._secrets.pop(ticket_id, None)
-
     def _submit(self, ticket: Ticket, *, reprint: bool) -> None:
         job = _Job(ticket, self._paper(ticket), reprint)
         try:
