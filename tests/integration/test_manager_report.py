@@ -166,3 +166,20 @@ async def test_only_manager_tablets_get_the_report(seeded) -> None:
     assert walk_in.status_code == 201
     called = await client.post("/api/v1/queues/advice/call-next", headers=manager)
     assert called.status_code == 200 and called.json()["id"] == walk_in.json()["ticket"]["id"]
+
+
+async def test_a_new_store_has_an_empty_report_not_an_error(write_config, start_agent) -> None:
+    agent = await start_agent(queue_config(write_config))
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=20) as client:
+        headers = await manager_headers(client, agent.components.config)
+        report = (await client.get("/api/v1/manager/report?days=7", headers=headers)).json()
+        totals = report["totals"]
+        assert totals["entries"] == totals["joins"] == totals["ended"] == 0
+        assert totals["joins_per_100_entries"] is None and totals["median_wait_s"] is None
+        assert report["entries_by_hour"] == [[0] * 24] * 7
+        page = await client.get("/manager?days=7", headers=headers)
+        assert page.status_code == 200 and page.text.count("<svg") == 4
+        # A wrong period on the page shows the default one rather than an error page.
+        assert (await client.get("/manager?days=999", headers=headers)).status_code == 200
+        rows = (await client.get("/api/v1/manager/report.csv?days=7", headers=headers)).text
+        assert len(rows.strip().splitlines()) == 8  # the header and 7 days

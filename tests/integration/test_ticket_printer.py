@@ -20,9 +20,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from agent.adapters.printer_escpos import UsbEscPos
 from agent.config.loader import parse_config
+from agent.core.printing import TicketPrint
 from agent.errors import ConfigError
-from simulators.printer import SimulatedPrinter, render_png, silent
+from simulators.printer import SimulatedPrinter, parse_escpos, render_png, silent
 from tests.integration.queue_fixtures import display_headers, queue_config, staff_headers
 
 
@@ -189,28 +191,45 @@ async def test_a_printer_that_is_off_does_not_fail_the_walk_in(write_config, sta
 
 async def test_a_silent_printer_does_not_slow_walk_ins(write_config, start_agent) -> None:
     with silent() as url:
-        agent = await start_agent(printer_config(write_config, url, "timeout_s = 0.5"))
+        agent = await start_agent(printer_config(write_config, url, "timeout_s = 1.5"))
         async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
             staff = await staff_headers(client, agent.components.config)
             times: list[float] = []
 
-            async def three_walk_ins() -> None:
-                for _ in range(3):
+            async def two_walk_ins() -> None:
+                for _ in range(2):
                     started = time.perf_counter()
                     r = await client.post("/api/v1/queues/advice/tickets", json={}, headers=staff)
                     times.append(time.perf_counter() - started)
                     assert r.status_code == 201
 
-            frame = await next_print_frame(client, staff, three_walk_ins)
-            # Each answer came well before the printer's 0.5 s deadline ran out once.
-            assert max(times) < 0.4, times
+            frame = await next_print_frame(client, staff, two_walk_ins)
+            # Both answers came in well under the 1.5 s the printer's first attempt took: the
+            # second walk-in did not queue behind the first one's paper either.
+            assert max(times) < 0.75, times
             assert frame["printed"] is False and frame["reason"] == "timeout"
             for _ in range(50):
                 text = (await client.get("/metrics")).text
-                if printed_count(text, "timeout") == 3:
+                if printed_count(text, "timeout") == 2:
                     break
                 await asyncio.sleep(0.1)
-            assert printed_count(text, "timeout") == 3
+            assert printed_count(text, "timeout") == 2
+
+
+async def test_the_usb_adapter_writes_the_same_bytes_to_its_device(tmp_path: Path) -> None:
+    # A usblp device is a character file the kernel hands to the printer; a plain file stands
+    # in for it here (no USB printer on this machine), which checks the write path only.
+    device = tmp_path / "lp0"
+    device.touch()
+    printer = UsbEscPos(device, timeout_s=2)
+    await printer.print_ticket(TicketPrint("S", "Retrait", 5, "01/12 10:00", "http://x/t/a"))
+    job = parse_escpos(device.read_bytes())
+    assert job.lines == ["S", "Retrait", "Ticket", "5", "01/12 10:00"] and job.cut
+    assert [qr.payload for qr in job.qr_codes] == ["http://x/t/a"]
+    with pytest.raises(FileNotFoundError):  # unplugged: an OSError, "unreachable"
+        await UsbEscPos(tmp_path / "lp9", timeout_s=2).print_ticket(
+            TicketPrint("S", "Q", 1, "t", None)
+        )
 
 
 async def test_no_printer_configured(write_config, start_agent) -> None:
