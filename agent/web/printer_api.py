@@ -41,6 +41,9 @@ def printer_router(ctx: WebContext, printing: TicketPrinting) -> APIRouter:
         ticket = await ctx.queues.ticket(ticket_id) if len(ticket_id) <= 64 else None
         if ticket is None:
             raise ApiError(404, "not_found", "No such ticket.")
+        if not ticket.active:
+            # Paper for a ticket that was served or left would send someone to wait for nothing.
+            raise ApiError(409, "not_active", "This ticket has ended; there is nothing to print.")
         if not printing.reprint(ticket):
             raise ApiError(409, "no_printer", "No ticket printer is set up on this agent.")
         return PrinterStatusOut.model_validate(printing.status)

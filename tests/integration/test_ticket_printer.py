@@ -158,6 +158,11 @@ async def test_reprint_prints_the_same_ticket_again_and_the_tablets_hear_it(
             display = await display_headers(client, agent.components.config)
             shown = await client.post(f"/api/v1/tickets/{ticket['id']}/print", headers=display)
             assert shown.status_code == 403
+            # A ticket that ended is not printed again.
+            await client.post("/api/v1/queues/pickup/call-next", headers=staff)
+            await client.post(f"/api/v1/tickets/{ticket['id']}/served", headers=staff)
+            ended = await client.post(f"/api/v1/tickets/{ticket['id']}/print", headers=staff)
+            assert ended.status_code == 409 and ended.json()["error"]["code"] == "not_active"
             status = await client.get("/api/v1/printer", headers=staff)
             assert status.json() == {
                 "configured": True,
