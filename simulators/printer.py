@@ -198,8 +198,10 @@ def parse_escpos(data: bytes) -> PrintJob:
 class SimulatedPrinter:
     """A receipt printer listening on a loopback TCP port. ``async with`` starts it."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, paper_dir: Path | None = None) -> None:
+        """``paper_dir``: each job is also written there as a text file (the demo's paper)."""
         self._host = host
+        self._paper_dir = paper_dir
         self._server: asyncio.Server | None = None
         self.port = 0
         self.jobs: list[PrintJob] = []
@@ -229,9 +231,15 @@ class SimulatedPrinter:
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+        job = parse_escpos(data)
         async with self._printed:
-            self.jobs.append(parse_escpos(data))
+            self.jobs.append(job)
             self._printed.notify_all()
+        if self._paper_dir is not None:
+            self._paper_dir.mkdir(parents=True, exist_ok=True)
+            lines = [*job.lines, *(f"[QR code] {qr.payload}" for qr in job.qr_codes)]
+            paper = self._paper_dir / f"ticket-{len(self.jobs):04d}.txt"
+            paper.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     async def wait_jobs(self, count: int, timeout_s: float = 5.0) -> list[PrintJob]:
         async with asyncio.timeout(timeout_s), self._printed:
