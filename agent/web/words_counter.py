@@ -14,7 +14,7 @@ COUNTER_STRINGS: dict[str, dict[str, str]] = {
             "The printer did not answer: ticket No. {n} was not printed. Tell them the number."
         ),
         "print_busy": "The printer is busy: ticket No. {n} was not printed.",
-        "manager_link": "Manager view",
+        "manager_link": "Report",
         "manager_title": "Manager view",
         "manager_period": "Period",
         "manager_days": "Last {n} days",
@@ -53,7 +53,7 @@ COUNTER_STRINGS: dict[str, dict[str, str]] = {
             "L'imprimante ne répond pas : le ticket n° {n} n'est pas imprimé. Donnez le numéro."
         ),
         "print_busy": "L'imprimante est occupée : le ticket n° {n} n'est pas imprimé.",
-        "manager_link": "Vue responsable",
+        "manager_link": "Rapport",
         "manager_title": "Vue responsable",
         "manager_period": "Période",
         "manager_days": "{n} derniers jours",
