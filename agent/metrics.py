@@ -217,7 +217,7 @@ class Metrics:
         )
         self.tickets_printed = Counter(
             "retail_edge_tickets_printed",
-            "Paper tickets: result printed, or why not (unreachable, timeout, queue_full)",
+            "Paper tickets: result printed, or why not (unreachable, timeout, queue_full, error)",
             ["result"],
             registry=r,
         )

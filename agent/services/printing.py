@@ -47,7 +47,7 @@ class PrintOutcome:
     queue: str
     number: int
     printed: bool
-    reason: str | None  # "unreachable", "timeout", "queue_full", "no_printer" when not printed
+    reason: str | None  # "unreachable", "timeout", "queue_full" or "error" when not printed
     with_link: bool  # the QR code of the ticket page is on the paper
     reprint: bool
 
@@ -166,6 +166,9 @@ class TicketPrinting:
                     "printer %s refused ticket %s: %s", printer.name, job.paper.number, exc
                 )
                 self._finish(job, "unreachable")
+            except Exception:  # one bad ticket must not stop every later print
+                _LOGGER.exception("printing ticket %s failed", job.paper.number)
+                self._finish(job, "error")
             else:
                 self._finish(job, None)
 
