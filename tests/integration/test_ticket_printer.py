@@ -6,6 +6,7 @@ slows the walk-in, the tablets hear that it did not print, and /metrics counts i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -289,3 +290,56 @@ def test_printer_urls_parse(tmp_path: Path) -> None:
     )
     assert net.printer is not None and (net.printer.host, net.printer.port) == ("10.0.0.7", 9100)
     assert parse_config(tomllib.loads(base), source=tmp_path / "a.toml").printer is None
+
+
+class _FlakyPrinter:
+    """A printer (the TicketPrinter port) whose first ticket hits a bug, not the network."""
+
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.printed: list[int] = []
+
+    async def print_ticket(self, ticket: TicketPrint) -> None:
+        if not self.printed and ticket.number == 1:
+            self.printed.append(0)
+            raise ValueError("a bug in the layout")
+        self.printed.append(ticket.number)
+
+
+async def test_one_bad_ticket_does_not_stop_the_print_worker() -> None:
+    from agent.core.clock import SystemClock
+    from agent.core.queue import Source, Ticket, TicketState
+    from agent.metrics import Metrics
+    from agent.services.hub import STAFF_TOPIC, Hub
+    from agent.services.printing import TicketPrinting
+
+    hub, metrics, printer = Hub(), Metrics(), _FlakyPrinter()
+    printing = TicketPrinting(
+        printer,
+        hub=hub,
+        metrics=metrics,
+        clock=SystemClock(),
+        timezone="Europe/Paris",
+        store_name="S",
+        public_url="http://x",
+        queue_label=str,
+        wording=lambda _: ("Ticket", "Scan"),
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(printing.run(stop))
+    with hub.subscribe(STAFF_TOPIC) as frames:
+        for number in (1, 2):
+            ticket = Ticket(
+                f"t{number}", "advice", number, TicketState.WAITING, 0.0,
+                datetime.now().astimezone(), "", source=Source.STAFF,
+            )  # fmt: skip
+            printing.walk_in(ticket, "secret")
+        first, second = (await frames.next(5), await frames.next(5))
+    worker.cancel()  # as the daemon's stop does
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    assert first is not None and second is not None
+    assert (first.data.reason, second.data.printed) == ("error", True)  # type: ignore[attr-defined]
+    assert printer.printed == [0, 2]
+    assert metrics.tickets_printed.labels(result="error")._value.get() == 1
