@@ -5,8 +5,9 @@ Pure: the layout and the byte encoding are decisions, sending them is the adapte
 receipt printer sold for counters understands (Epson TM-T20/T88, Star in ESC/POS mode,
 the common 80 mm clones): initialise, code page, alignment, emphasis, character size, the
 QR code function `GS ( k` (model 2), feed and cut. Written here rather than taken from
-python-escpos, which would bring Pillow, qrcode, pyusb, pyserial and python-barcode to a
-device that only ever prints one kind of ticket.
+python-escpos (3.1), whose required dependencies are Pillow, qrcode, python-barcode, PyYAML,
+six, appdirs, argcomplete and importlib-resources (pyusb on top for USB), on a device that
+only ever prints one kind of ticket.
 """
 
 from __future__ import annotations
