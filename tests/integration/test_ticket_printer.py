@@ -26,7 +26,7 @@ from agent.config.loader import parse_config
 from agent.core.printing import TicketPrint
 from agent.errors import ConfigError
 from simulators.printer import SimulatedPrinter, parse_escpos, render_png, silent
-from tests.integration.queue_fixtures import display_headers, queue_config, staff_headers
+from tests.integration.queue_fixtures import display_headers, join, queue_config, staff_headers
 
 
 def printer_config(write_config, url: str, extra: str = ""):  # type: ignore[no-untyped-def]
@@ -116,10 +116,16 @@ async def test_a_walk_in_prints_its_number_queue_time_and_a_qr_of_its_page(
                 assert not stranger.cookies
                 assert (await stranger.get(f"/t/{ticket['id']}")).status_code == 401
 
+            # A phone's join prints nothing, only walk-ins do: the job after this walk-in's
+            # is the next walk-in's (jobs print in order), not the phone's ticket.
+            phone_ticket = (await join(client, agent))["ticket"]
+            r = await client.post("/api/v1/queues/advice/tickets", json={}, headers=staff)
+            later = r.json()["ticket"]["number"]
+            assert later == phone_ticket["number"] + 1
+            _, second = await printer.wait_jobs(2)
+            assert str(later) in second.lines and str(phone_ticket["number"]) not in second.lines
             metrics = (await client.get("/metrics")).text
-            assert printed_count(metrics, "printed") == 1
-            # A phone's join prints nothing: only walk-ins do.
-            assert len(printer.jobs) == 1
+            assert printed_count(metrics, "printed") == 2
 
 
 async def test_reprint_prints_the_same_ticket_again_and_the_tablets_hear_it(
