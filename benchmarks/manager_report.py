@@ -28,11 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.bootstrap import build
+import httpx
+
+from agent.bootstrap import assemble, build
 from agent.config.loader import parse_config
 from agent.core.clock import ManualClock
 from agent.core.reports import ManagerReport
 from agent.store.reports import TICKETS_SQL
+from agent.store.staff import StaffRepository
 from benchmarks.common import Figure, figure
 from simulators.store_history import Busy, generate, write
 
@@ -183,6 +186,46 @@ def _check_same(report: ManagerReport, peer: dict[str, list[tuple]]) -> None:
     assert sum(map(sum, report.entries_by_hour)) == sum(n for _, n in peer["entries"])
 
 
+async def _over_http(
+    components: object, path: Path, report: ManagerReport, runs: int
+) -> tuple[list[float], list[float], list[float]]:
+    """GET /api/v1/manager/report?days=30 and GET /manager?days=30 from the running agent,
+    each round beside the SQL peer."""
+    daemon = assemble(components)  # type: ignore[arg-type]
+    await daemon.start()
+    try:
+        base = f"http://127.0.0.1:{daemon.web.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            # A code valid at the agent's (manual) clock, as `retail-edge pair` makes one.
+            repository = StaffRepository(components.database)  # type: ignore[attr-defined]
+            code = components.runner.call(  # type: ignore[attr-defined]
+                repository.create_pairing_code, "bench", NOW, "manager"
+            )
+            paired = await client.post("/api/v1/pair", json={"code": code, "device_name": "b"})
+            headers = {"Authorization": f"Bearer {paired.json()['token']}"}
+            conn = sqlite3.connect(path)
+            params = _peer_params(report)
+            api, page, peer = [], [], []
+            for n in range(runs + 1):
+                for url, out in (
+                    ("/api/v1/manager/report?days=30", api),
+                    ("/manager?days=30", page),
+                ):
+                    started = time.perf_counter()
+                    answer = await client.get(url, headers=headers)
+                    out.append((time.perf_counter() - started) * 1000)
+                    assert answer.status_code == 200, answer.text[:200]
+                started = time.perf_counter()
+                _peer_once(conn, params)
+                peer.append((time.perf_counter() - started) * 1000)
+                if n == 0:  # the first round warms the server's code paths
+                    api.clear(), page.clear(), peer.clear()
+            conn.close()
+    finally:
+        await daemon.stop()
+    return api, page, peer
+
+
 def _ms(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} / {sorted(values)[int(0.9 * len(values))]:.1f}"
 
@@ -203,9 +246,13 @@ async def _run(quick: bool) -> list[Figure]:
             conn.close()
             index7 = _index_effect(path, Path(tmp), _peer_params(report7)["since"], runs)
             index30 = _index_effect(path, Path(tmp), _peer_params(report30)["since"], runs)
-        finally:
+        except BaseException:
             components.runner.call(components.database.close)  # type: ignore[attr-defined]
             components.runner.close()  # type: ignore[attr-defined]
+            raise
+        # Last, as the tablet asks for it: the running daemon's HTTP answers. (The daemon's
+        # housekeeping purges tickets past retention on start, so nothing is measured after.)
+        api, page, peer_http = await _over_http(components, path, report30, runs)
     size = f"{tickets} tickets, {visits} visits, 90 days x 11 h x 2 doors of footfall"
     return [
         figure(
@@ -223,6 +270,22 @@ async def _run(quick: bool) -> list[Figure]:
             "ms (baseline as above)",
             "-",
             "ratio > 1: slower than the SQL peer",
+        ),
+        figure(
+            "GET /api/v1/manager/report?days=30, p50 / p90",
+            _ms(api),
+            _ms(peer_http),
+            "ms over HTTP from the running agent (baseline: the SQL peer, same rounds)",
+            "< 1000 ms on the device",
+            "JSON: 30 days, 7 x 24 heatmap, totals; loopback HTTP/1.1",
+        ),
+        figure(
+            "GET /manager?days=30 (page with 4 SVG charts), p50 / p90",
+            _ms(page),
+            _ms(peer_http),
+            "ms over HTTP (baseline as above)",
+            "< 1000 ms on the device",
+            "the report plus the HTML and the server-drawn charts",
         ),
         figure(
             "manager report, 7 days, p50 / p90",
