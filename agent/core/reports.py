@@ -1,6 +1,6 @@
 """The manager view's figures, computed from the store's rows (pure: no I/O).
 
-Definitions (docs/manager.md says the same in words):
+Definitions (docs/counter.md says the same in words):
 - A ticket counts on the local day (store zone) it was created; `joins` are all tickets, from
   phones and walk-ins alike.
 - A wait is `called_at - created_at` of a ticket that was called (first call). The estimate

@@ -16,7 +16,7 @@ PAIRING_CODE_TTL_S = 600
 STAFF = "staff"
 DISPLAY = "display"  # a window screen or an in-store board: display pages only (contract 8.1)
 # A tablet that also opens the manager view (/manager, /api/v1/manager/*); everything a staff
-# tablet does it does too. An extension of contract 8.1's roles (docs/manager.md).
+# tablet does it does too. An extension of contract 8.1's roles (docs/counter.md).
 MANAGER = "manager"
 ROLES = (STAFF, DISPLAY, MANAGER)
 _SELECT = "SELECT id, name, created_at, last_seen_at, revoked_at, role FROM staff_devices"
