@@ -40,7 +40,7 @@ from agent.core.resend import ResendRequest
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.daemon import AgentDaemon
-from agent.devices import RecognitionWiring, SourceSpec, device_source
+from agent.devices import RecognitionWiring, SourceSpec, device_source, ticket_printer
 from agent.metrics import Metrics
 from agent.services.alerts import AlertBoard
 from agent.services.customers import CustomerService
@@ -49,9 +49,11 @@ from agent.services.footfall import FootfallService
 from agent.services.health import HealthMonitor
 from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
+from agent.services.printing import TicketPrinting
 from agent.services.push import PushService
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
+from agent.services.reports import ReportService
 from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
@@ -59,6 +61,7 @@ from agent.store.footfall import FootfallRepository
 from agent.store.outbox import Outbox
 from agent.store.privacy import CustomerForgetting
 from agent.store.push import PushSubscriptions
+from agent.store.reports import ReportQueries
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, vapid_private_key, window_secret
 from agent.store.staff import StaffRepository
@@ -75,7 +78,9 @@ from agent.web.board import board_router
 from agent.web.context import WebContext
 from agent.web.customer_api import customer_router
 from agent.web.health import health_router
+from agent.web.manager import manager_router
 from agent.web.pages import pages_router
+from agent.web.printer_api import print_wording, printer_router
 from agent.web.push_api import push_router, push_wording
 from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
@@ -106,6 +111,8 @@ class Components:
     push: PushService
     health: HealthMonitor
     sources: list[SourceSpec]
+    printing: TicketPrinting
+    reports: ReportService
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -236,6 +243,18 @@ def build(
         rng=rng,
     )
     staff = StaffService(uow, StaffRepository(database), clock)
+    printing = TicketPrinting(
+        ticket_printer(config.printer),
+        hub=hub,
+        metrics=metrics,
+        clock=clock,
+        timezone=config.store.timezone,
+        store_name=config.store.name,
+        public_url=config.http.public_url,
+        queue_label=lambda q: queues.queue_config(q).label if q in queues.queue_ids() else q,
+        wording=print_wording,
+        print_walk_ins=config.printer.print_walk_ins if config.printer else False,
+    )
     wiring = RecognitionWiring(clock, metrics, recognition, rc.scanner_watchdog_s)
     sources = [
         spec
@@ -265,6 +284,14 @@ def build(
         push=push,
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
+        printing=printing,
+        reports=ReportService(
+            uow,
+            ReportQueries(database),
+            clock,
+            timezone=config.store.timezone,
+            max_days=config.storage.ticket_retention_days,
+        ),
         extras=wiring.simulators,
     )
 
@@ -281,6 +308,7 @@ def assemble(components: Components) -> AgentDaemon:
         c.staff,
         c.footfall.snapshot,
         c.footfall.hours,
+        c.printing,
     )
     app = create_app(
         [
@@ -291,6 +319,8 @@ def assemble(components: Components) -> AgentDaemon:
             recognition_router(web, c.recognition),
             push_router(web, c.push),
             board_router(web),
+            printer_router(web, c.printing),
+            manager_router(web, c.reports),
         ],
         c.metrics,
     )

@@ -74,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     pair.add_argument(
         "--role",
         default="staff",
-        choices=("staff", "display"),
-        help="staff (a tablet, the default) or display (a window screen: display pages only)",
+        choices=("staff", "display", "manager"),
+        help="staff (a tablet, the default), display (a window screen: display pages only) "
+        "or manager (a staff tablet that also opens the manager view, /manager)",
     )
 
     devices = sub.add_parser("devices", help="list paired tablets and screens")
@@ -137,7 +138,8 @@ def _tool(args: argparse.Namespace) -> int:
     elif args.command == "pair":
         code = tools.pairing_code(config, args.name, args.role)
         label = f" for {args.name!r}" if args.name else ""
-        kind = "Display pairing code" if args.role == "display" else "Pairing code"
+        kinds = {"display": "Display pairing code", "manager": "Manager tablet pairing code"}
+        kind = kinds.get(args.role, "Pairing code")
         print(f"{kind}{label}: {code} (valid 10 minutes, once)")
         if args.role == "display":
             queues = ", ".join(q.id for q in config.queues) or "Q"
@@ -147,6 +149,8 @@ def _tool(args: argparse.Namespace) -> int:
             )
         else:
             print(f"Open {config.http.public_url}/staff on the tablet and enter it.")
+            if args.role == "manager":
+                print(f"The manager view is then at {config.http.public_url}/manager.")
     elif args.command == "devices":
         for device in tools.staff_devices(config):
             state = f"revoked {device.revoked_at}" if device.revoked_at else "active"

@@ -47,6 +47,7 @@ class AgentDaemon:
         else:
             _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
         self._tasks.append(asyncio.create_task(self.c.push.run(self._stop), name="push"))
+        self._tasks.append(asyncio.create_task(self.c.printing.run(self._stop), name="printer"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))

@@ -25,7 +25,8 @@ from agent.config.model import (
     SimulatedNfcDevice,
     SimulatedQrCameraDevice,
 )
-from agent.core.ports import Clock, ReadingSource
+from agent.config.printer import PrinterConfig
+from agent.core.ports import Clock, ReadingSource, TicketPrinter
 from agent.core.readings import FootfallCount
 from agent.metrics import Metrics
 from agent.services.recognition import RecognitionService
@@ -143,3 +144,17 @@ def device_source(
         case _:
             assert_never(device)
     return spec
+
+
+def ticket_printer(config: PrinterConfig | None) -> TicketPrinter | None:
+    """The `[printer]`'s adapter: ESC/POS on a TCP port or a USB printer device. A test's
+    simulated printer is a TCP server, so it goes through the same network adapter."""
+    if config is None:
+        return None
+    from agent.adapters.printer_escpos import NetworkEscPos, UsbEscPos
+
+    if config.device is not None:
+        return UsbEscPos(config.device, timeout_s=config.timeout_s, module_size=config.module_size)
+    return NetworkEscPos(
+        config.host, config.port, timeout_s=config.timeout_s, module_size=config.module_size
+    )

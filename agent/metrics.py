@@ -215,6 +215,12 @@ class Metrics:
         self.storage_errors = Counter(
             "retail_edge_storage_errors", "Database writes that failed", registry=r
         )
+        self.tickets_printed = Counter(
+            "retail_edge_tickets_printed",
+            "Paper tickets: result printed, or why not (unreachable, timeout, queue_full, error)",
+            ["result"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

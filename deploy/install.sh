@@ -49,7 +49,7 @@ apt_install "${packages[@]}"
 
 # 2. The service user and the groups the unit's SupplementaryGroups= names: systemd refuses to
 # start a unit naming a group that does not exist (Raspberry Pi OS has gpio; plain Debian not).
-for group in bluetooth video gpio dialout; do
+for group in bluetooth video gpio dialout lp; do
   getent group "$group" >/dev/null || { say "creating group $group"; groupadd --system "$group"; }
 done
 if ! getent passwd "$SERVICE_USER" >/dev/null; then

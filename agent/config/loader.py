@@ -28,6 +28,7 @@ from agent.config.model import (
     StorageConfig,
     StoreConfig,
 )
+from agent.config.printer import parse_printer
 from agent.config.push import parse_push
 from agent.config.queues import parse_queues
 from agent.config.reader import Problems, Table, describe_kind
@@ -72,6 +73,7 @@ def parse_config(
         recognition=_recognition(root),
         occupancy=_occupancy(root),
         push=parse_push(root),
+        printer=parse_printer(root),
         devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
     )
     root.finish()

@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+from agent.config.printer import PrinterConfig
 from agent.core.presence import PresenceSettings
 from agent.core.push import DEFAULT_ENDPOINT_HOSTS
 
@@ -293,4 +294,5 @@ class AgentConfig:
     recognition: RecognitionConfig = RecognitionConfig()
     occupancy: OccupancyConfig = OccupancyConfig()
     push: PushConfig = PushConfig()
+    printer: PrinterConfig | None = None  # `[printer]` (agent/config/printer.py)
     devices: tuple[DeviceConfig, ...] = ()

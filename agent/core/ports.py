@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from agent.core.printing import TicketPrint
 from agent.core.push import PushMessage, PushResult
 from agent.core.readings import EidSighting, NfcTap, QrScan
 
@@ -75,3 +76,14 @@ class PushSender(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class TicketPrinter(Protocol):
+    """A counter's receipt printer: ESC/POS over the network (port 9100) or USB, or a test's
+    simulated printer on the same port. Printing is one attempt with a deadline."""
+
+    name: str  # where it prints, for logs and the tablet ("tcp://10.0.0.7:9100")
+
+    async def print_ticket(self, ticket: TicketPrint) -> None:
+        """Print one ticket; raises OSError (or TimeoutError) if the printer did not take it."""
+        ...

@@ -30,6 +30,7 @@ from simulators.door_node import DoorNodeSimulator
 from simulators.framework import Simulator, run_simulators
 from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
 from simulators.nfc_reader import SimulatedNfcReader
+from simulators.printer import SimulatedPrinter
 from simulators.qr_camera import SimulatedCamera
 from simulators.recognition_day import RecognitionDay
 from simulators.store_day import QueueDay
@@ -50,7 +51,9 @@ class DemoOptions:
     data_dir: Path | None = None
 
 
-def demo_config(data_dir: Path, http_port: int, mqtt_url: str | None) -> AgentConfig:
+def demo_config(
+    data_dir: Path, http_port: int, mqtt_url: str | None, printer_url: str | None = None
+) -> AgentConfig:
     template = resources.files("agent.demo").joinpath("defaults.toml").read_text("utf-8")
     text = (
         template.replace("{data_dir}", data_dir.as_posix())
@@ -64,6 +67,8 @@ def demo_config(data_dir: Path, http_port: int, mqtt_url: str | None) -> AgentCo
         data.pop("mqtt")
         # The door node talks MQTT; without a broker there is none (and no customer records).
         data["devices"] = [d for d in data["devices"] if d["kind"] != "footfall"]
+    if printer_url is not None:
+        data["printer"] = {"url": printer_url}  # the counter's simulated ticket printer
     return parse_config(data, source=data_dir / "demo.toml")
 
 
@@ -87,8 +92,17 @@ async def run_demo(options: DemoOptions) -> None:
 
 
 async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
+    # Walk-ins added on the tablet print on a simulated network printer, whose paper is
+    # written to text files (docs/counter.md).
+    async with SimulatedPrinter(paper_dir=data_dir / "paper") as printer:
+        await _run_with_printer(data_dir, http_port, mqtt_url, printer.url)
+
+
+async def _run_with_printer(
+    data_dir: Path, http_port: int, mqtt_url: str | None, printer_url: str
+) -> None:
     # The port must be known before the config is made: public_url (in the QR codes) has it.
-    config = demo_config(data_dir, http_port or free_port(), mqtt_url)
+    config = demo_config(data_dir, http_port or free_port(), mqtt_url, printer_url)
     components = build(config)
     daemon = assemble(components)
     stop = asyncio.Event()
@@ -106,6 +120,12 @@ async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
         f"Window screen:    {base}/window/advice#pair={screen}   "
         f"(rotating QR code; display pairing code {screen}, valid 10 minutes)"
     )
+    manager = tools.pairing_code(config, "demo-manager", "manager")
+    print(
+        f"Manager tablet:   {base}/staff   (pairing code {manager}; its header links to the "
+        "manager view)"
+    )
+    print(f"Ticket printer:   simulated at {printer_url}; walk-ins print to {data_dir / 'paper'}")
     print(f"Printed sticker:  {tools.join_url(config, 'pickup', _sticker(components))}")
     print(f"Health, metrics:  {base}/healthz  {base}/metrics")
     print(f"Data directory:   {data_dir}")

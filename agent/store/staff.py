@@ -15,7 +15,10 @@ from agent.store.database import Database
 PAIRING_CODE_TTL_S = 600
 STAFF = "staff"
 DISPLAY = "display"  # a window screen or an in-store board: display pages only (contract 8.1)
-ROLES = (STAFF, DISPLAY)
+# A tablet that also opens the manager view (/manager, /api/v1/manager/*); everything a staff
+# tablet does it does too. An extension of contract 8.1's roles (docs/counter.md).
+MANAGER = "manager"
+ROLES = (STAFF, DISPLAY, MANAGER)
 _SELECT = "SELECT id, name, created_at, last_seen_at, revoked_at, role FROM staff_devices"
 
 

@@ -17,6 +17,8 @@ TICKET_COOKIE_PREFIX = "rt_"
 STAFF_COOKIE = "staff_token"
 DISPLAY_COOKIE = "display_token"  # set by pairing a display (window screen, board)
 STAFF_ROLE = "staff"
+MANAGER_ROLE = "manager"  # a staff tablet that also opens the manager view
+TABLET_ROLES = (STAFF_ROLE, MANAGER_ROLE)
 
 
 class PairedDevice(Protocol):
@@ -108,9 +110,19 @@ async def staff_device(
     device = await ctx.staff.authenticate(token)
     if device is None:
         raise ApiError(401, "unauthorized", "This tablet's pairing was revoked or is unknown.")
-    if device.role != STAFF_ROLE:
+    if device.role not in TABLET_ROLES:
         # A window screen's token opens the display pages and nothing else (contract 8.1).
         raise ApiError(403, "forbidden", "This device is paired as a display, not a tablet.")
+    return device
+
+
+async def manager_device(request: Request, ctx: WebContext) -> PairedDevice:
+    """A paired tablet with the manager role (`retail-edge pair --role manager`): 401 as for
+    staff routes, 403 for a plain staff tablet or a display. Read-only routes, so the
+    tablet's cookie is enough (a CSV download is a plain link)."""
+    device = await staff_device(request, ctx, allow_cookie=True)
+    if device.role != MANAGER_ROLE:
+        raise ApiError(403, "forbidden", "This tablet is not paired as a manager's.")
     return device
 
 

@@ -11,6 +11,7 @@ from agent.core.ratelimit import RateLimiter
 from agent.metrics import Metrics
 from agent.services.footfall import FootfallDay, OccupancyView
 from agent.services.hub import Hub
+from agent.services.printing import TicketPrinting
 from agent.services.queue import QueueService
 from agent.services.staff import StaffService
 
@@ -30,6 +31,7 @@ class WebContext:
     wrong_token_limit: RateLimiter
     occupancy: Callable[[], OccupancyView] | None = None
     footfall_hours: Callable[[str | None], Awaitable[FootfallDay]] | None = None
+    printing: TicketPrinting | None = None  # `[printer]`: walk-ins print a paper ticket
 
     @property
     def secure_cookies(self) -> bool:
@@ -52,6 +54,7 @@ class WebContext:
         staff: StaffService,
         occupancy: Callable[[], OccupancyView] | None,
         footfall_hours: Callable[[str | None], Awaitable[FootfallDay]] | None = None,
+        printing: TicketPrinting | None = None,
     ) -> WebContext:
         http = config.http
         return cls(
@@ -66,4 +69,5 @@ class WebContext:
             wrong_token_limit=RateLimiter(http.wrong_tokens_per_client, http.join_window_s),
             occupancy=occupancy,
             footfall_hours=footfall_hours,
+            printing=printing,
         )

@@ -16,7 +16,7 @@ from agent.services.staff import PairingRefused
 from agent.web.auth import (
     DISPLAY_COOKIE,
     STAFF_COOKIE,
-    STAFF_ROLE,
+    TABLET_ROLES,
     TICKET_COOKIE_PREFIX,
     client_address,
     staff_device,
@@ -209,7 +209,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
             raise ApiError(status, exc.code, message) from None
         response.set_cookie(
             # A display's own cookie: the staff pages and stream never read it (contract 8.1).
-            STAFF_COOKIE if paired.role == STAFF_ROLE else DISPLAY_COOKIE,
+            STAFF_COOKIE if paired.role in TABLET_ROLES else DISPLAY_COOKIE,
             paired.token,
             max_age=365 * 24 * 3600,
             httponly=True,
@@ -244,6 +244,8 @@ async def walk_in(
         ticket, secret = await ctx.queues.join(queue, request_, "staff")
     except QueueUnavailable as exc:
         raise rule_error(exc, locale) from None
+    if ctx.printing is not None:
+        ctx.printing.walk_in(ticket, secret)  # queued: the answer never waits for paper
     return TicketCreated(ticket=TicketOut.model_validate(ctx.queues.view(ticket)), secret=secret)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agent.web.i18n_staff import STAFF_ACTION_STRINGS
+from agent.web.words_counter import COUNTER_STRINGS
 from agent.web.words_live import LIVE_STRINGS
 
 LOCALES = ("fr", "en")
@@ -299,7 +300,11 @@ def french_spacing(text: str) -> str:
     return text.replace(" %", "\u00a0%")
 
 
-for _locale, _words in (*LIVE_STRINGS.items(), *STAFF_ACTION_STRINGS.items()):
+for _locale, _words in (
+    *LIVE_STRINGS.items(),
+    *STAFF_ACTION_STRINGS.items(),
+    *COUNTER_STRINGS.items(),
+):
     STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}
 

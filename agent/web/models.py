@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, StringConstraints
 from agent.core.clock import rfc3339
 from agent.core.queue import LeftReason, Source, TicketState
 from agent.services.footfall import FootfallDay, OccupancyView
+from agent.services.printing import PrinterStatus, PrintOutcome
 from agent.services.queue import (
     EstimateAccuracy,
     QueueSummary,
@@ -190,6 +191,26 @@ class FootfallDayOut(_Out):
     conversion: float | None
 
 
+class PrintOutcomeOut(_Out):
+    """A `print` frame on the staff stream: what became of one paper ticket."""
+
+    ticket_id: str
+    queue: str
+    number: int
+    printed: bool
+    reason: str | None
+    with_link: bool
+    reprint: bool
+
+
+class PrinterStatusOut(_Out):
+    """Extension `GET /api/v1/printer`: whether this agent prints tickets, and where."""
+
+    configured: bool
+    name: str | None
+    print_walk_ins: bool
+
+
 # Exact types: a StaffTicketView is a TicketView too, but must keep its staff fields.
 _MODELS: dict[type, type[_Out]] = {
     TicketView: TicketOut,
@@ -201,6 +222,8 @@ _MODELS: dict[type, type[_Out]] = {
     BoardView: BoardOut,
     BoardQueue: BoardQueueOut,
     ServingView: ServingOut,
+    PrintOutcome: PrintOutcomeOut,
+    PrinterStatus: PrinterStatusOut,
 }
 
 

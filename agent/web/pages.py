@@ -4,6 +4,7 @@ screen's routes are in window.py, and what every page is rendered with in render
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from functools import cache
@@ -14,7 +15,7 @@ import segno
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from agent.web.auth import staff_device, ticket_for
+from agent.web.auth import MANAGER_ROLE, staff_device, ticket_for
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.i18n import ahead_text, eta_clock_text, fill, strings, wait_text
@@ -189,7 +190,7 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
     title = f"{words['staff_title']} · {store}"
     switch = lang_switch(request, locale)
     try:
-        await staff_device(request, ctx, allow_cookie=True)
+        device = await staff_device(request, ctx, allow_cookie=True)
     except ApiError as exc:
         if exc.status == 403:  # a display's token: not a tablet (contract 8.1)
             heading, text = words["display_only_title"], words["display_only_body"]
@@ -224,11 +225,27 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
     content = render(
         "staff.html",
         locale,
-        {"store": store, "lang_switch": switch, "columns": columns, "pair": pair},
+        {
+            "store": store,
+            "lang_switch": switch,
+            "columns": columns,
+            "pair": pair,
+            "manager_link": manager_link(device.role, locale),
+        },
     )
-    response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
+    response = html_page(
+        locale, title, "staff", content, scripts=("common.js", "staff.js", "printer.js")
+    )
     remember_locale(request, response)
     return response
+
+
+def manager_link(role: str, locale: str) -> Markup:
+    """The way to the manager view, on a manager's tablet only (docs/counter.md)."""
+    if role != MANAGER_ROLE:
+        return Markup("")
+    label = html.escape(strings(locale)["manager_link"])
+    return Markup(f'<a id="manager-link" class="badge manager-link" href="/manager">{label}</a>')
 
 
 def _is_entry(ctx: WebContext, queue: str) -> bool:

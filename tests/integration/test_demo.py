@@ -82,6 +82,7 @@ def test_the_demo_shows_every_capability_and_stops_cleanly(tmp_path: Path) -> No
         assert health["status"] == "ok" and health["mqtt"] == "connected"
         staff = httpx.get(f"{base}/staff", timeout=5)
         assert staff.status_code == 401 and "Pairing code" in staff.text
+        _a_walk_in_prints_on_the_demo_printer(base, printed, tmp_path)
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
@@ -106,3 +107,22 @@ def _printed_window_url_shows_a_code(base: str, printed: list[str]) -> None:
         assert '<svg viewBox="0 0' in screen.get("/window/advice").text
         qr = screen.get("/window/advice/qr.svg")
         assert qr.status_code == 200 and 'xmlns="http://www.w3.org/2000/svg"' in qr.text
+
+
+def _a_walk_in_prints_on_the_demo_printer(base: str, printed: list[str], data_dir: Path) -> None:
+    """The manager tablet's code pairs a tablet that opens the manager view; its walk-in
+    comes out of the simulated printer as paper in the data directory."""
+    line = next(text for text in printed if text.startswith("Manager tablet:"))
+    code = line.split("pairing code ")[1][:6]
+    with httpx.Client(base_url=base, timeout=5) as tablet:
+        paired = tablet.post("/api/v1/pair", json={"code": code, "device_name": "office"})
+        headers = {"Authorization": f"Bearer {paired.json()['token']}"}
+        assert tablet.get("/api/v1/manager/report?days=7", headers=headers).status_code == 200
+        r = tablet.post("/api/v1/queues/advice/tickets", json={}, headers=headers)
+        number = r.json()["ticket"]["number"]
+    deadline = time.monotonic() + 10
+    papers: list[str] = []
+    while time.monotonic() < deadline and not papers:
+        time.sleep(0.2)
+        papers = [p.read_text() for p in (data_dir / "paper").glob("ticket-*.txt")]
+    assert papers and f"\n{number}\n" in papers[-1] and "[QR code] http" in papers[-1], papers

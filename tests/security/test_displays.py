@@ -116,6 +116,11 @@ async def test_no_answer_to_an_unpaired_client_carries_a_window_token(agent, cli
             "/api/v1/queues/advice/serving",
             "/api/v1/queues/pickup/serving",
         ],
+        "/t/{ticket_id}/open": [f"/t/{ticket}/open?s=nonsense", f"/t/{ticket}/open"],
+        "/api/v1/printer": ["/api/v1/printer"],
+        "/manager": ["/manager", "/manager?days=7"],
+        "/api/v1/manager/report": ["/api/v1/manager/report"],
+        "/api/v1/manager/report.csv": ["/api/v1/manager/report.csv"],
     }
     # Streams are read for a moment below; every other GET route must be listed here, so a
     # new public route is checked too.
@@ -199,6 +204,11 @@ async def test_a_display_token_opens_no_staff_route(agent, client) -> None:
         ("POST", "/api/v1/alerts/al-1/ack"),
         ("POST", "/api/v1/customers/c-1/notes"),
         ("GET", "/staff"),
+        ("GET", "/api/v1/printer"),
+        ("POST", f"/api/v1/tickets/{ticket}/print"),
+        ("GET", "/manager"),
+        ("GET", "/api/v1/manager/report"),
+        ("GET", "/api/v1/manager/report.csv"),
     ]
     for method, path in staff_routes:
         body = {"text": "hello"} if path.endswith("/notes") else None

@@ -14,6 +14,7 @@ LOADER = ROOT / "agent" / "config" / "loader.py"
 TABLE_LOADERS = (
     LOADER,
     ROOT / "agent" / "config" / "push.py",
+    ROOT / "agent" / "config" / "printer.py",
     ROOT / "agent" / "config" / "queues.py",
 )
 

@@ -422,6 +422,10 @@
     source.addEventListener("alert_withdrawn", function (event) { parsed(event, withdrawAlert); });
     source.addEventListener("alert_acked", function (event) { parsed(event, alertTaken); });
     source.addEventListener("occupancy", function (event) { parsed(event, showOccupancy); });
+    /* Paper tickets: printer.js says what became of each one. */
+    source.addEventListener("print", function (event) {
+      parsed(event, function (data) { window.dispatchEvent(new CustomEvent("re-print", { detail: data })); });
+    });
     source.addEventListener("open", function () {
       RE.setText(el("live"), RE.t("live"));
       el("live").className = "live is-live";
