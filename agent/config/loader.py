@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 from agent.config.devices import DEVICE_KEYS, parse_devices
 from agent.config.firmware import firmware_of, validate_firmware
 from agent.config.model import (
+    NO_CREDENTIALS,
     AgentConfig,
+    BrokerCredentials,
     HttpConfig,
     MqttConfig,
     OccupancyConfig,
@@ -72,7 +74,12 @@ def parse_config(
         recognition=_recognition(root),
         occupancy=_occupancy(root),
         push=parse_push(root),
-        devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
+        devices=parse_devices(
+            root,
+            base,
+            default_url=mqtt.url if mqtt else None,
+            default_credentials=_link_credentials(mqtt),
+        ),
     )
     root.finish()
     for device in config.devices:
@@ -214,6 +221,18 @@ def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
     )
     t.finish()
     return config
+
+
+def _link_credentials(mqtt: MqttConfig | None) -> BrokerCredentials:
+    if mqtt is None:
+        return NO_CREDENTIALS
+    return BrokerCredentials(
+        username=mqtt.username,
+        password_file=mqtt.password_file,
+        ca_file=mqtt.ca_file,
+        client_cert=mqtt.client_cert,
+        client_key=mqtt.client_key,
+    )
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -177,6 +177,21 @@ class BleBleakDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerCredentials:
+    """How a device adapter logs in to its (in-store) broker: the same keys as `[mqtt]`.
+    TLS itself follows the entry's URL (mqtts://); these only say whom to trust and who we are."""
+
+    username: str | None = None
+    password_file: Path | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = field(default=None, repr=False)
+
+
+NO_CREDENTIALS = BrokerCredentials()  # anonymous; TLS (mqtts://) against the system's CAs
+
+
+@dataclass(frozen=True, slots=True)
 class BleMqttProxyDevice:
     """ESP32 door scanners publishing BTtoMQTT JSON on an (in-store) broker."""
 
@@ -186,6 +201,7 @@ class BleMqttProxyDevice:
     url: str
     topic: str
     firmware: Path | None = None  # the scanners' config in firmware_configs/, checked at load
+    credentials: BrokerCredentials = NO_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +259,7 @@ class FootfallMqttDevice:
     in_topic: str
     out_topic: str
     firmware: Path | None = None
+    credentials: BrokerCredentials = NO_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
