@@ -78,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
         help="staff (a tablet, the default) or display (a window screen: display pages only)",
     )
 
+    doctor = sub.add_parser(
+        "doctor", help="check what a store device needs before it goes live, one line each"
+    )
+    doctor.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    doctor.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=("storage", "broker", "ble", "camera", "nfc", "clock"),
+        metavar="CHECK",
+        help="leave a check out (repeatable): storage, broker, ble, camera, nfc, clock",
+    )
+
     devices = sub.add_parser("devices", help="list paired tablets and screens")
     devices.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
 
@@ -123,6 +136,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args.config)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "doctor":
+        return _doctor(args.config, args.skip)
     return _tool(args)
 
 
@@ -170,6 +185,17 @@ def _check_config(path: Path) -> int:
     config = load_config(path)
     print(f"{path}: OK (store {config.store.id}, {len(config.devices)} devices)")
     return 0
+
+
+def _doctor(path: Path, skip: list[str]) -> int:
+    from agent.doctor import Outcome, run_doctor
+
+    results = asyncio.run(run_doctor(path, skip=skip))
+    for check in results:
+        print(check.line(), flush=True)
+    failed = sum(check.outcome is Outcome.FAIL for check in results)
+    print(f"{failed} of {len(results)} checks failed" if failed else "all checks passed")
+    return EXIT_BAD_INPUT if failed else 0
 
 
 def _run(path: Path) -> int:
