@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from agent.config.devices import DEVICE_KEYS, parse_devices
 from agent.config.firmware import firmware_of, validate_firmware
+from agent.config.home_assistant import parse_home_assistant
 from agent.config.model import (
     NO_CREDENTIALS,
     AgentConfig,
@@ -74,6 +75,7 @@ def parse_config(
         recognition=_recognition(root),
         occupancy=_occupancy(root),
         push=parse_push(root),
+        home_assistant=parse_home_assistant(root, has_mqtt=mqtt is not None),
         devices=parse_devices(
             root,
             base,

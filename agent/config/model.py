@@ -116,6 +116,15 @@ class PushConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """`[home_assistant]` (extension, opt-in): MQTT discovery configs for Home Assistant and a
+    retained state topic per queue, on the `[mqtt]` broker (agent.services.home_assistant)."""
+
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"  # Home Assistant's own default
+
+
+@dataclass(frozen=True, slots=True)
 class OpeningHours:
     """Per weekday (0 = Monday) the open interval in minutes since local midnight, or None
     when closed that day. An absent [opening_hours] table means always open."""
@@ -308,3 +317,4 @@ class AgentConfig:
     occupancy: OccupancyConfig = OccupancyConfig()
     push: PushConfig = PushConfig()
     devices: tuple[DeviceConfig, ...] = ()
+    home_assistant: HomeAssistantConfig = HomeAssistantConfig()
