@@ -63,7 +63,8 @@ _WHY = {
 # Statuses only some operations give, by (method, path): what their code raises besides the
 # rules above.
 _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
-    ("post", "/api/v1/queues/{queue}/tickets"): (403, 409, 429),  # expired code, closed, full
+    # expired code or closed, full, rate limits; a walk-in's tablet token unknown or revoked
+    ("post", "/api/v1/queues/{queue}/tickets"): (401, 403, 409, 429),
     ("post", "/api/v1/pair"): (403, 429),  # a wrong, used or expired code; too many
     ("delete", "/api/v1/tickets/{ticket_id}"): (409,),
     ("post", "/api/v1/tickets/{ticket_id}/snooze"): (409,),
@@ -76,6 +77,11 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/tickets/{ticket_id}/no-show"): (409,),
     ("post", "/api/v1/tickets/{ticket_id}/recall"): (409,),
     ("get", "/api/v1/footfall/hours"): (400, 404),  # a bad day; no footfall on this agent
+}
+# Operations a credential is optional on: anyone may join with a window token; a paired
+# tablet adds a walk-in without one (contract 8.7). OpenAPI says "optional" with `{}`.
+_OPTIONAL_SECURITY: dict[tuple[str, str], str] = {
+    ("post", "/api/v1/queues/{queue}/tickets"): "Bearer",
 }
 # Schemes whose credential can be valid and still not this operation's (403).
 _SCHEMES_WITH_FORBIDDEN = frozenset({"Bearer", "Ticket"})
@@ -105,6 +111,9 @@ def describe(document: dict[str, Any]) -> None:
         schemas.pop(unused, None)
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
+            optional = _OPTIONAL_SECURITY.get((method, path))
+            if optional is not None:
+                operation["security"] = [{}, {optional: []}]
             _errors(method, path, operation)
             _media_types(path, operation)
 
@@ -118,10 +127,11 @@ def _errors(method: str, path: str, operation: dict[str, Any]) -> None:
         statuses.add(422)
     if "requestBody" in operation:
         statuses.update((400, 413))  # not JSON at all; over the body limit
-    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    security = operation.get("security", [])
+    schemes = {name for requirement in security for name in requirement}
     if schemes:
         statuses.add(401)
-    if schemes & _SCHEMES_WITH_FORBIDDEN:
+    if schemes & _SCHEMES_WITH_FORBIDDEN and {} not in security:
         statuses.add(403)
     statuses.update(_EXTRA.get((method, path), ()))
     responses = operation.setdefault("responses", {})
