@@ -98,9 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        choices=("storage", "broker", "ble", "camera", "nfc", "clock"),
+        choices=("storage", "broker", "ble", "camera", "nfc", "gpio", "clock"),
         metavar="CHECK",
-        help="leave a check out (repeatable): storage, broker, ble, camera, nfc, clock",
+        help="leave a check out (repeatable): storage, broker, ble, camera, nfc, gpio, clock",
     )
 
     devices = sub.add_parser("devices", help="list paired tablets and screens")

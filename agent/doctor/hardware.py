@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from agent.config.model import (
     AgentConfig,
     BleBleakDevice,
+    FootfallGpioDevice,
     NfcDevice,
     QrCameraDevice,
     SimulatedBleDevice,
@@ -23,6 +25,7 @@ from agent.config.model import (
 from agent.doctor.report import Check, Outcome
 
 SYS_BLUETOOTH = Path("/sys/class/bluetooth")
+DEV = Path("/dev")
 CAMERA_FRAMES = 5  # read in a row: one frame can be a stale buffer from the driver
 CAMERA_TIMEOUT_S = 10.0
 DBUS_TIMEOUT_S = 5.0
@@ -203,3 +206,47 @@ def _nfc_reader(key: str, path: str) -> Check:
         return Check("nfc", Outcome.OK, f"{key}: reader at {path!r}: {frontend}")
     finally:
         frontend.close()
+
+
+def gpio_checks(config: AgentConfig, pin_factory: Any = None, dev: Path = DEV) -> list[Check]:
+    """Each break-beam pair's two pins open as the adapter opens them (gpiozero, pull-up);
+    ``pin_factory`` is gpiozero's (None: the one GPIOZERO_PIN_FACTORY names, as the agent)."""
+    results: list[Check] = []
+    for device in config.devices:
+        if isinstance(device, FootfallGpioDevice):
+            key = f"devices[{device.index}]"
+            pins = (device.outer_pin, device.inner_pin)
+            results.append(_beam_pins(key, pins, pin_factory, dev))
+    return results
+
+
+def _beam_pins(key: str, pins: tuple[str, str], pin_factory: Any, dev: Path) -> Check:
+    if pin_factory is None and not any(dev.glob("gpiochip*")):
+        return Check(
+            "gpio",
+            Outcome.FAIL,
+            f"{key}: no GPIO chip ({dev}/gpiochip* absent): this machine has no GPIO header",
+            'run on a Raspberry Pi, or count the door with an ESPHome node (adapter = "mqtt")',
+        )
+    opened: list[Any] = []
+    try:
+        from gpiozero import DigitalInputDevice
+
+        for pin in pins:  # one at a time: a second pin that fails must not leak the first
+            opened.append(DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory))  # noqa: PERF401
+        states = ", ".join(
+            f"{pin} {'broken' if d.value else 'clear'}" for pin, d in zip(pins, opened, strict=True)
+        )
+    except Exception as exc:  # noqa: BLE001 - gpiozero raises many kinds; each is this line
+        return Check(
+            "gpio",
+            Outcome.FAIL,
+            f"{key}: cannot open {pins[0]} and {pins[1]}: {type(exc).__name__}: {exc}",
+            "pin names as gpiozero spells them (GPIO17); GPIOZERO_PIN_FACTORY=lgpio and the "
+            "gpio extra installed (deploy/install.sh does both); the service user in the gpio "
+            "group",
+        )
+    finally:
+        for device in opened:
+            device.close()
+    return Check("gpio", Outcome.OK, f"{key}: beams open: {states}")

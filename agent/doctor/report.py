@@ -32,7 +32,7 @@ class Check:
 
 
 # The checks `--skip` may leave out (config is never skipped: every other check reads it).
-CHECK_NAMES = ("storage", "broker", "ble", "camera", "nfc", "clock")
+CHECK_NAMES = ("storage", "broker", "ble", "camera", "nfc", "gpio", "clock")
 
 
 async def run_doctor(
@@ -40,7 +40,7 @@ async def run_doctor(
 ) -> list[Check]:
     """Run every check for the config at ``path`` (the config first: nothing else can be
     judged without it) and return their results in order."""
-    from agent.doctor.hardware import ble_checks, camera_checks, nfc_checks
+    from agent.doctor.hardware import ble_checks, camera_checks, gpio_checks, nfc_checks
     from agent.doctor.system import broker_checks, clock_check, storage_check
 
     try:
@@ -74,6 +74,8 @@ async def run_doctor(
         results.extend(await camera_checks(config))
     if "nfc" not in skip:
         results.extend(await asyncio.to_thread(nfc_checks, config))
+    if "gpio" not in skip:
+        results.extend(await asyncio.to_thread(gpio_checks, config))
     if "clock" not in skip:
         results.append(await asyncio.to_thread(clock_check))
     return results

@@ -219,3 +219,32 @@ def test_the_clock_line_says_what_the_kernel_says(tmp_path: Path) -> None:
         pytest.skip("timedatectl answered; the kernel fallback is not used here")
     state = ctypes.CDLL(None).adjtimex(ctypes.create_string_buffer(512))
     assert (check.outcome is Outcome.FAIL) == (state == TIME_ERROR), check.line()
+
+
+def test_break_beam_pins_open_or_the_missing_chip_is_named(tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from agent.config.loader import load_config
+    from agent.doctor.hardware import gpio_checks
+
+    beams = (
+        '[[devices]]\nkind = "footfall"\nadapter = "gpio"\ndoor = "main"\n'
+        'outer_pin = "GPIO17"\ninner_pin = "GPIO27"\n'
+    )
+    config = load_config(config_file(tmp_path, beams))
+    no_chip = tmp_path / "dev"
+    no_chip.mkdir()
+    (check,) = gpio_checks(config, dev=no_chip)
+    assert check.outcome is Outcome.FAIL and "no GPIO chip" in check.detail
+    # gpiozero's own mock pins stand in for the header: both pins open as the adapter opens
+    # them (pull-up: a clear beam reads high) and are released again.
+    factory = MockFactory()
+    (check,) = gpio_checks(config, pin_factory=factory)
+    assert check.outcome is Outcome.OK, check.line()
+    assert check.detail == "devices[0]: beams open: GPIO17 clear, GPIO27 clear"
+    (again,) = gpio_checks(config, pin_factory=factory)  # released: they open a second time
+    assert again.outcome is Outcome.OK, again.line()
+    factory.reset()
+    bad = load_config(config_file(tmp_path, beams.replace("GPIO27", "GPIO99")))
+    (check,) = gpio_checks(bad, pin_factory=MockFactory())
+    assert check.outcome is Outcome.FAIL and "cannot open GPIO17 and GPIO99" in check.detail
