@@ -60,6 +60,7 @@ def configure_logging(level: str, log_format: LogFormat = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level))
-    if root.level <= logging.INFO:
-        for name in QUIET_LIBRARIES:
-            logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
+    # At INFO the libraries keep to warnings; asked for DEBUG, everyone speaks.
+    quiet = logging.WARNING if root.level == logging.INFO else logging.NOTSET
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)

@@ -27,3 +27,29 @@ def test_a_record_becomes_one_json_line_with_its_extra_fields() -> None:
     assert doc["exc"].startswith("Traceback") and "ValueError: invalid literal" in doc["exc"]
     assert len(line.splitlines()) == 1  # a traceback stays inside the one line
     assert "args" not in doc and "msg" not in doc and "exc_info" not in doc
+
+
+def test_libraries_routine_lines_are_quiet_and_the_agents_are_not() -> None:
+    # httpx logs "HTTP Request: POST ... 409 Conflict" at INFO for every answered request
+    # (the demo's counter calling an empty queue), uvicorn "Started server process" under
+    # uvicorn.error: neither is an operator's business; their warnings still are.
+    from agent.logs import QUIET_LIBRARIES, configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        configure_logging("INFO", "json")
+        for name in ("httpx", "uvicorn.error"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+            assert logging.getLogger(name).isEnabledFor(logging.WARNING), name
+        assert logging.getLogger("agent.sync.link").isEnabledFor(logging.INFO)
+        (handler,) = root.handlers
+        assert isinstance(handler.formatter, JsonFormatter)
+        configure_logging("DEBUG", "text")
+        assert logging.getLogger("httpx").isEnabledFor(logging.DEBUG)  # asked for: everything
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
