@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
@@ -29,10 +30,12 @@ PROBE_BYTES = 64 * 1024  # written and fsynced: a disk that takes this takes a c
 
 
 def storage_check(config: AgentConfig, min_free_mb: int) -> Check:
-    """The database's folder exists (or can be made), takes a synced write, and has room."""
+    """The database's folder takes a synced write and has room. The doctor changes nothing: a
+    folder that is not there yet is a warning (made at the agent's first start)."""
     folder = config.storage.path.parent
+    if not folder.is_dir():
+        return _not_made_yet(folder, min_free_mb)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".retail-edge-doctor-{os.getpid()}"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -64,6 +67,25 @@ def storage_check(config: AgentConfig, min_free_mb: int) -> Check:
             "chown it to the service user (retail-edge) or run doctor as that user",
         )
     return Check("storage", Outcome.OK, f"{folder}: writable, {free_mb} MiB free")
+
+
+def _not_made_yet(folder: Path, min_free_mb: int) -> Check:
+    existing = next(parent for parent in folder.parents if parent.is_dir())
+    free_mb = shutil.disk_usage(existing).free // (1024 * 1024)
+    if free_mb < min_free_mb:
+        return Check(
+            "storage",
+            Outcome.FAIL,
+            f"{folder}: not there yet, and only {free_mb} MiB free on {existing}",
+            "free space on that file system or point [storage] path at a bigger one",
+        )
+    return Check(
+        "storage",
+        Outcome.WARN,
+        f"{folder}: not there yet ({free_mb} MiB free on {existing})",
+        "the unit's StateDirectory= makes /var/lib/retail-edge at start; anywhere else, "
+        "create it writable for the service user",
+    )
 
 
 def _why_unwritable(exc: OSError) -> str:

@@ -19,6 +19,8 @@ from tests.secure_broker import USERNAME, SecureBroker, start_secure_broker
 
 
 def config_file(directory: Path, body: str, data: Path | None = None) -> Path:
+    if data is None:
+        (directory / "data").mkdir(exist_ok=True)
     path = directory / "agent.toml"
     path.write_text(
         '[store]\nid = "doc-01"\nname = "Doctor"\n'
@@ -124,6 +126,11 @@ async def test_a_read_only_or_full_data_directory_fails(tmp_path: Path, small_mo
     writable = config_file(tmp_path, "")
     check = by_name(await run_doctor(writable, skip=("broker", "clock")), "storage")
     assert check.outcome is Outcome.OK and "writable" in check.detail
+    # Not made yet (before the first start): a warning, and the doctor does not make it.
+    later = config_file(tmp_path, "", data=tmp_path / "not" / "yet")
+    check = by_name(await run_doctor(later, skip=("broker", "clock")), "storage")
+    assert check.outcome is Outcome.WARN and "not there yet" in check.detail
+    assert not (tmp_path / "not").exists()
 
 
 def _video(path: Path) -> Path:
