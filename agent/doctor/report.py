@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,18 +64,25 @@ async def run_doctor(
             f"{len(config.devices)} devices",
         )
     ]
-    if "storage" not in skip:
-        results.append(await asyncio.to_thread(storage_check, config, min_free_mb))
-    if "broker" not in skip:
-        results.extend(await broker_checks(config))
-    if "ble" not in skip:
-        results.extend(await ble_checks(config))
-    if "camera" not in skip:
-        results.extend(await camera_checks(config))
-    if "nfc" not in skip:
-        results.extend(await asyncio.to_thread(nfc_checks, config))
-    if "gpio" not in skip:
-        results.extend(await asyncio.to_thread(gpio_checks, config))
-    if "clock" not in skip:
-        results.append(await asyncio.to_thread(clock_check))
+    steps: list[tuple[str, Callable[[], Awaitable[list[Check]]]]] = [
+        ("storage", lambda: _one(asyncio.to_thread(storage_check, config, min_free_mb))),
+        ("broker", lambda: broker_checks(config)),
+        ("ble", lambda: ble_checks(config)),
+        ("camera", lambda: camera_checks(config)),
+        ("nfc", lambda: asyncio.to_thread(nfc_checks, config)),
+        ("gpio", lambda: asyncio.to_thread(gpio_checks, config)),
+        ("clock", lambda: _one(asyncio.to_thread(clock_check))),
+    ]
+    for name, step in steps:
+        if name in skip:
+            continue
+        try:
+            results.extend(await step())
+        except Exception as exc:  # noqa: BLE001 - a check that breaks is a line, not a crash
+            why = f"the check itself failed: {type(exc).__name__}: {exc}"
+            results.append(Check(name, Outcome.FAIL, why, "a bug in the doctor: report this line"))
     return results
+
+
+async def _one(check: Awaitable[Check]) -> list[Check]:
+    return [await check]
