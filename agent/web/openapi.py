@@ -77,6 +77,8 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/tickets/{ticket_id}/no-show"): (409,),
     ("post", "/api/v1/tickets/{ticket_id}/recall"): (409,),
     ("get", "/api/v1/footfall/hours"): (400, 404),  # a bad day; no footfall on this agent
+    # main's ticket printer (branch 'counter'): an ended ticket; no printer set up.
+    ("post", "/api/v1/tickets/{ticket_id}/print"): (409,),
 }
 # Operations a credential is optional on: anyone may join with a window token; a paired
 # tablet adds a walk-in without one (contract 8.7). OpenAPI says "optional" with `{}`.
