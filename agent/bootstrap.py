@@ -47,6 +47,7 @@ from agent.services.customers import CustomerService
 from agent.services.directory import CustomerDirectory
 from agent.services.footfall import FootfallService
 from agent.services.health import HealthMonitor
+from agent.services.home_assistant import DiscoveryTopics, HomeAssistantBridge
 from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
 from agent.services.printing import TicketPrinting
@@ -114,6 +115,7 @@ class Components:
     printing: TicketPrinting
     reports: ReportService
     extras: dict[str, object] = field(default_factory=dict)
+    home_assistant: HomeAssistantBridge | None = None
 
 
 def build(
@@ -293,6 +295,29 @@ def build(
             max_days=config.storage.ticket_retention_days,
         ),
         extras=wiring.simulators,
+        home_assistant=_home_assistant(config, topics, link, queues, hub, clock),
+    )
+
+
+def _home_assistant(
+    config: AgentConfig,
+    topics: Topics,
+    link: MqttLink | None,
+    queues: QueueService,
+    hub: Hub,
+    clock: Clock,
+) -> HomeAssistantBridge | None:
+    """Opt-in: discovery configs and queue states, retained through the MQTT link."""
+    if not config.home_assistant.discovery or link is None:
+        return None
+    return HomeAssistantBridge(
+        config,
+        DiscoveryTopics(topics.status, topics.occupancy, topics.queue_state),
+        queues.summary,
+        hub,
+        clock,
+        link.set_retained,
+        version=__version__,
     )
 
 

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from agent import __version__
 from agent.errors import ConfigError, UserFacingError
+from agent.logs import configure_logging
 
 _LOGGER = logging.getLogger("agent")
 
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="DEBUG, INFO, WARNING or ERROR",
     )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="text (default) or json: one JSON object per line, for central log shipping",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
@@ -52,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--http-port", type=int, default=8080, metavar="N")
     demo.add_argument("--mqtt-url", default=None, metavar="URL")
     demo.add_argument("--data-dir", type=Path, default=None, metavar="DIR")
+    demo.add_argument(
+        "--lan",
+        action="store_true",
+        help="listen on every interface, so phones on this machine's network can join",
+    )
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", type=Path, metavar="FILE")
@@ -79,6 +91,19 @@ def _parser() -> argparse.ArgumentParser:
         "or manager (a staff tablet that also opens the manager view, /manager)",
     )
 
+    doctor = sub.add_parser(
+        "doctor", help="check what a store device needs before it goes live, one line each"
+    )
+    doctor.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
+    doctor.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=("storage", "broker", "ble", "camera", "nfc", "gpio", "clock"),
+        metavar="CHECK",
+        help="leave a check out (repeatable): storage, broker, ble, camera, nfc, gpio, clock",
+    )
+
     devices = sub.add_parser("devices", help="list paired tablets and screens")
     devices.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
 
@@ -91,11 +116,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format)
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -124,6 +145,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args.config)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "doctor":
+        return _doctor(args.config, args.skip)
     return _tool(args)
 
 
@@ -176,6 +199,17 @@ def _check_config(path: Path) -> int:
     return 0
 
 
+def _doctor(path: Path, skip: list[str]) -> int:
+    from agent.doctor import Outcome, run_doctor
+
+    results = asyncio.run(run_doctor(path, skip=skip))
+    for check in results:
+        print(check.line(), flush=True)
+    failed = sum(check.outcome is Outcome.FAIL for check in results)
+    print(f"{failed} of {len(results)} checks failed" if failed else "all checks passed")
+    return EXIT_BAD_INPUT if failed else 0
+
+
 def _run(path: Path) -> int:
     from agent.bootstrap import build_daemon
     from agent.config.loader import load_config
@@ -191,7 +225,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     if not 0 <= args.http_port <= 65535:
         raise UserFacingError(f"--http-port must be 0-65535, got {args.http_port}")
-    asyncio.run(run_demo(DemoOptions(args.http_port, args.mqtt_url, args.data_dir)))
+    asyncio.run(run_demo(DemoOptions(args.http_port, args.mqtt_url, args.data_dir, args.lan)))
     return 0
 
 

@@ -48,6 +48,9 @@ class AgentDaemon:
             _LOGGER.warning("no [mqtt] section: sync is disabled, events stay in the outbox")
         self._tasks.append(asyncio.create_task(self.c.push.run(self._stop), name="push"))
         self._tasks.append(asyncio.create_task(self.c.printing.run(self._stop), name="printer"))
+        if self.c.home_assistant is not None:
+            bridge = self.c.home_assistant.run(self._stop)
+            self._tasks.append(asyncio.create_task(bridge, name="home-assistant"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._tasks.append(asyncio.create_task(self._queue_timer(), name="queue-timer"))
         self._tasks.append(asyncio.create_task(self.c.footfall.run(self._stop), name="footfall"))

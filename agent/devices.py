@@ -78,12 +78,12 @@ def device_source(
                 recognition.sighting,
                 wiring.watchdog_s,
             )
-        case BleMqttProxyDevice(url=url, topic=topic):
+        case BleMqttProxyDevice(url=url, topic=topic, credentials=credentials):
             from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
 
             spec = SourceSpec(
                 f"ble:mqtt-proxy:{topic}",
-                lambda: MqttProxyScanner(url, topic, clock, on_dropped),
+                lambda: MqttProxyScanner(url, topic, clock, on_dropped, credentials=credentials),
                 recognition.sighting,
                 wiring.watchdog_s,
             )
@@ -123,12 +123,16 @@ def device_source(
             spec = SourceSpec(
                 "qr:simulated", lambda: QrCamera(lambda: camera, clock, max_fps=5), recognition.scan
             )
-        case FootfallMqttDevice(door=door, url=url, in_topic=in_topic, out_topic=out_topic):
+        case FootfallMqttDevice(
+            door=door, url=url, in_topic=in_topic, out_topic=out_topic, credentials=credentials
+        ):
             from agent.adapters.footfall_mqtt import MqttDoorCounter
 
             spec = SourceSpec(
                 f"footfall-mqtt:{door}",
-                lambda: MqttDoorCounter(url, door, in_topic, out_topic, clock, on_dropped),
+                lambda: MqttDoorCounter(
+                    url, door, in_topic, out_topic, clock, on_dropped, credentials
+                ),
                 count_footfall,
             )
         case FootfallGpioDevice(door=door, outer_pin=outer, inner_pin=inner):

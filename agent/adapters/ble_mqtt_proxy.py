@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from agent.adapters.mqtt_client import DeviceSubscription
+from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 from agent.core.bttomqtt import MalformedAdvertisement, parse_bttomqtt
 from agent.core.eddystone import parse_eid_frame
 from agent.core.ports import Clock
@@ -29,10 +30,13 @@ class MqttProxyScanner:
         clock: Clock,
         on_dropped: Callable[[str], None],
         *,
+        credentials: BrokerCredentials = NO_CREDENTIALS,
         client_id: str | None = None,
     ) -> None:
         # QoS 0: an advertisement is stale in a second; redelivering it later is useless.
-        self._broker = DeviceSubscription(url, {topic: 0}, client_id=client_id)
+        self._broker = DeviceSubscription(
+            url, {topic: 0}, credentials=credentials, client_id=client_id
+        )
         self._clock = clock
         self._on_dropped = on_dropped
         self.name = f"mqtt-proxy:{topic}"

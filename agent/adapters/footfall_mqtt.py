@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from agent.adapters.mqtt_client import DeviceSubscription
+from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 from agent.core.ports import Clock
 from agent.core.readings import FootfallCount
 
@@ -36,11 +37,14 @@ class MqttDoorCounter:
         out_topic: str,
         clock: Clock,
         on_dropped: Callable[[str], None],
+        credentials: BrokerCredentials = NO_CREDENTIALS,
     ) -> None:
         self.door = door
         self._topics = {in_topic: "in", out_topic: "out"}
         # QoS 1: a count is cumulative, but the last one before a disconnect must not be lost.
-        self._broker = DeviceSubscription(url, dict.fromkeys(self._topics, 1))
+        self._broker = DeviceSubscription(
+            url, dict.fromkeys(self._topics, 1), credentials=credentials
+        )
         self._clock = clock
         self._on_dropped = on_dropped
         self.name = f"footfall-mqtt:{door}"

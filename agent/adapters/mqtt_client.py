@@ -2,14 +2,18 @@
 
 Both listen on the in-store broker named by a `[[devices]]` entry's `url` (contract §2), so
 they share one way of turning that URL into a client: port from the scheme, TLS for
-`mqtts://`, a bounded connect, and TCP_NODELAY (an advertisement or a door count is a small
-packet that should not wait for Nagle's algorithm). Reconnection is not here: the sources
+`mqtts://` (verified against the entry's `ca_file` or the system's CAs, with its client
+certificate if it has one), its username and password file, a bounded connect, and
+TCP_NODELAY (an advertisement or a door count is a small packet that should not wait for
+Nagle's algorithm). Reconnection is not here: the sources
 supervisor (agent.services.sources) re-enters the adapter after a failure.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
@@ -17,22 +21,49 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from agent.aio import TCP_NODELAY
+from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 
 CONNECT_TIMEOUT_S = 10.0
 
 
-def device_broker_client(url: str, *, client_id: str | None = None) -> aiomqtt.Client:
+def device_broker_client(
+    url: str,
+    credentials: BrokerCredentials = NO_CREDENTIALS,
+    *,
+    client_id: str | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> aiomqtt.Client:
     """A client (not yet connected) for the broker at ``url`` (mqtt:// or mqtts://)."""
     parts = urlsplit(url)
     tls = parts.scheme == "mqtts"
+    password = None
+    if credentials.password_file is not None:
+        password = read_secret(credentials.password_file)
     return aiomqtt.Client(
         parts.hostname or "127.0.0.1",
         parts.port or (8883 if tls else 1883),
         identifier=client_id,
-        tls_params=aiomqtt.TLSParameters() if tls else None,
-        timeout=CONNECT_TIMEOUT_S,
+        username=credentials.username,
+        password=password,
+        tls_context=tls_context(credentials) if tls else None,
+        timeout=timeout_s,
         socket_options=TCP_NODELAY,
     )
+
+
+def read_secret(path: Path) -> str:
+    # Read at each connection so a rotated password file takes effect; never logged.
+    return path.read_text(encoding="utf-8").strip()
+
+
+def tls_context(credentials: BrokerCredentials) -> ssl.SSLContext:
+    """Verify the broker against ``ca_file`` (else the system's CAs); present the client
+    certificate when there is one."""
+    cafile = str(credentials.ca_file) if credentials.ca_file else None
+    context = ssl.create_default_context(cafile=cafile)
+    if credentials.client_cert and credentials.client_key:
+        context.load_cert_chain(str(credentials.client_cert), str(credentials.client_key))
+    return context
 
 
 class DeviceSubscription:
@@ -40,16 +71,22 @@ class DeviceSubscription:
     (topic filter -> QoS) while entered; ``messages()`` yields what arrives."""
 
     def __init__(
-        self, url: str, topics: Mapping[str, int], *, client_id: str | None = None
+        self,
+        url: str,
+        topics: Mapping[str, int],
+        *,
+        credentials: BrokerCredentials = NO_CREDENTIALS,
+        client_id: str | None = None,
     ) -> None:
         self._url = url
+        self._credentials = credentials
         self._topics = dict(topics)
         self._client_id = client_id
         self._client: aiomqtt.Client | None = None
 
     async def __aenter__(self) -> Self:
         # A fresh client per entry: the supervisor re-enters after a broken connection.
-        client = device_broker_client(self._url, client_id=self._client_id)
+        client = device_broker_client(self._url, self._credentials, client_id=self._client_id)
         await client.__aenter__()
         try:
             for topic, qos in self._topics.items():

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 from agent.config.model import (
     DEFAULT_PROXY_TOPIC,
+    NO_CREDENTIALS,
     BleBleakDevice,
     BleMqttProxyDevice,
+    BrokerCredentials,
     DeviceConfig,
     FootfallGpioDevice,
     FootfallMqttDevice,
@@ -25,13 +27,19 @@ from agent.config.model import (
 )
 from agent.config.reader import Table
 
+# Extension: an adapter that reads a broker logs in like the main link (`[mqtt]`'s keys).
+CREDENTIAL_KEYS = ("username", "password_file", "ca_file", "client_cert", "client_key")
 # kind -> adapter -> the keys that adapter accepts besides kind/adapter.
 DEVICE_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ble": {"bleak": (), "simulated": (), "mqtt-proxy": ("url", "topic", "firmware")},
+    "ble": {
+        "bleak": (),
+        "simulated": (),
+        "mqtt-proxy": ("url", "topic", "firmware", *CREDENTIAL_KEYS),
+    },
     "qr-camera": {"opencv": ("source", "decoder"), "simulated": ()},
     "nfc": {"nfcpy": ("path", "firmware"), "simulated": ()},
     "footfall": {
-        "mqtt": ("door", "url", "in_topic", "out_topic", "firmware"),
+        "mqtt": ("door", "url", "in_topic", "out_topic", "firmware", *CREDENTIAL_KEYS),
         "gpio": ("door", "outer_pin", "inner_pin"),
         "simulated": ("door",),
     },
@@ -46,7 +54,14 @@ DEVICE_FIELDS = (
 FIRMWARE_KEY = "firmware"
 
 
-def parse_devices(root: Table, base: Path, default_url: str | None) -> tuple[DeviceConfig, ...]:
+def parse_devices(
+    root: Table,
+    base: Path,
+    default_url: str | None,
+    default_credentials: BrokerCredentials = NO_CREDENTIALS,
+) -> tuple[DeviceConfig, ...]:
+    """``default_credentials`` are `[mqtt]`'s: an entry without a `url` reads the main broker,
+    so it logs in as the main link does unless it names credentials of its own."""
     raw = root.raw("devices")
     if raw is None:
         return ()
@@ -67,23 +82,51 @@ def parse_devices(root: Table, base: Path, default_url: str | None) -> tuple[Dev
         adapter = t.choice("adapter", tuple(adapters))
         allowed = adapters.get(adapter, ())
         values: dict[str, str | None] = {}
-        for key in (*DEVICE_FIELDS, FIRMWARE_KEY):
+        for key in (*DEVICE_FIELDS, FIRMWARE_KEY, *CREDENTIAL_KEYS):
             if t.has(key) and key not in allowed:
                 t.bad(key, f"not used by kind={kind!r} adapter={adapter!r}")
                 t.raw(key)
-            elif key in allowed and key != FIRMWARE_KEY:
+            elif key in DEVICE_FIELDS and key in allowed:
                 values[key] = t.optional_string(key)
         firmware = None
         if FIRMWARE_KEY in allowed:
             firmware = t.file_path(FIRMWARE_KEY, base, must_exist=True)
+        credentials = NO_CREDENTIALS
+        if "username" in allowed:
+            credentials = _credentials(t, base, default_credentials if not t.has("url") else None)
         _device_defaults(t, kind, adapter, values, default_url)
         t.finish()
-        devices.append(_device(kind, adapter, index, values, firmware))
+        devices.append(_device(kind, adapter, index, values, firmware, credentials))
     return tuple(devices)
 
 
+def _credentials(t: Table, base: Path, inherited: BrokerCredentials | None) -> BrokerCredentials:
+    """The entry's own broker login; with none of its keys and no `url`, `[mqtt]`'s."""
+    if inherited is not None and not any(t.has(key) for key in CREDENTIAL_KEYS):
+        return inherited
+    credentials = BrokerCredentials(
+        username=t.optional_string("username"),
+        password_file=t.file_path("password_file", base, must_exist=True, secret=True),
+        ca_file=t.file_path("ca_file", base, must_exist=True),
+        client_cert=t.file_path("client_cert", base, must_exist=True),
+        client_key=t.file_path("client_key", base, must_exist=True, secret=True),
+    )
+    if (credentials.client_cert is None) != (credentials.client_key is None):
+        t.bad("client_cert", "client_cert and client_key go together")
+    url = t.raw("url") if t.has("url") else None
+    tls_keys = credentials.ca_file or credentials.client_cert
+    if tls_keys and isinstance(url, str) and urlsplit(url).scheme != "mqtts":
+        t.bad("url", "ca_file/client_cert need an mqtts:// URL")
+    return credentials
+
+
 def _device(
-    kind: str, adapter: str, index: int, values: dict[str, str | None], firmware: Path | None
+    kind: str,
+    adapter: str,
+    index: int,
+    values: dict[str, str | None],
+    firmware: Path | None,
+    credentials: BrokerCredentials,
 ) -> DeviceConfig:
     """The entry as the class of its kind and adapter (both already checked against
     DEVICE_KEYS). A required key that is missing is a problem already reported; it reads as ""
@@ -98,7 +141,11 @@ def _device(
             device = BleBleakDevice(index=index)
         case "ble", "mqtt-proxy":
             device = BleMqttProxyDevice(
-                index=index, url=value("url"), topic=value("topic"), firmware=firmware
+                index=index,
+                url=value("url"),
+                topic=value("topic"),
+                firmware=firmware,
+                credentials=credentials,
             )
         case "ble", "simulated":
             device = SimulatedBleDevice(index=index)
@@ -118,6 +165,7 @@ def _device(
                 in_topic=value("in_topic"),
                 out_topic=value("out_topic"),
                 firmware=firmware,
+                credentials=credentials,
             )
         case "footfall", "gpio":
             device = FootfallGpioDevice(

@@ -18,8 +18,11 @@ from urllib.parse import urlsplit
 
 from agent.config.devices import DEVICE_KEYS, parse_devices
 from agent.config.firmware import firmware_of, validate_firmware
+from agent.config.home_assistant import parse_home_assistant
 from agent.config.model import (
+    NO_CREDENTIALS,
     AgentConfig,
+    BrokerCredentials,
     HttpConfig,
     MqttConfig,
     OccupancyConfig,
@@ -74,7 +77,13 @@ def parse_config(
         occupancy=_occupancy(root),
         push=parse_push(root),
         printer=parse_printer(root),
-        devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
+        home_assistant=parse_home_assistant(root, has_mqtt=mqtt is not None),
+        devices=parse_devices(
+            root,
+            base,
+            default_url=mqtt.url if mqtt else None,
+            default_credentials=_link_credentials(mqtt),
+        ),
     )
     root.finish()
     for device in config.devices:
@@ -216,6 +225,18 @@ def _mqtt(root: Table, base: Path, store_id: str) -> MqttConfig | None:
     )
     t.finish()
     return config
+
+
+def _link_credentials(mqtt: MqttConfig | None) -> BrokerCredentials:
+    if mqtt is None:
+        return NO_CREDENTIALS
+    return BrokerCredentials(
+        username=mqtt.username,
+        password_file=mqtt.password_file,
+        ca_file=mqtt.ca_file,
+        client_cert=mqtt.client_cert,
+        client_key=mqtt.client_key,
+    )
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

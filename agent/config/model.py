@@ -120,6 +120,15 @@ class PushConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeAssistantConfig:
+    """`[home_assistant]` (extension, opt-in): MQTT discovery configs for Home Assistant and a
+    retained state topic per queue, on the `[mqtt]` broker (agent.services.home_assistant)."""
+
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"  # Home Assistant's own default
+
+
+@dataclass(frozen=True, slots=True)
 class OpeningHours:
     """Per weekday (0 = Monday) the open interval in minutes since local midnight, or None
     when closed that day. An absent [opening_hours] table means always open."""
@@ -181,6 +190,21 @@ class BleBleakDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerCredentials:
+    """How a device adapter logs in to its (in-store) broker: the same keys as `[mqtt]`.
+    TLS itself follows the entry's URL (mqtts://); these only say whom to trust and who we are."""
+
+    username: str | None = None
+    password_file: Path | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = field(default=None, repr=False)
+
+
+NO_CREDENTIALS = BrokerCredentials()  # anonymous; TLS (mqtts://) against the system's CAs
+
+
+@dataclass(frozen=True, slots=True)
 class BleMqttProxyDevice:
     """ESP32 door scanners publishing BTtoMQTT JSON on an (in-store) broker."""
 
@@ -190,6 +214,7 @@ class BleMqttProxyDevice:
     url: str
     topic: str
     firmware: Path | None = None  # the scanners' config in firmware_configs/, checked at load
+    credentials: BrokerCredentials = NO_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +272,7 @@ class FootfallMqttDevice:
     in_topic: str
     out_topic: str
     firmware: Path | None = None
+    credentials: BrokerCredentials = NO_CREDENTIALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,3 +322,4 @@ class AgentConfig:
     push: PushConfig = PushConfig()
     printer: PrinterConfig | None = None  # `[printer]` (agent/config/printer.py)
     devices: tuple[DeviceConfig, ...] = ()
+    home_assistant: HomeAssistantConfig = HomeAssistantConfig()

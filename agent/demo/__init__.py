@@ -9,6 +9,7 @@ import hashlib
 import logging
 import random
 import signal
+import socket
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -49,16 +50,27 @@ class DemoOptions:
     http_port: int = 8080
     mqtt_url: str | None = None
     data_dir: Path | None = None
+    lan: bool = False  # listen on every interface; the QR codes then carry the LAN address
 
 
 def demo_config(
-    data_dir: Path, http_port: int, mqtt_url: str | None, printer_url: str | None = None
+    data_dir: Path,
+    http_port: int,
+    mqtt_url: str | None,
+    printer_url: str | None = None,
+    *,
+    lan: bool = False,
+    lan_address: str | None = None,
 ) -> AgentConfig:
+    """With ``lan`` the agent listens on every interface and its public URL (in the QR codes)
+    is ``lan_address``, so a phone that scans one reaches this machine."""
     template = resources.files("agent.demo").joinpath("defaults.toml").read_text("utf-8")
+    host = (lan_address if lan else None) or "127.0.0.1"
     text = (
         template.replace("{data_dir}", data_dir.as_posix())
         .replace("{http_port}", str(http_port))
-        .replace("{public_url}", f"http://127.0.0.1:{http_port}")
+        .replace("{bind}", "0.0.0.0" if lan else "127.0.0.1")  # noqa: S104 - asked for
+        .replace("{public_url}", f"http://{host}:{http_port}")
         .replace("{mqtt_url}", mqtt_url or "mqtt://127.0.0.1")
         .replace("{pass_public_key}", DEMO_PASS_PUBLIC_KEY)
     )
@@ -85,24 +97,26 @@ async def run_demo(options: DemoOptions) -> None:
         except MosquittoUnavailable as exc:
             print(f"No MQTT broker ({exc}): running with sync disabled.")
     try:
-        await _run(data_dir, options.http_port, mqtt_url)
+        await _run(data_dir, options.http_port, mqtt_url, lan=options.lan)
     finally:
         if broker is not None:
             broker.close()
 
 
-async def _run(data_dir: Path, http_port: int, mqtt_url: str | None) -> None:
+async def _run(data_dir: Path, http_port: int, mqtt_url: str | None, *, lan: bool) -> None:
     # Walk-ins added on the tablet print on a simulated network printer, whose paper is
     # written to text files (docs/counter.md).
     async with SimulatedPrinter(paper_dir=data_dir / "paper") as printer:
-        await _run_with_printer(data_dir, http_port, mqtt_url, printer.url)
+        await _run_with_printer(data_dir, http_port, mqtt_url, printer.url, lan=lan)
 
 
 async def _run_with_printer(
-    data_dir: Path, http_port: int, mqtt_url: str | None, printer_url: str
+    data_dir: Path, http_port: int, mqtt_url: str | None, printer_url: str, *, lan: bool
 ) -> None:
     # The port must be known before the config is made: public_url (in the QR codes) has it.
-    config = demo_config(data_dir, http_port or free_port(), mqtt_url, printer_url)
+    port = http_port or free_port()
+    address = lan_address()
+    config = demo_config(data_dir, port, mqtt_url, printer_url, lan=lan, lan_address=address)
     components = build(config)
     daemon = assemble(components)
     stop = asyncio.Event()
@@ -129,6 +143,7 @@ async def _run_with_printer(
     print(f"Printed sticker:  {tools.join_url(config, 'pickup', _sticker(components))}")
     print(f"Health, metrics:  {base}/healthz  {base}/metrics")
     print(f"Data directory:   {data_dir}")
+    print(_phones_line(address, port, lan=lan))
     print("Press Ctrl+C to stop.", flush=True)
     staff_token = (
         await components.staff.pair(
@@ -172,6 +187,38 @@ async def _run_with_printer(
             task.cancel()
         await asyncio.gather(publishing, sims, return_exceptions=True)
         await daemon.stop()
+
+
+def lan_address() -> str | None:
+    """This machine's address on the network its default route leads to (the one a phone on
+    the same Wi-Fi reaches), or None without a route. Connecting a UDP socket only picks the
+    route and source address; no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never answered, never needed
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def _phones_line(address: str | None, port: int, *, lan: bool) -> str:
+    if address is None:
+        return (
+            "Phones:           no network route found; phones can reach this machine only "
+            "once it has one"
+        )
+    url = f"http://{address}:{port}"
+    if lan:
+        return (
+            f"Phones:           {url}/ is this machine on your network: a phone on the same "
+            f"Wi-Fi scans the window QR code or opens the URLs above (allow TCP port {port} in "
+            "the firewall)"
+        )
+    return (
+        f"Phones:           listening on 127.0.0.1 only; run `retail-edge demo --lan` and a "
+        f"phone on the same Wi-Fi reaches it at {url}"
+    )
 
 
 def _window_token(components: Components, queue: str) -> str:

@@ -22,6 +22,10 @@ class Topics:
     def occupancy(self) -> str:
         return f"{self.prefix}/stores/{self.store}/occupancy"
 
+    def queue_state(self, queue: str) -> str:
+        """Extension: a queue's retained state, for Home Assistant (docs/home-assistant.md)."""
+        return f"{self.prefix}/stores/{self.store}/queues/{queue}/state"
+
     @property
     def checkins(self) -> str:
         return f"{self.prefix}/stores/{self.store}/checkins"

@@ -11,6 +11,7 @@ from agent import __version__
 from agent.metrics import Metrics
 from agent.web.body_limit import MAX_BODY_BYTES, BodyLimit
 from agent.web.errors import install_error_handlers
+from agent.web.openapi import install_truthful_openapi
 
 RequestHandler = Callable[[Request], Awaitable[Response]]
 
@@ -57,4 +58,5 @@ def create_app(routers: list[APIRouter], metrics: Metrics) -> FastAPI:
 
     for router in routers:
         app.include_router(router)
+    install_truthful_openapi(app)
     return app

@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Protocol
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.params import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.http import HTTPBase
+from starlette.requests import HTTPConnection
 
 from agent.core.queue import Ticket
 from agent.services.queue import QueueService
@@ -75,19 +79,57 @@ def _is_trusted(host: str, trusted_proxies: Networks) -> bool:
     return any(address in network for network in trusted_proxies)
 
 
-def _credential(request: Request, scheme: str) -> str | None:
-    header = request.headers.get("authorization", "")
-    given, _, value = header.partition(" ")
-    if given.lower() == scheme.lower() and value.strip():
-        return value.strip()
-    return None
+class TicketSecret(HTTPBase):
+    """`Authorization: Ticket <secret>` (contract §3): the secret a join answered with. Like
+    HTTPBearer, but for the scheme name `Ticket`; None for anything else."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        given = await super().__call__(request)
+        return given if given is not None and given.scheme.lower() == "ticket" else None
+
+
+# The security schemes /openapi.json declares. They only read the header (auto_error off):
+# the functions below decide, so every refusal has the contract's error envelope.
+BEARER = HTTPBearer(
+    scheme_name="Bearer",
+    description="A paired staff tablet's token from POST /api/v1/pair "
+    "(`Authorization: Bearer <token>`); the staff stream also accepts the cookie pairing set. "
+    "A display's token is refused (403).",
+    auto_error=False,
+)
+DISPLAY = HTTPBearer(
+    scheme_name="Display",
+    description="A paired display's or tablet's token (`Authorization: Bearer <token>`), or "
+    "the cookie pairing on a display page or a tablet set (contract 8.1).",
+    auto_error=False,
+)
+TICKET = TicketSecret(
+    scheme="Ticket",
+    scheme_name="Ticket",
+    description="A ticket's secret from its join (`Authorization: Ticket <secret>`), or the "
+    "`rt_<ticket id>` cookie the join set.",
+    auto_error=False,
+)
+# Route dependencies that put the scheme on an operation in /openapi.json, e.g.
+# `APIRouter(dependencies=STAFF_AUTH)` or `@router.get(..., dependencies=TICKET_AUTH)`.
+STAFF_AUTH: list[Depends] = [Security(BEARER)]
+TICKET_AUTH: list[Depends] = [Security(TICKET)]
+DISPLAY_AUTH: list[Depends] = [Security(DISPLAY)]
+
+
+async def _credential(request: Request, scheme: HTTPBase) -> str | None:
+    given = await scheme(request)
+    if given is None or not given.credentials.strip():
+        return None
+    return given.credentials.strip()
 
 
 async def ticket_for(request: Request, queues: QueueService, ticket_id: str) -> Ticket:
     """The ticket, if the caller holds its secret (header, or the cookie the join set)."""
     if len(ticket_id) > 64:
         raise ApiError(404, "not_found", "No such ticket.")
-    secret = _credential(request, "Ticket") or request.cookies.get(TICKET_COOKIE_PREFIX + ticket_id)
+    header = await _credential(request, TICKET)
+    secret = header or request.cookies.get(TICKET_COOKIE_PREFIX + ticket_id)
     if not secret:
         raise ApiError(401, "unauthorized", "This ticket's secret is needed to see it.")
     ticket = await queues.ticket(ticket_id)
@@ -102,7 +144,7 @@ async def staff_device(
 ) -> PairedDevice:
     """A paired, unrevoked tablet. State-changing calls need the Bearer header (a cookie
     alone is refused, so another site cannot make a tablet's browser act: CSRF)."""
-    token = _credential(request, "Bearer")
+    token = await _credential(request, BEARER)
     if token is None and allow_cookie:
         token = request.cookies.get(STAFF_COOKIE)
     if not token:
@@ -131,7 +173,7 @@ async def display_device(request: Request, ctx: WebContext) -> PairedDevice | No
     display page or a tablet set), for the display pages; None for anyone else. Those pages
     only read, so a cookie is enough."""
     candidates = (
-        _credential(request, "Bearer"),
+        await _credential(request, DISPLAY),
         request.cookies.get(DISPLAY_COOKIE),
         request.cookies.get(STAFF_COOKIE),
     )

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from agent.services.hub import queue_topic
 from agent.services.queue.views import BoardQueue, BoardView
-from agent.web.auth import PairedDevice, display_device
+from agent.web.auth import DISPLAY_AUTH, PairedDevice, display_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404
 from agent.web.errors import ApiError
@@ -54,12 +54,12 @@ def board_router(ctx: WebContext) -> APIRouter:
             return pairing_page(ctx, f"{title_fr} / {title_en}", "board")
         return _page(ctx, request, await ctx.queues.board())
 
-    @router.get("/api/v1/board")
+    @router.get("/api/v1/board", dependencies=DISPLAY_AUTH)
     async def board(request: Request) -> BoardOut:
         await _display_or_401(ctx, request)
         return BoardOut.model_validate(await ctx.queues.board())
 
-    @router.get("/api/v1/board/stream")
+    @router.get("/api/v1/board/stream", dependencies=DISPLAY_AUTH)
     async def stream(request: Request) -> Response:
         """Extension: a `board` frame (the body of /api/v1/board) at once and after every
         change; it ends when the display is revoked (contract 8.2)."""

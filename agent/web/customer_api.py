@@ -17,6 +17,7 @@ from agent.web.auth import (
     DISPLAY_COOKIE,
     STAFF_COOKIE,
     TABLET_ROLES,
+    TICKET_AUTH,
     TICKET_COOKIE_PREFIX,
     client_address,
     staff_device,
@@ -169,11 +170,11 @@ def customer_router(ctx: WebContext) -> APIRouter:
         )
         return TicketCreated(ticket=TicketOut.model_validate(queues.view(ticket)), secret=secret)
 
-    @router.get("/api/v1/tickets/{ticket_id}")
+    @router.get("/api/v1/tickets/{ticket_id}", dependencies=TICKET_AUTH)
     async def read(ticket_id: str, request: Request) -> TicketOut:
         return TicketOut.model_validate(queues.view(await ticket_for(request, queues, ticket_id)))
 
-    @router.delete("/api/v1/tickets/{ticket_id}")
+    @router.delete("/api/v1/tickets/{ticket_id}", dependencies=TICKET_AUTH)
     async def leave(ticket_id: str, request: Request) -> TicketOut:
         ticket = await ticket_for(request, queues, ticket_id)
         try:
@@ -181,7 +182,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
         except QueueRuleError as exc:
             raise rule_error(exc, request_locale(request, ticket.locale), "leave") from None
 
-    @router.post("/api/v1/tickets/{ticket_id}/snooze")
+    @router.post("/api/v1/tickets/{ticket_id}/snooze", dependencies=TICKET_AUTH)
     async def snooze(ticket_id: str, request: Request) -> TicketOut:
         """Extension: "I need a few more minutes" (once per ticket)."""
         ticket = await ticket_for(request, queues, ticket_id)
@@ -190,7 +191,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
         except QueueRuleError as exc:
             raise rule_error(exc, request_locale(request, ticket.locale), "snooze") from None
 
-    @router.get("/api/v1/tickets/{ticket_id}/stream")
+    @router.get("/api/v1/tickets/{ticket_id}/stream", dependencies=TICKET_AUTH)
     async def stream(ticket_id: str, request: Request) -> Response:
         ticket = await ticket_for(request, queues, ticket_id)
         return sse_response(_ticket_frames(ctx, ticket))

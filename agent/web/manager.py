@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.core.reports import ManagerReport
 from agent.services.reports import ReportService
-from agent.web.auth import manager_device
+from agent.web.auth import STAFF_AUTH, manager_device
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.i18n import fill, strings
@@ -93,13 +93,14 @@ def manager_router(ctx: WebContext, reports: ReportService) -> APIRouter:
             raise ApiError(422, "invalid_days", f"days must be 1 to {reports.max_days}.")
         return await reports.report(int(days))
 
-    @router.get("/api/v1/manager/report")
+    @router.get("/api/v1/manager/report", dependencies=STAFF_AUTH)
     async def report(request: Request, days: str = "30") -> ManagerReportOut:
         await manager_device(request, ctx)
         return ManagerReportOut.model_validate(await report_for(days))
 
     @router.get(
         "/api/v1/manager/report.csv",
+        dependencies=STAFF_AUTH,
         response_class=Response,
         responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     )

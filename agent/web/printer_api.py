@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from agent.services.printing import TicketPrinting
-from agent.web.auth import TICKET_COOKIE_PREFIX, staff_device
+from agent.web.auth import STAFF_AUTH, TICKET_COOKIE_PREFIX, staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import TICKET_COOKIE_MAX_AGE_S
 from agent.web.errors import ApiError
@@ -27,7 +27,7 @@ def print_wording(locale: str) -> tuple[str, str]:
 
 
 def printer_router(ctx: WebContext, printing: TicketPrinting) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=STAFF_AUTH)
 
     @router.get("/api/v1/printer")
     async def status(request: Request) -> PrinterStatusOut:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from agent.core.push import MAX_ENDPOINT_CHARS, PushKind, SubscriptionRefused
 from agent.core.queue import QueueRuleError
 from agent.services.push import PushService
-from agent.web.auth import ticket_for
+from agent.web.auth import TICKET_AUTH, ticket_for
 from agent.web.context import WebContext
 from agent.web.customer_api import rule_error
 from agent.web.errors import ApiError
@@ -80,7 +80,7 @@ def push_router(ctx: WebContext, push: PushService) -> APIRouter:
     async def key() -> PushKeyOut:
         return PushKeyOut(public_key=push.public_key)
 
-    @router.put("/api/v1/tickets/{ticket_id}/push", status_code=204)
+    @router.put("/api/v1/tickets/{ticket_id}/push", status_code=204, dependencies=TICKET_AUTH)
     async def subscribe(ticket_id: str, body: PushSubscriptionBody, request: Request) -> Response:
         ticket = await ticket_for(request, ctx.queues, ticket_id)
         locale = request_locale(request, ticket.locale)

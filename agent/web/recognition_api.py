@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from agent.services.recognition import RecognitionService
-from agent.web.auth import staff_device
+from agent.web.auth import STAFF_AUTH, staff_device
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.models import AlertTaken, NoteAdded
@@ -21,7 +21,7 @@ class NoteBody(BaseModel):
 
 
 def recognition_router(ctx: WebContext, recognition: RecognitionService) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=STAFF_AUTH)
 
     @router.post("/api/v1/alerts/{alert_id}/ack")
     async def ack(alert_id: str, request: Request) -> AlertTaken:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import STAFF_TOPIC
-from agent.web.auth import PairedDevice, staff_device
+from agent.web.auth import STAFF_AUTH, PairedDevice, staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
@@ -48,7 +48,7 @@ def _device_of(request: Request) -> PairedDevice:
 
 
 def staff_router(ctx: WebContext) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=STAFF_AUTH)
     queues = ctx.queues
 
     checked_first = _tablet_first(ctx)

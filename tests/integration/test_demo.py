@@ -3,6 +3,7 @@ broker, simulated devices and central service, checked through its public HTTP s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,6 +91,60 @@ def test_the_demo_shows_every_capability_and_stops_cleanly(tmp_path: Path) -> No
     out = "\n".join(printed) + out
     assert "pairing code" in out and "Stopping..." in out
     assert "Traceback" not in err
+    # Routine lines come under the agent's own names; normal events look normal (a simulated
+    # counter calling an empty queue gets 409, which is no reason for a log line).
+    assert "uvicorn.error" not in err and "409 Conflict" not in err and " ERROR " not in err, err
+    phones = next(line for line in printed if line.startswith("Phones:"))
+    assert "listening on 127.0.0.1 only; run `retail-edge demo --lan`" in phones or (
+        "no network route" in phones
+    )
+
+
+@pytest.mark.timeout(60)
+def test_the_lan_demo_is_reached_at_the_printed_lan_address_and_logs_json(tmp_path: Path) -> None:
+    from agent.demo import lan_address
+
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no network route, so no LAN address")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "agent", "--log-format", "json", "demo", "--lan"),
+            *("--http-port", str(port), "--data-dir", str(tmp_path)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    printed: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not printed or not printed[-1].startswith("Press Ctrl+C"):
+            line = process.stdout.readline()
+            assert line, f"the demo stopped: {process.stderr.read() if process.stderr else ''}"
+            printed.append(line.strip())
+        lan = f"http://{address}:{port}"
+        assert next(line for line in printed if line.startswith("Staff tablet:")).split()[2] == (
+            f"{lan}/staff"
+        )
+        phones = next(line for line in printed if line.startswith("Phones:"))
+        assert phones.split()[1] == f"{lan}/" and "same Wi-Fi" in phones
+        # Reached over the LAN address, not loopback: the agent listens on every interface.
+        assert httpx.get(f"{lan}/healthz", timeout=5).json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    records = [json.loads(line) for line in err.splitlines()]
+    assert records, "no log lines"
+    for record in records:
+        assert {"ts", "level", "logger", "message"} <= set(record) and record["ts"].endswith("Z")
+    assert any(
+        r["logger"] == "agent.web.server" and r["message"] == f"HTTP listening on 0.0.0.0:{port}"
+        for r in records
+    ), records
 
 
 def _printed_window_url_shows_a_code(base: str, printed: list[str]) -> None:

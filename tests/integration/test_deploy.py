@@ -112,6 +112,33 @@ def test_every_runtime_dependency_has_an_upper_bound() -> None:
     assert unbounded == []
 
 
+def test_every_extra_has_upper_bounds_too() -> None:
+    # The test tools as well: a new major of pytest or mypy must not arrive unannounced.
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    unbounded = [
+        line
+        for lines in extras.values()
+        for line in lines
+        if not line.startswith("retail-edge[")
+        and not any(s.operator == "<" for s in Requirement(line).specifier)
+    ]
+    assert unbounded == []
+
+
+TEST_TOOLS = frozenset(
+    {"pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "schemathesis", "ruff", "mypy",
+     "import-linter", "playwright", "pillow", "atheris"}
+)  # fmt: skip
+
+
+def test_the_store_lock_installs_no_test_tool() -> None:
+    # What deploy/install.sh installs on a store device: runtime.lock (the runtime package and
+    # its store extras), none of the tools the tests need, which dev.lock does hold.
+    runtime, dev = pins("runtime.lock"), pins("dev.lock")
+    assert set(dev) >= TEST_TOOLS, TEST_TOOLS - set(dev)
+    assert set(runtime).isdisjoint(TEST_TOOLS), set(runtime) & TEST_TOOLS
+
+
 def test_optional_decoders_and_test_tools_are_not_runtime_dependencies() -> None:
     # httpx is one: the Web Push sender (agent/adapters/webpush.py) sends with it.
     names = {r.name for r in runtime_requirements()}

@@ -6,8 +6,8 @@ parameters, boundary values. Each example is sent as an anonymous caller, a pair
 tablet, a ticket holder or someone with a forged credential, and half the time with a real
 ticket id, queue, window token or pairing code substituted in, so the fuzzer gets past
 authentication and into the state machine. Whatever comes in, the contract (§3) says: never a
-5xx, and every error is `{"error": {"code", "message"}}`; and every success carries the body the
-schema describes.
+5xx, and every error is `{"error": {"code", "message"}}`; and every answer is one the schema
+documents for that operation: its status, media type and body (errors included).
 
 The default run is CI-sized (a bounded number of examples, well under a minute); the long form
 (`pytest --long`) runs many more.
@@ -29,7 +29,12 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.config import SchemathesisConfig
 
 from agent import tools
@@ -253,11 +258,15 @@ def assert_contract_error(case: Any, response: Any) -> None:
 def fuzz_one(case: Any, known: Known) -> None:
     headers = personalise(case, known)
     response = case.call(base_url=known.agent.base_url, headers=headers)
-    checks = [not_a_server_error]
-    if 200 <= response.status_code < 300:
-        # A success answers the body /openapi.json describes (the routes' response models);
-        # errors are the contract's envelope, which FastAPI's generated 422 schema does not know.
-        checks.append(response_schema_conformance)
+    # Every answer is one /openapi.json documents for that operation (agent/web/openapi.py):
+    # its status, its media type, and its body (a success's response model, or the error
+    # envelope on every error status).
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     case.validate_response(response, checks=checks, headers=headers)
     assert_contract_error(case, response)
 

@@ -16,6 +16,7 @@ TABLE_LOADERS = (
     ROOT / "agent" / "config" / "push.py",
     ROOT / "agent" / "config" / "printer.py",
     ROOT / "agent" / "config" / "queues.py",
+    ROOT / "agent" / "config" / "home_assistant.py",
 )
 
 
