@@ -32,6 +32,7 @@ from agent.core.messages import (
     CustomerIdentified,
     CustomerRecordChanged,
 )
+from agent.core.playbook import ApplyPlaybook
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.push import EndpointPolicy
@@ -53,6 +54,7 @@ from agent.services.push import PushService
 from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
+from agent.services.suggestions import SuggestionService, holdout_key
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
@@ -62,14 +64,17 @@ from agent.store.push import PushSubscriptions
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, vapid_private_key, window_secret
 from agent.store.staff import StaffRepository
+from agent.store.suggestions import SuggestionRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
 from agent.sync.inbound import InboundAdapter
 from agent.sync.link import MqttLink
+from agent.sync.playbook_inbound import PlaybookInbound
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
+from agent.web.alerts_api import alerts_router
 from agent.web.app import create_app
 from agent.web.board import board_router
 from agent.web.context import WebContext
@@ -104,6 +109,7 @@ class Components:
     recognition: RecognitionService
     alerts: AlertBoard
     push: PushService
+    suggestions: SuggestionService
     health: HealthMonitor
     sources: list[SourceSpec]
     extras: dict[str, object] = field(default_factory=dict)
@@ -139,6 +145,17 @@ def build(
     hub = Hub()
     directory = CustomerDirectory()
     rc = config.recognition
+    suggestions = SuggestionService(
+        uow,
+        SuggestionRepository(database),
+        directory,
+        clock,
+        config=config.playbook,
+        zone=config.store.timezone,
+        key=holdout_key(config.playbook, runner.call(window_secret, database)),
+        queue_labels={q.id: q.label for q in config.queues},
+        note_retention_days=rc.visit_retention_days,
+    )
     recognition = RecognitionService(
         uow,
         customer_repository,
@@ -158,9 +175,17 @@ def build(
         bus,
         directory,
         pass_public_key=rc.pass_public_key,
+        suggestions=suggestions,
     )
     alerts = AlertBoard(
-        uow, visits, directory, clock, metrics, hub, alert_retention_h=rc.alert_retention_h
+        uow,
+        visits,
+        directory,
+        clock,
+        metrics,
+        hub,
+        alert_retention_h=rc.alert_retention_h,
+        shown_suggestions=suggestions.shown_now,
     )
     hub.provide_snapshot(STAFF_TOPIC, alerts.snapshot)
     topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
@@ -180,7 +205,10 @@ def build(
             config.mqtt,
             topics,
             publisher,
-            InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+            [
+                *InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+                PlaybookInbound(topics, bus.handle, metrics).route(),
+            ],
             metrics=metrics,
             clock=clock,
             version=__version__,
@@ -242,6 +270,7 @@ def build(
         if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
     events, commands = _handlers(customers, recognition, alerts, queues, push, resend)
+    commands = {**commands, ApplyPlaybook: suggestions.apply_central}
     bus.bind(events, commands)
     return Components(
         config=config,
@@ -262,6 +291,7 @@ def build(
         recognition=recognition,
         alerts=alerts,
         push=push,
+        suggestions=suggestions,
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
         extras=wiring.simulators,
@@ -290,6 +320,7 @@ def assemble(components: Components) -> AgentDaemon:
             recognition_router(web, c.recognition),
             push_router(web, c.push),
             board_router(web),
+            alerts_router(web, c.suggestions),
         ],
         c.metrics,
     )

@@ -28,6 +28,7 @@ from agent.config.model import (
     StorageConfig,
     StoreConfig,
 )
+from agent.config.playbook import parse_alerts, parse_playbook_config
 from agent.config.push import parse_push
 from agent.config.queues import parse_queues
 from agent.config.reader import Problems, Table, describe_kind
@@ -72,6 +73,8 @@ def parse_config(
         recognition=_recognition(root),
         occupancy=_occupancy(root),
         push=parse_push(root),
+        playbook=parse_playbook_config(root, base),
+        alerts=parse_alerts(root),
         devices=parse_devices(root, base, default_url=mqtt.url if mqtt else None),
     )
     root.finish()

@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+from agent.config.playbook import AlertsConfig, PlaybookConfig
 from agent.core.presence import PresenceSettings
 from agent.core.push import DEFAULT_ENDPOINT_HOSTS
 
@@ -290,4 +291,6 @@ class AgentConfig:
     recognition: RecognitionConfig = RecognitionConfig()
     occupancy: OccupancyConfig = OccupancyConfig()
     push: PushConfig = PushConfig()
+    playbook: PlaybookConfig = field(default_factory=PlaybookConfig)  # issue 15: suggestions
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     devices: tuple[DeviceConfig, ...] = ()

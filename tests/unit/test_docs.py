@@ -15,6 +15,7 @@ TABLE_LOADERS = (
     LOADER,
     ROOT / "agent" / "config" / "push.py",
     ROOT / "agent" / "config" / "queues.py",
+    ROOT / "agent" / "config" / "playbook.py",
 )
 
 
