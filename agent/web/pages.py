@@ -226,7 +226,18 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
         locale,
         {"store": store, "lang_switch": switch, "columns": columns, "pair": pair},
     )
-    response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
+    alerts = ctx.config.alerts  # how long a card stays up, how many earlier ones are listed
+    response = html_page(
+        locale,
+        title,
+        "staff",
+        content,
+        data={
+            "alert-display-s": str(alerts.display_s),
+            "alert-earlier-max": str(alerts.earlier_max),
+        },
+        scripts=("common.js", "staff_alerts.js", "staff.js"),
+    )
     remember_locale(request, response)
     return response
 
