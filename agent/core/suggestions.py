@@ -55,6 +55,7 @@ class Suggestion:
     text: tuple[tuple[str, str], ...] = ()
     queue: str | None = None
     role: str | None = None
+    holdout_percent: float = 0.0  # the rule's; not part of what the tablet is sent
 
     @property
     def offer_id(self) -> str | None:
@@ -114,31 +115,26 @@ def suggest(
         return Suggestions()
     offers = sorted((o for o in facts.offers if o.until > context.now), key=lambda o: o.until)
     welcome = _welcome_offer(playbook, offers)
-    made = [
-        suggestion
-        for rule in playbook.rules
-        if rule.enabled
-        for suggestion in _apply(rule, facts, context, offers, welcome)
-    ]
-    # A stable sort: rules of equal priority keep the order the playbook wrote them in.
-    made.sort(key=lambda s: s.priority)
     shown: list[Suggestion] = []
     withheld: list[Suggestion] = []
-    for suggestion in made:
-        rule_percent = _holdout_percent(playbook, suggestion.rule)
-        campaign = suggestion.campaign
-        if campaign is not None and in_holdout(holdout_key, customer_id, campaign, rule_percent):
-            withheld.append(suggestion)
-        elif len(shown) < playbook.max_shown:
-            shown.append(suggestion)
+    # Rules in priority order (a stable sort: equal priorities keep the written order), each
+    # applied only while the card has room: past its limit nothing would have been shown, so
+    # nothing is "withheld" either (the holdout compares what staff saw with what they would
+    # have seen), and a long playbook costs only the rules it reaches.
+    for rule in sorted(playbook.rules, key=lambda r: r.priority):
+        if not rule.enabled:
+            continue
+        for suggestion in _apply(rule, facts, context, offers, welcome):
+            if len(shown) >= playbook.max_shown:
+                return Suggestions(tuple(shown), tuple(withheld))
+            campaign = suggestion.campaign
+            if campaign is not None and in_holdout(
+                holdout_key, customer_id, campaign, suggestion.holdout_percent
+            ):
+                withheld.append(suggestion)
+            else:
+                shown.append(suggestion)
     return Suggestions(tuple(shown), tuple(withheld))
-
-
-def _holdout_percent(playbook: Playbook, rule_id: str) -> float:
-    for rule in playbook.rules:
-        if rule.id == rule_id:
-            return rule.holdout_percent
-    return 0.0
 
 
 def _welcome_offer(playbook: Playbook, offers: Sequence[Offer]) -> Offer | None:
@@ -218,6 +214,7 @@ def _made(rule: Rule, fields: dict[str, JsonValue], *, campaign: str | None) -> 
         text=rule.text,
         queue=rule.queue,
         role=rule.role,
+        holdout_percent=rule.holdout_percent,
     )
 
 

@@ -90,7 +90,8 @@ class SuggestionService:
         self, record: CustomerRecord, alert_id: str, visit_id: str
     ) -> tuple[tuple[dict[str, JsonValue], ...], list[DomainEvent]]:
         """The suggestions the alert shows, stored with it, and their events."""
-        if not record.consent_staff_profile:
+        playbook = self.playbook
+        if not record.consent_staff_profile or not playbook.enabled:
             return (), []
         now = self._clock.now()
         customer_id = record.customer_id
@@ -117,9 +118,7 @@ class SuggestionService:
             staff_notes=notes.notes,
             staff_preferences=notes.preferences,
         )
-        result = suggest(
-            customer_id, profile_facts(record.profile), context, self.playbook, self._key
-        )
+        result = suggest(customer_id, profile_facts(record.profile), context, playbook, self._key)
         self._repository.add(alert_id, result)
         events: list[DomainEvent] = []
         if result.shown:
