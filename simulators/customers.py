@@ -141,3 +141,33 @@ def varied_profile(index: int, now: datetime) -> dict[str, Any]:
 
 def tombstone(customer_id: str, op: str, version: int) -> dict[str, Any]:
     return {"op": op, "customer_id": customer_id, "version": version}
+
+
+def demo_playbook(version: int = 1) -> dict[str, Any]:
+    """The chain's playbook the simulated central service publishes in the demo (the
+    `{p}/chain/playbook` extension, docs/suggestions.md): the default order, a birthday
+    campaign with a 10 % holdout and its own words, VIP tiers only."""
+    return {
+        "version": version,
+        "rules": [
+            {"kind": "ticket", "priority": 10},
+            {
+                "id": "birthday-gift",
+                "kind": "birthday",
+                "priority": 20,
+                "campaign": "birthday-gift",
+                "holdout_percent": 10,
+                "text": {
+                    "fr": "Anniversaire le {when} : proposez le cadeau d'anniversaire",
+                    "en": "Birthday on {when}: offer the birthday gift",
+                },
+            },
+            {"kind": "first_visit", "priority": 30},
+            {"kind": "offer", "priority": 40},
+            {"kind": "basket", "priority": 50},
+            {"kind": "tier", "priority": 60, "tiers": ["silver", "gold"]},
+            {"kind": "segment", "priority": 70},
+            {"kind": "frequency", "priority": 80},
+            {"kind": "note", "priority": 90},
+        ],
+    }

@@ -106,3 +106,11 @@ def test_the_central_playbook_is_read_like_the_section() -> None:
     ):
         with pytest.raises(MalformedMessage):
             parse_playbook_message(bad)
+
+
+def test_the_demo_playbook_is_one_central_would_be_allowed_to_send() -> None:
+    from simulators.customers import demo_playbook
+
+    command = parse_playbook_message(json.dumps(demo_playbook(3)).encode())
+    assert command.playbook is not None and len(command.playbook.rules) == 9
+    assert command.playbook.rules[1].holdout_percent == 10.0
