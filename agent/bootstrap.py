@@ -145,9 +145,10 @@ def build(
     hub = Hub()
     directory = CustomerDirectory()
     rc = config.recognition
+    suggestion_repository = SuggestionRepository(database)
     suggestions = SuggestionService(
         uow,
-        SuggestionRepository(database),
+        suggestion_repository,
         directory,
         clock,
         config=config.playbook,
@@ -155,6 +156,7 @@ def build(
         key=holdout_key(config.playbook, runner.call(window_secret, database)),
         queue_labels={q.id: q.label for q in config.queues},
         note_retention_days=rc.visit_retention_days,
+        central_document=runner.call(suggestion_repository.central_playbook),
     )
     recognition = RecognitionService(
         uow,

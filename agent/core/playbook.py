@@ -104,3 +104,5 @@ class ApplyPlaybook:
     the config's, or go back to the config's (`playbook` None: the topic was cleared)."""
 
     playbook: Playbook | None
+    # The message as received (JSON text), kept so a restart starts from it.
+    document: str = ""

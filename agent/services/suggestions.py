@@ -33,6 +33,7 @@ from agent.core.suggestions import ArrivalContext, LiveTicket, still_shown, sugg
 from agent.services.directory import CustomerDirectory
 from agent.store.suggestions import SuggestionRepository
 from agent.store.unit_of_work import UnitOfWork
+from agent.sync.playbook_inbound import parse_playbook_message
 
 _LOGGER = logging.getLogger(__name__)
 # How far back local visits count for "frequency" (the longest window a rule reads).
@@ -68,6 +69,7 @@ class SuggestionService:
         key: bytes,
         queue_labels: Mapping[str, str],
         note_retention_days: int,
+        central_document: str | None = None,
     ) -> None:
         self._uow = uow
         self._repository = repository
@@ -79,6 +81,8 @@ class SuggestionService:
         self._key = key
         self._queue_labels = dict(queue_labels)
         self._note_retention = timedelta(days=note_retention_days)
+        if central_document and config.central_override:
+            self._central = _restored(central_document)
 
     @property
     def playbook(self) -> Playbook:
@@ -143,14 +147,27 @@ class SuggestionService:
             return False
         incoming = command.playbook
         if incoming is None:
+            await self._keep(None)
             self._central = None
             _LOGGER.info("central playbook cleared: back to the config's")
             return True
         if self._central is not None and incoming.version <= self._central.version:
             return False
+        # Kept, so a restart starts from it rather than the config's until the broker
+        # redelivers the retained message.
+        document = command.document
+        if document:
+            await self._keep(document)
         self._central = incoming
         _LOGGER.info("central playbook version %d: %d rules", incoming.version, len(incoming.rules))
         return True
+
+    async def _keep(self, document: str | None) -> None:
+        def work() -> tuple[None, list[object]]:
+            self._repository.keep_central_playbook(document)
+            return None, []
+
+        await self._uow.commit(work)
 
     # --- what staff record ------------------------------------------------------------------
 
@@ -197,3 +214,13 @@ class SuggestionService:
             return customer_id, [event]
 
         return await self._uow.commit(work)
+
+
+def _restored(document: str) -> Playbook | None:
+    """The central playbook kept by the last run, checked again (this version's reader may
+    refuse what an older one accepted: then the config's applies until central sends one)."""
+    try:
+        return parse_playbook_message(document.encode()).playbook
+    except ValueError:
+        _LOGGER.warning("the kept central playbook is no longer valid; using the config's")
+        return None

@@ -14,6 +14,7 @@ from agent.core.events import JsonValue
 from agent.core.suggestions import Suggestions
 from agent.store.database import Database
 
+CENTRAL_PLAYBOOK_KEY = "central_playbook"  # in `meta`: the last central playbook applied
 OutcomeCheck = Literal["recorded", "no_alert", "not_suggested", "already_final"]
 _FINAL = ("accepted", "declined")
 
@@ -136,3 +137,12 @@ class SuggestionRepository:
             (outcome, rfc3339(at.astimezone(UTC)), alert_id, position),
         )
         return "recorded"
+
+    def central_playbook(self) -> str | None:
+        return self._database.meta(CENTRAL_PLAYBOOK_KEY)
+
+    def keep_central_playbook(self, document: str | None) -> None:
+        if document is None:
+            self._database.conn.execute("DELETE FROM meta WHERE key = ?", (CENTRAL_PLAYBOOK_KEY,))
+        else:
+            self._database.set_meta(CENTRAL_PLAYBOOK_KEY, document)

@@ -39,7 +39,7 @@ def parse_playbook_message(payload: bytes) -> ApplyPlaybook:
     playbook, problems = playbook_problems(document, version)
     if problems:
         raise MalformedMessage("; ".join(problems[:5]))
-    return ApplyPlaybook(playbook)
+    return ApplyPlaybook(playbook, payload.decode())
 
 
 class PlaybookInbound:

@@ -193,5 +193,16 @@ async def test_the_central_playbook_replaces_the_config_and_a_bad_one_is_dropped
         "customer_id": vip["customer_id"],
         "kinds": ["birthday"],
     }
+
+    # Kept across a restart: an agent that cannot reach the broker starts from version 3.
+    await agent.daemon.stop()
+    offline = await start_agent(load_config(write_config(None, extra=DEVICES)))
+    assert offline.components.suggestions.playbook.version == 3
+    await offline.daemon.stop()
+    agent = await started(write_config, start_agent, broker)
+    suggestions = agent.components.suggestions
     central.publish_playbook(None)  # cleared: back to the config's (the default) playbook
     await eventually(lambda: suggestions.playbook.source == "default", message="cleared")
+    await agent.daemon.stop()
+    again = await start_agent(load_config(write_config(None, extra=DEVICES)))
+    assert again.components.suggestions.playbook.source == "default"

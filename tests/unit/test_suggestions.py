@@ -281,3 +281,31 @@ def test_clean_profile_keeps_only_well_formed_8_8_fields() -> None:
     }
     assert profile_facts(cleaned).basket[0].price is None
     assert clean_profile({"birthday": "12-31", "visits_90d": 3})["birthday"] == "12-31"
+
+
+def test_a_stored_card_loses_offers_that_expired_since() -> None:
+    from agent.core.profile_facts import without_expired_offers
+    from agent.core.suggestions import still_shown
+
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    offer = {"kind": "offer", "offer_id": "o1", "title": "T", "until": "2026-05-01T11:00:00Z"}
+    welcome = {
+        "kind": "first_visit",
+        "scope": "chain",
+        "offer_id": "w",
+        "title": "W",
+        "until": "2026-04-30T00:00:00Z",
+    }
+    tier = {"kind": "tier", "tier": "gold"}
+    assert still_shown(offer, now) is None
+    assert still_shown(welcome, now) == {"kind": "first_visit", "scope": "chain"}
+    assert still_shown(tier, now) == tier
+    assert still_shown(offer, now - timedelta(hours=2)) == offer
+    profile = {
+        "tier": "gold",
+        "offers": [
+            {"id": "a", "title": "A", "until": "2026-05-02T00:00:00Z"},
+            {"id": "b", "title": "B", "until": "2026-05-01T00:00:00Z"},
+        ],
+    }
+    assert [o["id"] for o in without_expired_offers(profile, now)["offers"]] == ["a"]  # type: ignore[union-attr, index]
