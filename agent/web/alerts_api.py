@@ -16,7 +16,6 @@ from agent.web.auth import PairedDevice, staff_device
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
 from agent.web.i18n import strings
-from agent.web.models import _Out
 from agent.web.wording import request_locale
 
 SuggestionKind = Literal[
@@ -41,6 +40,10 @@ class InfoBody(BaseModel):
 
     kind: Literal["note", "preference"]
     text: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class OutcomeOut(_Out):

@@ -236,7 +236,7 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
             "alert-display-s": str(alerts.display_s),
             "alert-earlier-max": str(alerts.earlier_max),
         },
-        scripts=("common.js", "staff_alerts.js", "staff.js"),
+        scripts=("common.js", "staff_alert_words.js", "staff_alerts.js", "staff.js"),
     )
     remember_locale(request, response)
     return response
