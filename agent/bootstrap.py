@@ -38,6 +38,7 @@ from agent.core.presence import Presence, PresenceSettings
 from agent.core.push import EndpointPolicy
 from agent.core.readings import AppCheckin
 from agent.core.resend import ResendRequest
+from agent.core.suggestion_events import SuggestionOutcome, SuggestionShown, SuggestionWithheld
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.daemon import AgentDaemon
@@ -151,6 +152,7 @@ def build(
         suggestion_repository,
         directory,
         clock,
+        metrics,
         config=config.playbook,
         zone=config.store.timezone,
         key=holdout_key(config.playbook, runner.call(window_secret, database)),
@@ -271,8 +273,7 @@ def build(
         for device in config.devices
         if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
-    events, commands = _handlers(customers, recognition, alerts, queues, push, resend)
-    commands = {**commands, ApplyPlaybook: suggestions.apply_central}
+    events, commands = _handlers(customers, recognition, alerts, queues, push, resend, suggestions)
     bus.bind(events, commands)
     return Components(
         config=config,
@@ -356,6 +357,7 @@ def _handlers(
     queues: QueueService,
     push: PushService,
     resend: ResendHandler | None,
+    suggestions: SuggestionService,
 ) -> tuple[EventHandlers, CommandHandlers]:
     """Every reaction of one service to another, and who handles each command."""
 
@@ -393,11 +395,17 @@ def _handlers(
         QueueApproaching: [push.approaching],
         QueueCalled: [push.called],
         QueueRecalled: [push.recalled],
+        # Suggestions on arrival (contract 8.8): counted in the metrics once committed; the
+        # events go up through the outbox.
+        SuggestionShown: [suggestions.counted],
+        SuggestionWithheld: [suggestions.counted],
+        SuggestionOutcome: [suggestions.counted],
     }
     commands: CommandHandlers = {
         ApplyCustomerMessage: customers.apply,
         AppCheckin: recognition.checkin,
         CheckInTicketCode: check_in_ticket_code,
+        ApplyPlaybook: suggestions.apply_central,  # from {p}/chain/playbook (extension)
     }
     if resend is not None:
         commands = {**commands, ResendRequest: resend.requeue}

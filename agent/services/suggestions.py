@@ -30,6 +30,7 @@ from agent.core.suggestion_events import (
     SuggestionWithheld,
 )
 from agent.core.suggestions import ArrivalContext, LiveTicket, still_shown, suggest
+from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
 from agent.store.suggestions import SuggestionRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -63,6 +64,7 @@ class SuggestionService:
         repository: SuggestionRepository,
         directory: CustomerDirectory,
         clock: Clock,
+        metrics: Metrics,
         *,
         config: PlaybookConfig,
         zone: str,
@@ -75,6 +77,7 @@ class SuggestionService:
         self._repository = repository
         self._directory = directory
         self._clock = clock
+        self._metrics = metrics
         self._config = config
         self._central: Playbook | None = None
         self._zone = ZoneInfo(zone)
@@ -138,6 +141,17 @@ class SuggestionService:
             alert_id: [s for s in (still_shown(x, now) for x in stored) if s is not None]
             for alert_id, stored in self._repository.shown(list(alert_ids)).items()
         }
+
+    async def counted(
+        self, event: SuggestionShown | SuggestionWithheld | SuggestionOutcome
+    ) -> None:
+        """Bus handler: metrics from the committed events (a rolled-back alert counts not)."""
+        if isinstance(event, SuggestionOutcome):
+            self._metrics.suggestion_outcomes.labels(kind=event.kind, outcome=event.outcome).inc()
+            return
+        group = "shown" if isinstance(event, SuggestionShown) else "withheld"
+        for kind in event.kinds:
+            self._metrics.suggestions.labels(kind=kind, group=group).inc()
 
     # --- the central playbook (a command from the inbound adapter) ------------------------
 

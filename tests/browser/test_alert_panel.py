@@ -31,11 +31,17 @@ FIRST_TIMER, BIRTHDAY, VIP = 10, 11, 12  # simulators.customers.varied_profile k
 NAMES = {FIRST_TIMER: "Léa Martin", BIRTHDAY: "Hugo Petit", VIP: "Camille Durand"}
 
 
-def record(index: int) -> dict[str, Any]:
+def record(index: int, *, staff_profile: bool = True) -> dict[str, Any]:
     made = demo_customer(random.Random(index), index)
-    made["display_name"] = NAMES[index]
-    made["consent"] = {"recognition": True, "staff_profile": True}
+    made["display_name"] = NAMES.get(index, f"Customer {index}")
+    made["consent"] = {"recognition": True, "staff_profile": staff_profile}
     return made
+
+
+async def apply(agent, made: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """The record as the customers topic hands it to the bus (the inbound adapter's command)."""
+    message = parse_customer_message(json.dumps(made).encode(), made["customer_id"])
+    await agent.components.bus.handle(ApplyCustomerMessage(message))
 
 
 async def store_with_customers(browser_config, start_agent, extra: str = ""):  # type: ignore[no-untyped-def]
@@ -44,9 +50,7 @@ async def store_with_customers(browser_config, start_agent, extra: str = ""):  #
     config = browser_config(extra=DEVICES + extra)
     agent = await start_agent(config)
     for index in NAMES:
-        made = record(index)
-        message = parse_customer_message(json.dumps(made).encode(), made["customer_id"])
-        await agent.components.bus.handle(ApplyCustomerMessage(message))
+        await apply(agent, record(index))
     async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
         headers = await staff_headers(client, config, "setup")
         for queue in ("advice", "pickup"):
@@ -186,6 +190,21 @@ async def test_cards_in_words_and_an_accepted_offer_goes_up(
         box = await card.bounding_box()
         assert box is not None and box["width"] >= 280  # legible at tablet size, not squeezed
         await screenshot(card, f"alert-card-{who}-{locale}", docs=True)
+
+    # Without staff_profile consent: the name and how they came in, nothing else.
+    private = record(12, staff_profile=False) | {
+        "customer_id": "c-private",
+        "display_name": "Inès Roux",
+    }
+    private["credentials"]["nfc_uids"] = ["04AABBCCDDEEFF"]
+    await apply(agent, private)
+    agent.components.extras["nfc"].tap("04AABBCCDDEEFF")
+    plain = page.locator(".alert-card", has_text="Inès Roux")
+    await plain.wait_for(state="visible", timeout=10_000)
+    assert await plain.locator(".suggestion").count() == 0
+    assert await plain.get_by_role("button", name=words["add_info"]).count() == 0
+    lines = [line for line in (await plain.inner_text()).splitlines() if line.strip()]
+    assert lines == ["Inès Roux", words["came_in_nfc"], words["take_it"], words["dismiss"]]
 
     offer = vip.locator('.suggestion[data-offer="vip-duo"]')
     await offer.get_by_role("button", name=words["outcome_accepted"], exact=True).click()

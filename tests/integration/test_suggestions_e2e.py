@@ -128,6 +128,11 @@ async def test_arrivals_carry_suggestions_and_staff_outcomes_go_up(
         "outcome": "accepted",
     }
     await eventually(lambda: bool(ledger.events_of_type("customer.preference")), message="pref up")
+    metrics = agent.components.metrics.registry
+    counted = {"kind": "offer", "outcome": "accepted"}
+    assert metrics.get_sample_value("retail_edge_suggestion_outcomes_total", counted) == 1
+    basket = {"kind": "basket", "group": "shown"}
+    assert metrics.get_sample_value("retail_edge_suggestions_total", basket) == 2  # VIP twice
 
     # Erase takes the suggestions and the counter's notes with the customer.
     assert rows(agent, "SELECT COUNT(*) FROM staff_notes") == 1
