@@ -132,7 +132,14 @@ class SuggestionService:
             events.append(SuggestionShown(alert_id, customer_id, tuple(result.shown_kinds)))
         if result.withheld:
             events.append(SuggestionWithheld(alert_id, customer_id, tuple(result.withheld_kinds)))
-        return tuple(s.as_json() for s in result.shown), events
+        return tuple(self._labelled(s.as_json()) for s in result.shown), events
+
+    def _labelled(self, suggestion: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        """A rule's target queue named as the tablet shows it (its label), beside its id."""
+        queue = suggestion.get("queue")
+        if isinstance(queue, str) and "queue_label" not in suggestion:
+            suggestion["queue_label"] = self._queue_labels.get(queue, queue)
+        return suggestion
 
     def shown_now(self, alert_ids: Sequence[str]) -> dict[str, list[dict[str, JsonValue]]]:
         """What each stored alert showed, as a tablet may show it now (store thread)."""

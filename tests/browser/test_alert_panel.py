@@ -243,9 +243,17 @@ async def test_cards_in_words_and_an_accepted_offer_goes_up(
 
 
 async def test_cards_expire_to_earlier_arrivals(browser, browser_config, start_agent) -> None:
-    agent = await store_with_customers(
-        browser_config, start_agent, extra="\n[alerts]\ndisplay_s = 30\n"
-    )
+    playbook = """
+[alerts]
+display_s = 30
+
+[[playbook.rules]]
+kind = "tier"
+queue = "advice"
+role = "manager"
+text = { fr = "Client {tier} : le responsable l'accueille", en = "{tier} customer: the manager greets them" }
+"""
+    agent = await store_with_customers(browser_config, start_agent, extra=playbook)
     context = await browser.new_context(**LANDSCAPE, locale="en-GB")
     page = await context.new_page()
     await page.clock.install()
@@ -257,6 +265,10 @@ async def test_cards_expire_to_earlier_arrivals(browser, browser_config, start_a
     await page.get_by_role("button", name=words["pair_button"]).click()
     await page.locator("#live.is-live").wait_for(timeout=10_000)
     await tap_everyone(page, agent)
+    # The playbook's own sentence, its placeholder filled, and who should act.
+    vip_text = await page.locator(".alert-card", has_text=NAMES[VIP]).inner_text()
+    assert "Gold customer: the manager greets them" in vip_text
+    assert "for Conseil / Advice · manager" in vip_text
     await page.clock.fast_forward("00:31")
     await page.locator(".alert-card").first.wait_for(state="detached", timeout=5_000)
     assert await page.locator(".alert-card").count() == 0

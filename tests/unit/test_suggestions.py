@@ -309,3 +309,20 @@ def test_a_stored_card_loses_offers_that_expired_since() -> None:
         ],
     }
     assert [o["id"] for o in without_expired_offers(profile, now)["offers"]] == ["a"]  # type: ignore[union-attr, index]
+
+
+def test_the_rules_target_queue_and_role_travel_with_the_suggestion() -> None:
+    clock = ManualClock(datetime(2026, 6, 9, 12, tzinfo=UTC))
+    playbook = Playbook(
+        rules=(Rule("vip", "tier", queue="advice", role="manager", campaign="vip-care"),)
+    )
+    (made,) = suggest("c-1", profile_facts({"tier": "gold"}), context(clock), playbook, KEY).shown
+    assert made.as_json() == {
+        "kind": "tier",
+        "rule": "vip",
+        "tier": "gold",
+        "wording": "sugg_tier",
+        "campaign": "vip-care",
+        "queue": "advice",
+        "role": "manager",
+    }

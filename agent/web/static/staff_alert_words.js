@@ -135,7 +135,11 @@
     if (s.kind === "frequency" && s.visits_90d > 1 && s.chain_visits_90d > 0) {
       lines.push(RE.t("chain_visits", { n: s.chain_visits_90d }));
     }
-    if (s.queue && s.kind !== "ticket") lines.push(RE.t("for_queue", { queue: s.queue }));
+    /* Who should act, as the playbook rule says: a queue (by its label) and/or a staff role. */
+    var who = [];
+    if (s.queue && s.kind !== "ticket") who.push(s.queue_label || s.queue);
+    if (s.role) who.push(s.role);
+    if (who.length) lines.push(RE.t("for_queue", { queue: who.join(" · ") }));
     return lines;
   }
 
