@@ -36,6 +36,7 @@ class PlaybookConfig:
     # The chain's holdout key (the same file in every store keeps a customer in the same
     # group everywhere); without it each device uses a key of its own.
     holdout_key_file: Path | None = field(default=None, repr=False)
+    holdout_key: bytes | None = field(default=None, repr=False)  # the file's bytes, stripped
     # Whether a retained playbook from the central service may replace this one.
     central_override: bool = True
 
@@ -52,13 +53,33 @@ def parse_playbook_config(root: Table, base: Path) -> PlaybookConfig:
     t = root.table("playbook")
     if t is None:
         return PlaybookConfig()
+    key_file = t.file_path("holdout_key_file", base, must_exist=True, secret=True)
     config = PlaybookConfig(
         playbook=read_playbook(t, source="config"),
-        holdout_key_file=t.file_path("holdout_key_file", base, must_exist=True, secret=True),
+        holdout_key_file=key_file,
+        holdout_key=_holdout_key(t, key_file),
         central_override=t.boolean("central_override", default=True),
     )
     t.finish()
     return config
+
+
+MIN_KEY_BYTES = 16
+
+
+def _holdout_key(t: Table, path: Path | None) -> bytes | None:
+    """The key's bytes; a short one would make the groups guessable, so it stops the start."""
+    if path is None or not t.ok("holdout_key_file"):
+        return None
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        t.bad("holdout_key_file", f"cannot read: {exc.strerror or exc}")
+        return None
+    if len(key) < MIN_KEY_BYTES:
+        t.bad("holdout_key_file", f"must hold at least {MIN_KEY_BYTES} bytes, got {len(key)}")
+        return None
+    return key
 
 
 def parse_alerts(root: Table) -> AlertsConfig:

@@ -14,7 +14,6 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.config.playbook import PlaybookConfig
@@ -52,8 +51,8 @@ class SuggestionError(Exception):
 def holdout_key(config: PlaybookConfig, device_secret: bytes) -> bytes:
     """The chain's key from `[playbook] holdout_key_file`, else one derived from this
     device's own secret (the groups are then per device, not chain-wide)."""
-    if config.holdout_key_file is not None:
-        return Path(config.holdout_key_file).read_bytes().strip()
+    if config.holdout_key is not None:
+        return config.holdout_key
     return hmac.new(device_secret, b"retail-edge suggestion holdout", hashlib.sha256).digest()
 
 

@@ -90,6 +90,23 @@ def test_bad_values_are_named(data: dict[str, object], line: str) -> None:
     assert any(problem.startswith(line) for problem in caught.value.problems), caught.value.problems
 
 
+def test_the_holdout_key_file_is_read_and_must_be_long_enough(tmp_path: Path) -> None:
+    (tmp_path / "good.key").write_bytes(b"0123456789abcdef0123\n")
+    (tmp_path / "short.key").write_bytes(b"secret\n")
+    config = parse_config(
+        BASE | {"playbook": {"holdout_key_file": "good.key"}}, source=tmp_path / "c.toml"
+    )
+    assert config.playbook.holdout_key == b"0123456789abcdef0123"
+    assert "0123" not in repr(config.playbook)  # never printed with the config
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            BASE | {"playbook": {"holdout_key_file": "short.key"}}, source=tmp_path / "c.toml"
+        )
+    assert caught.value.problems == [
+        f"{tmp_path / 'c.toml'}: playbook.holdout_key_file: must hold at least 16 bytes, got 6"
+    ]
+
+
 def test_the_central_playbook_is_read_like_the_section() -> None:
     message = {"version": 2, "rules": [{"kind": "offer", "max_offers": 1}]}
     command = parse_playbook_message(json.dumps(message).encode())
