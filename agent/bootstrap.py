@@ -32,11 +32,13 @@ from agent.core.messages import (
     CustomerIdentified,
     CustomerRecordChanged,
 )
+from agent.core.playbook import ApplyPlaybook
 from agent.core.ports import Clock
 from agent.core.presence import Presence, PresenceSettings
 from agent.core.push import EndpointPolicy
 from agent.core.readings import AppCheckin
 from agent.core.resend import ResendRequest
+from agent.core.suggestion_events import SuggestionOutcome, SuggestionShown, SuggestionWithheld
 from agent.core.ticket_codes import derive_key as derive_ticket_key
 from agent.core.window_token import WindowTokens
 from agent.daemon import AgentDaemon
@@ -56,6 +58,7 @@ from agent.services.queue import QueueService
 from agent.services.recognition import RecognitionService
 from agent.services.reports import ReportService
 from agent.services.staff import StaffService
+from agent.services.suggestions import SuggestionService, holdout_key
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
@@ -66,14 +69,17 @@ from agent.store.reports import ReportQueries
 from agent.store.runner import StoreRunner
 from agent.store.secrets import static_generation, vapid_private_key, window_secret
 from agent.store.staff import StaffRepository
+from agent.store.suggestions import SuggestionRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
 from agent.sync.inbound import InboundAdapter
 from agent.sync.link import MqttLink
+from agent.sync.playbook_inbound import PlaybookInbound
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.resend import ResendHandler
 from agent.sync.topics import Topics
+from agent.web.alerts_api import alerts_router
 from agent.web.app import create_app
 from agent.web.board import board_router
 from agent.web.context import WebContext
@@ -110,6 +116,7 @@ class Components:
     recognition: RecognitionService
     alerts: AlertBoard
     push: PushService
+    suggestions: SuggestionService
     health: HealthMonitor
     sources: list[SourceSpec]
     printing: TicketPrinting
@@ -148,6 +155,20 @@ def build(
     hub = Hub()
     directory = CustomerDirectory()
     rc = config.recognition
+    suggestion_repository = SuggestionRepository(database)
+    suggestions = SuggestionService(
+        uow,
+        suggestion_repository,
+        directory,
+        clock,
+        metrics,
+        config=config.playbook,
+        zone=config.store.timezone,
+        key=holdout_key(config.playbook, runner.call(window_secret, database)),
+        queue_labels={q.id: q.label for q in config.queues},
+        note_retention_days=rc.visit_retention_days,
+        central_document=runner.call(suggestion_repository.central_playbook),
+    )
     recognition = RecognitionService(
         uow,
         customer_repository,
@@ -167,9 +188,17 @@ def build(
         bus,
         directory,
         pass_public_key=rc.pass_public_key,
+        suggestions=suggestions,
     )
     alerts = AlertBoard(
-        uow, visits, directory, clock, metrics, hub, alert_retention_h=rc.alert_retention_h
+        uow,
+        visits,
+        directory,
+        clock,
+        metrics,
+        hub,
+        alert_retention_h=rc.alert_retention_h,
+        shown_suggestions=suggestions.shown_now,
     )
     hub.provide_snapshot(STAFF_TOPIC, alerts.snapshot)
     topics = Topics(config.mqtt.topic_prefix if config.mqtt else "retail/v1", config.store.id)
@@ -189,7 +218,10 @@ def build(
             config.mqtt,
             topics,
             publisher,
-            InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+            [
+                *InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+                PlaybookInbound(topics, bus.handle, metrics).route(),
+            ],
             metrics=metrics,
             clock=clock,
             version=__version__,
@@ -263,7 +295,7 @@ def build(
         for device in config.devices
         if (spec := device_source(device, wiring, footfall.count)) is not None
     ]
-    events, commands = _handlers(customers, recognition, alerts, queues, push, resend)
+    events, commands = _handlers(customers, recognition, alerts, queues, push, resend, suggestions)
     bus.bind(events, commands)
     return Components(
         config=config,
@@ -284,6 +316,7 @@ def build(
         recognition=recognition,
         alerts=alerts,
         push=push,
+        suggestions=suggestions,
         health=HealthMonitor(uow, outbox, link, clock, metrics),
         sources=sources,
         printing=printing,
@@ -346,6 +379,7 @@ def assemble(components: Components) -> AgentDaemon:
             board_router(web),
             printer_router(web, c.printing),
             manager_router(web, c.reports),
+            alerts_router(web, c.suggestions),
         ],
         c.metrics,
     )
@@ -379,6 +413,7 @@ def _handlers(
     queues: QueueService,
     push: PushService,
     resend: ResendHandler | None,
+    suggestions: SuggestionService,
 ) -> tuple[EventHandlers, CommandHandlers]:
     """Every reaction of one service to another, and who handles each command."""
 
@@ -416,11 +451,17 @@ def _handlers(
         QueueApproaching: [push.approaching],
         QueueCalled: [push.called],
         QueueRecalled: [push.recalled],
+        # Suggestions on arrival (contract 8.8): counted in the metrics once committed; the
+        # events go up through the outbox.
+        SuggestionShown: [suggestions.counted],
+        SuggestionWithheld: [suggestions.counted],
+        SuggestionOutcome: [suggestions.counted],
     }
     commands: CommandHandlers = {
         ApplyCustomerMessage: customers.apply,
         AppCheckin: recognition.checkin,
         CheckInTicketCode: check_in_ticket_code,
+        ApplyPlaybook: suggestions.apply_central,  # from {p}/chain/playbook (extension)
     }
     if resend is not None:
         commands = {**commands, ResendRequest: resend.requeue}

@@ -188,6 +188,19 @@ class Metrics:
         self.arrivals = Counter(
             "retail_edge_arrivals", "Staff arrival alerts sent", ["via"], registry=r
         )
+        # Issue 15: per kind only, never per customer.
+        self.suggestions = Counter(
+            "retail_edge_suggestions",
+            "Arrival alerts that carried a suggestion kind, shown or withheld (holdout)",
+            ["kind", "group"],
+            registry=r,
+        )
+        self.suggestion_outcomes = Counter(
+            "retail_edge_suggestion_outcomes",
+            "Suggestion outcomes staff recorded",
+            ["kind", "outcome"],
+            registry=r,
+        )
         self.address_cache_size = Gauge(
             "retail_edge_ble_address_cache_size",
             "BLE addresses remembered (bounded LRU)",

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "queue_joins": "benchmarks.queue_joins",
     "ble_ingest": "benchmarks.ble_ingest",
     "arrival_latency": "benchmarks.arrival_latency",
+    "suggestions": "benchmarks.suggestions",
     "push_latency": "benchmarks.push_latency",
     "footfall": "benchmarks.footfall",
     "footprint": "benchmarks.footprint",

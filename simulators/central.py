@@ -121,6 +121,11 @@ class CentralService:
         topic = f"{self.prefix}/chain/customer_count"
         self._outgoing.put_nowait((topic, json.dumps({"records": records}).encode(), True))
 
+    def publish_playbook(self, playbook: dict[str, Any] | None) -> None:
+        """Extension (docs/suggestions.md): the chain's playbook, retained; None clears it."""
+        payload = b"" if playbook is None else json.dumps(playbook).encode()
+        self._outgoing.put_nowait((f"{self.prefix}/chain/playbook", payload, True))
+
     def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._outgoing.put_nowait((topic, payload, retain))
 

@@ -31,6 +31,7 @@ from agent.config.model import (
     StorageConfig,
     StoreConfig,
 )
+from agent.config.playbook import parse_alerts, parse_playbook_config
 from agent.config.printer import parse_printer
 from agent.config.push import parse_push
 from agent.config.queues import parse_queues
@@ -78,6 +79,8 @@ def parse_config(
         push=parse_push(root),
         printer=parse_printer(root),
         home_assistant=parse_home_assistant(root, has_mqtt=mqtt is not None),
+        playbook=parse_playbook_config(root, base),
+        alerts=parse_alerts(root),
         devices=parse_devices(
             root,
             base,

@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+from agent.config.playbook import AlertsConfig, PlaybookConfig
 from agent.config.printer import PrinterConfig
 from agent.core.presence import PresenceSettings
 from agent.core.push import DEFAULT_ENDPOINT_HOSTS
@@ -321,5 +322,7 @@ class AgentConfig:
     occupancy: OccupancyConfig = OccupancyConfig()
     push: PushConfig = PushConfig()
     printer: PrinterConfig | None = None  # `[printer]` (agent/config/printer.py)
+    playbook: PlaybookConfig = field(default_factory=PlaybookConfig)  # issue 15: suggestions
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     devices: tuple[DeviceConfig, ...] = ()
     home_assistant: HomeAssistantConfig = HomeAssistantConfig()

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from agent.core.events import JsonValue
+from agent.core.profile_facts import clean_profile
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 # SQLite's INTEGER is 64-bit signed; a larger number would raise OverflowError when stored
@@ -91,7 +92,8 @@ def parse_customer_message(payload: bytes, topic_customer_id: str) -> CustomerMe
         consent_staff_profile=_flag(consent, "staff_profile"),
         eid=_eid(credentials.get("eid")),
         nfc_uids=_nfc_uids(credentials.get("nfc_uids", [])),
-        profile=profile,
+        # Contract 8.8's fields are kept only in their documented shape (issue 15).
+        profile=clean_profile(profile),
     )
 
 

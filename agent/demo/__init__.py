@@ -26,7 +26,7 @@ from agent.config.loader import parse_config
 from agent.config.model import AgentConfig
 from simulators.ble_phones import SimulatedPhones
 from simulators.central import CentralService
-from simulators.customers import demo_customer, tombstone
+from simulators.customers import demo_customer, demo_playbook, tombstone
 from simulators.door_node import DoorNodeSimulator
 from simulators.framework import Simulator, run_simulators
 from simulators.mosquitto import MosquittoBroker, MosquittoUnavailable, free_port
@@ -241,6 +241,7 @@ async def _customer_records(
         return
     rng = random.Random(7)
     await central.ready.wait()
+    central.publish_playbook(demo_playbook())  # the chain's suggestion rules (issue 15)
     for record in records:
         central.publish_customer(record)
     version = 1

@@ -9,9 +9,11 @@ from the store, not from memory that a restart or a departure would have cleared
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from agent.core.alerts import ArrivalAlert
+from agent.core.events import JsonValue
 from agent.core.messages import AlertAcked, AlertRaised, CustomerForgotten
 from agent.core.ports import Clock
 from agent.metrics import Metrics
@@ -21,6 +23,8 @@ from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import StoredAlert, VisitHistory, VisitRepository
 
 _LOGGER = logging.getLogger(__name__)
+# What each stored alert showed (contract 8.8), read on the store thread: alert id -> list.
+ShownSuggestions = Callable[[Sequence[str]], dict[str, list[dict[str, JsonValue]]]]
 # A reconnecting tablet is shown the alerts of the current shift, not of the whole retention.
 SNAPSHOT_MAX_AGE_H = 12
 
@@ -36,6 +40,7 @@ class AlertBoard:
         hub: Hub,
         *,
         alert_retention_h: int,
+        shown_suggestions: ShownSuggestions | None = None,
     ) -> None:
         self._uow = uow
         self._visits = visits
@@ -44,6 +49,7 @@ class AlertBoard:
         self._metrics = metrics
         self._hub = hub
         self._window = timedelta(hours=min(alert_retention_h, SNAPSHOT_MAX_AGE_H))
+        self._shown = shown_suggestions
 
     async def show(self, event: AlertRaised) -> None:
         alert = event.alert
@@ -70,7 +76,10 @@ class AlertBoard:
         are history, not someone waiting at the door). Oldest first, as they arrived."""
         since = self._clock.now() - self._window
         alerts = []
-        for stored, history in await self._uow.read(self._read_open, since):
+        opened = await self._uow.read(self._read_open, since)
+        ids = [stored.alert_id for stored, _ in opened]
+        shown = {} if self._shown is None else await self._uow.read(self._shown, ids)
+        for stored, history in opened:
             record = self._directory.get(stored.customer_id)
             if record is None:  # forgotten meanwhile
                 continue
@@ -82,6 +91,8 @@ class AlertBoard:
                     at=stored.at,
                     visits=history.visits,
                     last_visit=history.last_visit,
+                    suggestions=tuple(shown.get(stored.alert_id, ())),
+                    now=self._clock.now(),
                 )
             )
         return alerts

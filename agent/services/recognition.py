@@ -37,6 +37,7 @@ from agent.core.ticket_codes import PREFIX as TICKET_CODE_PREFIX
 from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
 from agent.services.messagebus import MessageBus
+from agent.services.suggestions import SuggestionService
 from agent.store.customers import CustomerRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
@@ -59,6 +60,7 @@ class RecognitionService:
         directory: CustomerDirectory,
         *,
         pass_public_key: bytes | None,
+        suggestions: SuggestionService | None = None,
     ) -> None:
         self._uow = uow
         self._customers = customers
@@ -71,6 +73,7 @@ class RecognitionService:
         self._pass_key = pass_public_key
         self.directory = directory
         self.eids = EidTable()
+        self._suggestions = suggestions
 
     async def load(self) -> None:
         records = await self._uow.read(self._customers.all)
@@ -208,6 +211,13 @@ class RecognitionService:
                 self._visits.add_alert(
                     alert_id, change.customer_id, change.visit_id, change.via, now
                 )
+                # Contract 8.8: stored with the alert, in this transaction (issue 15).
+                shown, suggested = (
+                    ((), [])
+                    if self._suggestions is None
+                    else self._suggestions.for_arrival(record, alert_id, change.visit_id)
+                )
+                events.extend(suggested)
                 events.append(
                     AlertRaised(
                         ArrivalAlert.of(
@@ -217,6 +227,7 @@ class RecognitionService:
                             at=_iso(now),
                             visits=history.visits,
                             last_visit=history.last_visit,
+                            suggestions=shown,
                         )
                     )
                 )

@@ -225,3 +225,52 @@ def m010_counter_report_indexes(db: sqlite_utils.Database) -> None:
         "CREATE INDEX IF NOT EXISTS tickets_created ON tickets(created_at, called_at, state, "
         "left_reason, predicted_low_s, predicted_high_s)"
     )
+
+
+@MIGRATIONS()
+def m010_alerts_suggestions(db: sqlite_utils.Database) -> None:
+    # Issue 15 (contract 8.8). The suggestions each arrival alert made, as the tablet showed
+    # them (`body`, JSON), the holdout's withheld ones (never shown) and what staff recorded
+    # (`outcome`). Personal data: they go with their alert (erase, revoke, retention purge)
+    # through the foreign key, so every path that deletes an alert deletes them too.
+    db.execute(
+        """CREATE TABLE alert_suggestions (
+            alert_id TEXT NOT NULL REFERENCES alerts(alert_id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            offer_id TEXT,
+            withheld INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            outcome TEXT,
+            outcome_at TEXT,
+            PRIMARY KEY (alert_id, position)
+        )"""
+    )
+    # Notes and preferences staff recorded at the counter (issue 14), shown on the customer's
+    # next visits until central's record carries them. Deleted with the customer's record
+    # (erase, revoke, recognition consent withdrawn: foreign key) and as soon as the record
+    # says staff may no longer see the profile (trigger, which takes the alerts' suggestions
+    # with them: they were read from the profile); older than the visit retention,
+    # purged when the next one is written.
+    db.execute(
+        """CREATE TABLE staff_notes (
+            id INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL REFERENCES customers(customer_id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX staff_notes_customer ON staff_notes(customer_id, at)")
+    db.execute(
+        """CREATE TRIGGER staff_notes_consent_withdrawn
+           AFTER UPDATE OF consent_staff_profile ON customers
+           WHEN NEW.consent_staff_profile = 0
+           BEGIN
+               DELETE FROM staff_notes WHERE customer_id = NEW.customer_id;
+               DELETE FROM alert_suggestions WHERE alert_id IN
+                   (SELECT alert_id FROM alerts WHERE customer_id = NEW.customer_id);
+           END"""
+    )

@@ -10,6 +10,7 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from agent.web.i18n_alerts import ALERT_STRINGS
 from agent.web.i18n_staff import STAFF_ACTION_STRINGS
 from agent.web.words_counter import COUNTER_STRINGS
 from agent.web.words_live import LIVE_STRINGS
@@ -304,6 +305,7 @@ for _locale, _words in (
     *LIVE_STRINGS.items(),
     *STAFF_ACTION_STRINGS.items(),
     *COUNTER_STRINGS.items(),
+    *ALERT_STRINGS.items(),
 ):
     STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}

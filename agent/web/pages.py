@@ -233,8 +233,17 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
             "manager_link": manager_link(device.role, locale),
         },
     )
+    alerts = ctx.config.alerts  # how long a card stays up, how many earlier ones are listed
     response = html_page(
-        locale, title, "staff", content, scripts=("common.js", "staff.js", "printer.js")
+        locale,
+        title,
+        "staff",
+        content,
+        data={
+            "alert-display-s": str(alerts.display_s),
+            "alert-earlier-max": str(alerts.earlier_max),
+        },
+        scripts=("common.js", "staff_alert_words.js", "staff_alerts.js", "staff.js", "printer.js"),
     )
     remember_locale(request, response)
     return response

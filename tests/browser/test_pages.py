@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from agent import tools
-from agent.core.clock import ManualClock
+from agent.core.clock import ManualClock, rfc3339
 from agent.web.i18n import strings
 from tests.browser.support import PHONE, TABLET, TV, decode_qr, pair_window_screen, screenshot
 
@@ -343,15 +343,21 @@ async def test_staff_sees_arrival_alerts_and_occupancy(
             "customer_id": "c-1",
             "display_name": "Nadia <i>",
             "via": "nfc",
-            "at": "2025-01-01T10:00:00Z",
+            # Raised now: an older one would go straight to "earlier arrivals" ([alerts] display_s).
+            "at": rfc3339(agent.components.clock.now()),
             "profile": {"tier": "gold", "notes": "prefers French"},
+            "suggestions": [
+                {"kind": "tier", "rule": "tier", "wording": "sugg_tier", "tier": "gold"}
+            ],
         },
     )
     hub.publish("staff", "occupancy", {"occupancy": 12, "capacity": 40, "level": "ok"})
     card = page.locator('.alert-card[data-alert="al-1"]')
     await card.wait_for(timeout=5_000)
     assert "Nadia <i>" in await card.inner_text()  # shown as text, not markup
-    assert "gold" in await card.inner_text() and "via nfc" in await card.inner_text()
+    # In words (issue 14): "Gold member", "by loyalty card"; never the raw "via nfc".
+    text = await card.inner_text()
+    assert "Gold member" in text and EN["came_in_nfc"] in text and "via nfc" not in text
     await page.locator("#occupancy", has_text="12/40").wait_for(timeout=5_000)
     await card.get_by_role("button", name=EN["take_it"]).click()
     await card.get_by_text(EN["alert_gone"]).wait_for(timeout=5_000)  # al-1 is not a real alert

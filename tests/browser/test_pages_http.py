@@ -158,7 +158,16 @@ async def test_static_assets(agent, client) -> None:
     assert css.headers["x-content-type-options"] == "nosniff"
     again = await client.get("/static/app.css", headers={"If-None-Match": css.headers["etag"]})
     assert again.status_code == 304
-    for name in ("common.js", "join.js", "ticket.js", "window.js", "staff.js", "icon.svg"):
+    for name in (
+        "common.js",
+        "join.js",
+        "ticket.js",
+        "window.js",
+        "staff.js",
+        "staff_alerts.js",
+        "staff_alert_words.js",
+        "icon.svg",
+    ):
         assert (await client.get(f"/static/{name}")).status_code == 200, name
     for bad in ("nope.js", "..%2Fpages.py", "APP.CSS", "pages.py"):
         assert (await client.get(f"/static/{bad}")).status_code == 404, bad

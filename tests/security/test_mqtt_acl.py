@@ -19,7 +19,7 @@ import aiomqtt
 import pytest
 
 from agent.config.model import AgentConfig
-from simulators.customers import demo_customer
+from simulators.customers import demo_customer, demo_playbook
 from simulators.mosquitto import MosquittoBroker
 from tests.helpers import eventually
 from tests.security.chain_broker import (
@@ -88,6 +88,12 @@ async def test_a_store_delivers_its_events_and_reads_the_chain_records(
         )
         directory = agent.components.recognition.directory
         await eventually(lambda: len(directory) == 1, message="customer record applied")
+        # ... and the chain's suggestion playbook (extension, docs/suggestions.md).
+        await central.client.publish(
+            f"{PREFIX}/chain/playbook", json.dumps(demo_playbook(7)), qos=1, retain=True
+        )
+        suggestions = agent.components.suggestions
+        await eventually(lambda: suggestions.playbook.version == 7, message="playbook applied")
 
 
 @pytest.mark.parametrize("v5", [True, False], ids=["mqtt5", "mqtt311"])

@@ -17,6 +17,7 @@ TABLE_LOADERS = (
     ROOT / "agent" / "config" / "printer.py",
     ROOT / "agent" / "config" / "queues.py",
     ROOT / "agent" / "config" / "home_assistant.py",
+    ROOT / "agent" / "config" / "playbook.py",
 )
 
 

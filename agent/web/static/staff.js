@@ -307,90 +307,9 @@
   checkHealth();
   window.setInterval(checkHealth, 15000);
 
-  /* --- arrival alerts and occupancy ---------------------------------------------------- */
+  /* --- arrival alerts (drawn by staff_alerts.js) and occupancy ------------------------- */
 
-  var alerts = {};
-
-  function profileList(profile) {
-    var dl = node("dl", "profile");
-    Object.keys(profile).forEach(function (key) {
-      var value = profile[key];
-      if (value === null || value === undefined || value === "") return;
-      dl.appendChild(node("dt", "", key));
-      dl.appendChild(node("dd", "", typeof value === "object" ? JSON.stringify(value) : String(value)));
-    });
-    return dl;
-  }
-
-  function addAlert(alert) {
-    if (!alert || !alert.alert_id || alerts[alert.alert_id]) return;
-    var card = node("article", "alert-card");
-    card.dataset.alert = alert.alert_id;
-    var heading = node("h2", "", RE.t("arrival", { name: alert.display_name || "?" }));
-    card.appendChild(heading);
-    if (alert.via) card.appendChild(node("p", "via", RE.t("via", { via: alert.via })));
-    if (alert.profile && typeof alert.profile === "object") card.appendChild(profileList(alert.profile));
-    var status = node("p", "alert-status");
-    var buttons = node("div", "row-actions");
-    var take = node("button", "primary", RE.t("take_it"));
-    take.type = "button";
-    var dismiss = node("button", "secondary", RE.t("dismiss"));
-    dismiss.type = "button";
-    buttons.appendChild(take);
-    buttons.appendChild(dismiss);
-    card.appendChild(buttons);
-    card.appendChild(status);
-    alerts[alert.alert_id] = card;
-    el("alerts").prepend(card);
-
-    function remove(later) {
-      window.setTimeout(function () {
-        card.remove();
-        delete alerts[alert.alert_id];
-      }, later);
-    }
-    dismiss.addEventListener("click", function () { remove(0); });
-    take.addEventListener("click", function () {
-      take.disabled = true;
-      staffApi("POST", "/api/v1/alerts/" + encodeURIComponent(alert.alert_id) + "/ack")
-        .then(function (result) {
-          if (result.status >= 200 && result.status < 300) {
-            RE.setText(status, RE.t("taken"));
-            remove(4000);
-          } else if (result.status === 404) {
-            RE.setText(status, RE.t("alert_gone"));
-            remove(4000);
-          } else if (result.status !== 401) {
-            take.disabled = false;
-            RE.setText(status, RE.errorOf(result).message || RE.t("err_generic"));
-          }
-        })
-        .catch(function () {
-          take.disabled = false;
-          RE.setText(status, RE.t("err_network"));
-        });
-    });
-  }
-
-  /* Consent revoked or erased: the card goes at once, on every tablet (nothing of it stays). */
-  function withdrawAlert(data) {
-    var card = data && alerts[data.alert_id];
-    if (!card) return;
-    card.remove();
-    delete alerts[data.alert_id];
-  }
-
-  /* Another tablet took it: say who, then let the card go. */
-  function alertTaken(data) {
-    var card = data && alerts[data.alert_id];
-    if (!card) return;
-    card.querySelectorAll("button.primary").forEach(function (button) { button.disabled = true; });
-    RE.setText(card.querySelector(".alert-status"), RE.t("taken_by", { by: data.by || "?" }));
-    window.setTimeout(function () {
-      card.remove();
-      delete alerts[data.alert_id];
-    }, 4000);
-  }
+  var alerts = RE.staffAlerts.create({ api: staffApi });
 
   function showOccupancy(data) {
     var badge = el("occupancy");
@@ -418,9 +337,9 @@
     if (source) return;
     source = new EventSource("/api/v1/staff/stream");
     source.addEventListener("queue", function (event) { parsed(event, renderQueue); });
-    source.addEventListener("arrival", function (event) { parsed(event, addAlert); });
-    source.addEventListener("alert_withdrawn", function (event) { parsed(event, withdrawAlert); });
-    source.addEventListener("alert_acked", function (event) { parsed(event, alertTaken); });
+    source.addEventListener("arrival", function (event) { parsed(event, alerts.add); });
+    source.addEventListener("alert_withdrawn", function (event) { parsed(event, alerts.withdraw); });
+    source.addEventListener("alert_acked", function (event) { parsed(event, alerts.taken); });
     source.addEventListener("occupancy", function (event) { parsed(event, showOccupancy); });
     /* Paper tickets: printer.js says what became of each one. */
     source.addEventListener("print", function (event) {
