@@ -174,7 +174,14 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
         f"{words['ticket_title']} {ticket.number} · {store}",
         "ticket",
         content,
-        data={"ticket": json.dumps(to_json(view)), "zone": zone},
+        data={
+            "ticket": json.dumps(to_json(view)),
+            "zone": zone,
+            # Every queue's label: after a staff move the page names the new queue at once.
+            "queues": json.dumps(
+                {q: ctx.queues.queue_config(q).label for q in ctx.queues.queue_ids()}
+            ),
+        },
         scripts=("common.js", "sound.js", "ticket.js"),
     )
     remember_locale(request, response)
