@@ -51,6 +51,7 @@ from agent.services.hub import STAFF_TOPIC, Hub
 from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
 from agent.services.push import PushService
 from agent.services.queue import QueueService
+from agent.services.queue.priorities import tier_priority
 from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
 from agent.store.customers import CustomerRepository
@@ -77,6 +78,7 @@ from agent.web.customer_api import customer_router
 from agent.web.health import health_router
 from agent.web.pages import pages_router
 from agent.web.push_api import push_router, push_wording
+from agent.web.queue_extras_api import queue_extras_router
 from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
 from agent.web.staff_api import staff_router
@@ -213,6 +215,7 @@ def build(
         identify_pass=recognition.identify_pass,
         subscriptions=subscriptions,
         inside=lambda: footfall.occupancy.inside,
+        tier_priority=tier_priority(config.priorities, recognition.directory.get),
     )
     pc = config.push
     push = PushService(
@@ -286,6 +289,7 @@ def assemble(components: Components) -> AgentDaemon:
             health_router(c.health.report, c.metrics),
             customer_router(web),
             staff_router(web),
+            queue_extras_router(web),
             pages_router(web),
             recognition_router(web, c.recognition),
             push_router(web, c.push),

@@ -7,6 +7,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
+from agent.config.queue_extras import AppointmentsConfig, PriorityConfig
 from agent.core.presence import PresenceSettings
 from agent.core.push import DEFAULT_ENDPOINT_HOSTS
 
@@ -291,3 +292,5 @@ class AgentConfig:
     occupancy: OccupancyConfig = OccupancyConfig()
     push: PushConfig = PushConfig()
     devices: tuple[DeviceConfig, ...] = ()
+    priorities: tuple[PriorityConfig, ...] = ()  # [priorities.NAME], by rank
+    appointments: AppointmentsConfig = field(default_factory=AppointmentsConfig)

@@ -143,6 +143,21 @@ class QueueMoved(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class QueuePrioritised(DomainEvent):
+    """Extension (issue 14): a waiting ticket was put in a priority class (`priority`, null
+    when taken out; `previous` the class it had), by staff or at join from the customer's
+    tier (`source`: "staff" or "tier"). Its new place follows from the class's credit."""
+
+    type: ClassVar[str] = "queue.prioritised"
+    queue: str
+    ticket_id: str
+    number: int
+    priority: str | None
+    previous: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueUndone(DomainEvent):
     """Extension (contract 8.7): staff undid the ticket's last transition within 60 s.
     `undone` is the state it had (served, no_show, left); `state` the one it is back in. The

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from agent.web.i18n_staff import STAFF_ACTION_STRINGS
 from agent.web.words_live import LIVE_STRINGS
+from agent.web.words_queue_extras import QUEUE_EXTRA_STRINGS
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "en"  # for a browser that asks for neither French nor English
@@ -299,7 +300,8 @@ def french_spacing(text: str) -> str:
     return text.replace(" %", "\u00a0%")
 
 
-for _locale, _words in (*LIVE_STRINGS.items(), *STAFF_ACTION_STRINGS.items()):
+_EXTRA = (*LIVE_STRINGS.items(), *STAFF_ACTION_STRINGS.items(), *QUEUE_EXTRA_STRINGS.items())
+for _locale, _words in _EXTRA:
     STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}
 

@@ -69,6 +69,8 @@ class StaffTicketOut(TicketOut):
     late: bool
     at_door: bool
     undo_s: int  # seconds left to undo its last staff transition; 0 when there is none
+    priority: str | None  # issue 14: its priority class (`[priorities.NAME]`), or null
+    booked_at: Timestamp | None  # issue 14: the booked time of an appointment checked in on time
 
 
 Counter = Annotated[str, StringConstraints(min_length=1, max_length=16)]
@@ -78,6 +80,12 @@ class CallBody(RequestBody):
     """Contract 8.7: the optional body of call-next and call: the caller's counter."""
 
     counter: Counter | None = None
+
+
+class PriorityBody(RequestBody):
+    """Issue 14: the priority class to put a waiting ticket in (`[priorities.NAME]`)."""
+
+    priority: Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class MoveBody(RequestBody):

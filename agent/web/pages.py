@@ -233,7 +233,16 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
         locale,
         {"store": store, "lang_switch": switch, "columns": columns, "pair": pair},
     )
-    response = html_page(locale, title, "staff", content, scripts=("common.js", "staff.js"))
+    # The priority classes a waiting row offers, by rank, in the tablet's language.
+    classes = [{"name": p.name, "label": p.label(locale)} for p in ctx.config.priorities]
+    response = html_page(
+        locale,
+        title,
+        "staff",
+        content,
+        data={"priorities": json.dumps(classes), "zone": ctx.config.store.timezone},
+        scripts=("common.js", "staff.js"),
+    )
     remember_locale(request, response)
     return response
 

@@ -21,6 +21,7 @@ from agent.services.hub import Hub
 from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
 from agent.services.queue.checkin import CheckIns
+from agent.services.queue.priorities import PriorityDesk
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import JoinRequest, TicketDesk, hash_secret
 from agent.services.queue.timers import QueueTimers
@@ -58,6 +59,7 @@ class QueueService:
         identify_pass: Callable[[str], str | None] | None = None,
         subscriptions: PushSubscriptions,
         inside: Callable[[], int] | None = None,
+        tier_priority: Callable[[str], str | None] | None = None,
     ) -> None:
         registry = QueueRegistry(config, uow, tickets, clock)
         self._registry = registry
@@ -77,7 +79,9 @@ class QueueService:
             metrics,
             identify_pass,
             subscriptions,
+            tier_priority,
         )
+        self._priorities = PriorityDesk(self._desk)
         self._checkins = CheckIns(registry, self._desk, metrics, ticket_key)
         self._actions = StaffActions(
             registry, self._desk, uow, tickets, self._announcer, clock, metrics
@@ -195,6 +199,10 @@ class QueueService:
 
     async def undo(self, ticket_id: str) -> Ticket:
         return await self._actions.undo(ticket_id)
+
+    async def prioritise(self, ticket_id: str, priority: str | None) -> Ticket:
+        """Issue 14: put a waiting ticket in a priority class, or (None) take it out."""
+        return await self._priorities.mark(ticket_id, priority)
 
     async def staff_leave(self, ticket_id: str) -> Ticket:
         return await self._actions.leave(ticket_id)

@@ -45,6 +45,8 @@ class QueueRegistry:
         # Both dicts are changed in place, never replaced: the service's modules share them.
         self.queues: dict[str, QueueState] = {}
         self.where: dict[str, str] = {}  # active ticket id -> queue id
+        # Priority class -> head start on the join time, the same in every queue (docs/queue.md).
+        self.head_starts = {p.name: float(p.ahead_s) for p in config.priorities}
 
     async def load(self) -> None:
         active = await self._uow.read(self._tickets.active)
@@ -56,7 +58,7 @@ class QueueRegistry:
                     estimator.record_service((t.ended_at - t.called_at).total_seconds())
             for t in await self._uow.read(self._tickets.recent_called, qc.id, 200):
                 track_accuracy(accuracy, t)
-            book = QueueBook(qc.id, [t for t in active if t.queue == qc.id])
+            book = QueueBook(qc.id, [t for t in active if t.queue == qc.id], self.head_starts)
             self.queues[qc.id] = QueueState(qc, book, estimator, accuracy, asyncio.Lock())
         self.where.clear()
         self.where.update({t.id: t.queue for t in active if t.queue in self.queues})
@@ -64,7 +66,9 @@ class QueueRegistry:
     async def reload(self, q: QueueState) -> None:
         """After a failed commit: memory must not claim what the disk does not hold."""
         active = await self._uow.read(self._tickets.active)
-        q.book = QueueBook(q.config.id, [t for t in active if t.queue == q.config.id])
+        q.book = QueueBook(
+            q.config.id, [t for t in active if t.queue == q.config.id], self.head_starts
+        )
 
     def get(self, queue: str) -> QueueState:
         try:

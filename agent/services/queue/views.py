@@ -45,6 +45,9 @@ class StaffTicketView(TicketView):
     at_door: bool  # the holder was seen at the door
     # Seconds left to undo its last staff transition (served, no-show, left); 0: none.
     undo_s: int
+    priority: str | None  # its priority class (issue 14), None without one
+    # Made from a booked appointment checked in on time: the time it was booked for.
+    booked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,8 @@ class QueueViews:
             ),
             at_door=ticket.checked_in_at is not None,
             undo_s=_undo_left_s(ticket, now),
+            priority=ticket.priority,
+            booked_at=ticket.booked_at,
         )
 
     def queue_view(self, queue: str) -> StaffQueue:

@@ -1,0 +1,80 @@
+"""The tablet with priority classes and booked appointments (issue 14), as staff see it on
+both orientations: a waiting row's priority choice puts the ticket first, the row says so,
+and every queue control (call next, add walk-in, counter, call, priority, move, the booked
+list) is inside the viewport. Screenshots in docs/screenshots/ (UPDATE_SCREENSHOTS=1)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import Page
+
+from agent import tools
+from agent.web.i18n import strings
+from tests.browser.support import screenshot
+from tests.browser.test_staff_actions import inside_viewport
+from tests.integration.queue_fixtures import staff_headers
+
+pytestmark = pytest.mark.browser
+EN = strings("en")
+PRIORITIES = """
+[priorities.mobility]
+label_en = "Reduced mobility"
+label_fr = "Mobilité réduite"
+ahead_s = 1800
+"""
+SIZES = {"landscape": (1180, 820), "portrait": (820, 1180)}
+
+
+async def paired_tablet(browser, agent, config, size: tuple[int, int]) -> tuple[object, Page]:  # type: ignore[no-untyped-def]
+    width, height = size
+    context = await browser.new_context(
+        viewport={"width": width, "height": height}, has_touch=True, locale="en-GB"
+    )
+    page = await context.new_page()
+    await page.goto(f"{agent.base_url}/staff")
+    await page.get_by_label(EN["pair_code"]).fill(tools.pairing_code(config, "tablet-p"))
+    await page.get_by_role("button", name=EN["pair_button"]).click()
+    await page.locator("#live.is-live").wait_for(timeout=10_000)
+    return context, page
+
+
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+async def test_priority_on_a_waiting_row_in_both_orientations(
+    browser, browser_config, start_agent, orientation: str
+) -> None:
+    config = browser_config(extra=PRIORITIES)
+    agent = await start_agent(config)
+    async with httpx.AsyncClient(base_url=agent.base_url) as client:
+        staff = await staff_headers(client, config)
+        for name in ("Alice", "Bruno", "Chloé"):
+            r = await client.post(
+                "/api/v1/queues/advice/tickets", json={"name": name}, headers=staff
+            )
+            assert r.status_code == 201
+    context, page = await paired_tablet(browser, agent, config, SIZES[orientation])
+    advice = page.locator('.queue-col[data-queue="advice"]')
+    rows = advice.locator(".waiting-list .ticket-row")
+    await rows.nth(2).wait_for(timeout=5_000)
+    third = rows.nth(2)
+    choice = third.get_by_label(EN["priority_label"].format(n=3))
+    for control in (
+        advice.get_by_role("button", name=EN["walk_in"]),
+        advice.locator(".call-next"),
+        page.locator("#counter"),
+        third.get_by_role("button", name=EN["call"]),
+        choice,
+        third.get_by_role("button", name=EN["move_to"].format(queue="Retrait / Pick-up")),
+    ):
+        await inside_viewport(page, control)
+
+    await choice.select_option(label="Reduced mobility")
+    first = rows.first
+    await first.locator(".flag.priority").wait_for(timeout=5_000)
+    assert "Chloé" in await first.inner_text()
+    assert "priority: Reduced mobility" in await first.inner_text()
+    await inside_viewport(page, first.locator(".flag.priority"))
+    (marked, *_) = agent.components.queues.queue_view("advice").waiting
+    assert marked.name == "Chloé" and marked.priority == "mobility"
+    await screenshot(page, f"staff-priorities-{orientation}", docs=True)
+    await context.close()
