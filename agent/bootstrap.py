@@ -15,6 +15,7 @@ from agent import __version__
 from agent.adapters.webpush import WebPushSender
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
+from agent.core.appointments import ApplyAppointmentDay
 from agent.core.clock import SystemClock
 from agent.core.events import (
     QueueApproaching,
@@ -54,6 +55,7 @@ from agent.services.queue import QueueService
 from agent.services.queue.priorities import tier_priority
 from agent.services.recognition import RecognitionService
 from agent.services.staff import StaffService
+from agent.store.appointments import AppointmentRepository
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
@@ -66,6 +68,7 @@ from agent.store.staff import StaffRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
+from agent.sync.appointments_inbound import AppointmentsInbound
 from agent.sync.inbound import InboundAdapter
 from agent.sync.link import MqttLink
 from agent.sync.publisher import OutboxPublisher
@@ -136,7 +139,8 @@ def build(
     visits = VisitRepository(database)
     tickets = TicketRepository(database)
     customer_repository = CustomerRepository(database)
-    forgetting = CustomerForgetting(customer_repository, visits, tickets, outbox)
+    appointments = AppointmentRepository(database)
+    forgetting = CustomerForgetting(customer_repository, visits, tickets, outbox, appointments)
     customers = CustomerService(uow, customer_repository, forgetting, clock, metrics)
     hub = Hub()
     directory = CustomerDirectory()
@@ -182,7 +186,10 @@ def build(
             config.mqtt,
             topics,
             publisher,
-            InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+            [
+                *InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+                AppointmentsInbound(topics, bus.handle, metrics).route(),
+            ],
             metrics=metrics,
             clock=clock,
             version=__version__,
@@ -216,6 +223,7 @@ def build(
         subscriptions=subscriptions,
         inside=lambda: footfall.occupancy.inside,
         tier_priority=tier_priority(config.priorities, recognition.directory.get),
+        appointments=appointments,
     )
     pc = config.push
     push = PushService(
@@ -369,6 +377,7 @@ def _handlers(
         ApplyCustomerMessage: customers.apply,
         AppCheckin: recognition.checkin,
         CheckInTicketCode: check_in_ticket_code,
+        ApplyAppointmentDay: queues.apply_appointments,  # the day's bookings (issue 14)
     }
     if resend is not None:
         commands = {**commands, ResendRequest: resend.requeue}

@@ -121,6 +121,22 @@ class CentralService:
         topic = f"{self.prefix}/chain/customer_count"
         self._outgoing.put_nowait((topic, json.dumps({"records": records}).encode(), True))
 
+    def publish_appointments(
+        self, store: str, day: str, appointments: list[dict[str, Any]], version: int
+    ) -> None:
+        """Extension (docs/sync.md): the store's whole list of bookings for ``day``
+        (YYYY-MM-DD, store time), retained on that day's topic; a later call with a higher
+        ``version`` replaces it (a booking left out, or with `"status": "cancelled"`, is
+        cancelled)."""
+        topic = f"{self.prefix}/stores/{store}/appointments/{day}"
+        body = {"day": day, "version": version, "appointments": appointments}
+        self._outgoing.put_nowait((topic, json.dumps(body).encode(), True))
+
+    def clear_appointments(self, store: str, day: str) -> None:
+        """A day over: its retained list is cleared (an empty retained message)."""
+        topic = f"{self.prefix}/stores/{store}/appointments/{day}"
+        self._outgoing.put_nowait((topic, b"", True))
+
     def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._outgoing.put_nowait((topic, payload, retain))
 

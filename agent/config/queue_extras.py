@@ -42,6 +42,9 @@ class AppointmentsConfig:
     late_s: int = 600
     # Not checked in this long after the booked time: the appointment is a no-show.
     no_show_after_s: int = 1800
+    # Checked in on time, it is ordered as if it had joined this long before its booked
+    # time: ahead of walk-ins who joined less than this before it (a bounded head start).
+    ahead_s: int = 1800
 
 
 def parse_priorities(root: Table) -> tuple[PriorityConfig, ...]:
@@ -101,5 +104,8 @@ def parse_appointments(root: Table) -> AppointmentsConfig:
     no_show = t.integer("no_show_after_s", 1800, minimum=60, maximum=12 * 3600)
     if no_show < late:
         t.bad("no_show_after_s", f"must be at least late_s ({late}), got {no_show}")
+    ahead = t.integer("ahead_s", 1800, minimum=0, maximum=4 * 3600)
     t.finish()
-    return AppointmentsConfig(early_s=early, late_s=late, no_show_after_s=max(no_show, late))
+    return AppointmentsConfig(
+        early_s=early, late_s=late, no_show_after_s=max(no_show, late), ahead_s=ahead
+    )

@@ -1,7 +1,8 @@
 """Where a waiting ticket goes in its queue (pure): join time, less any priority credit.
 
     effective join = join time - ahead_s of the ticket's priority class
-                   = booked time, for an appointment checked in on time
+                   = booked time - [appointments] ahead_s, for an appointment checked in
+                     on time (agent.core.appointments)
 
 Waiting tickets are called in effective-join order. A priority class is a bounded credit, not
 a separate lane: a ticket that joined at t can only be overtaken by tickets whose effective
@@ -18,12 +19,15 @@ from datetime import datetime, timedelta
 from agent.core.tickets import Ticket
 
 KEY_STEP = 1024.0  # the gap QueueBook leaves between consecutive newcomers' sort keys
+# The head start of an appointment checked in on time, kept in the same mapping as the
+# classes' under a key no class name can take (class names have no colon).
+APPOINTMENT = ":appointment"
 
 
 def effective_join(ticket: Ticket, head_starts: Mapping[str, float]) -> datetime:
     """The moment the ticket is ordered by (see the module's docstring)."""
     if ticket.booked_at is not None:
-        return ticket.booked_at
+        return ticket.booked_at - timedelta(seconds=head_starts.get(APPOINTMENT, 0.0))
     credit = head_starts.get(ticket.priority, 0.0) if ticket.priority else 0.0
     return ticket.created_at - timedelta(seconds=credit)
 

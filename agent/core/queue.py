@@ -34,7 +34,7 @@ from agent.core.events import (
     QueueServed,
     QueueUndone,
 )
-from agent.core.priority import placed_key
+from agent.core.priority import APPOINTMENT, placed_key
 from agent.core.tickets import (
     ACTIVE_STATES,
     LeftReason,
@@ -241,9 +241,13 @@ class QueueBook:
         self._require(ticket, TicketState.WAITING)
         if ticket.queue == self.queue:
             raise QueueRuleError("same_queue")
-        if ticket.priority is not None and ticket.priority not in self.head_starts:
+        if ticket.priority is not None and not self.is_class(ticket.priority):
             ticket = replace(ticket, priority=None)  # a class this queue no longer has
         return replace(ticket, queue=self.queue, sort_key=self.place(ticket))
+
+    def is_class(self, name: str) -> bool:
+        """A priority class of this queue (not the appointments' head start)."""
+        return name in self.head_starts and name != APPOINTMENT
 
     def place(self, ticket: Ticket) -> float:
         """The sort key for ``ticket`` by its effective join (agent.core.priority)."""
@@ -256,7 +260,7 @@ class QueueBook:
         """Put a waiting ticket in a priority class (None: take it out) and in its place for
         it. Marking it with the class it has changes nothing and says nothing."""
         self._require(ticket, TicketState.WAITING)
-        if priority is not None and priority not in self.head_starts:
+        if priority is not None and not self.is_class(priority):
             raise QueueRuleError("unknown_priority")
         if priority == ticket.priority:
             return ticket, []

@@ -100,14 +100,25 @@ class AccuracyOut(_Out):
     underestimate_share: float | None
 
 
+class BookedOut(_Out):
+    """Issue 14: a booking of today not checked in yet."""
+
+    id: str
+    at: Timestamp
+    name: str
+    party_size: int
+
+
 class StaffQueueOut(_Out):
-    """Contract §3 `GET /api/v1/queues/{queue}`, plus label and the estimates' accuracy."""
+    """Contract §3 `GET /api/v1/queues/{queue}`, plus label, the estimates' accuracy and
+    (issue 14) today's bookings still expected, by time."""
 
     queue: str
     label: str
     waiting: list[StaffTicketOut]
     called: list[StaffTicketOut]
     accuracy: AccuracyOut
+    booked: list[BookedOut]
 
 
 class SummaryOut(_Out):

@@ -88,6 +88,7 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
         ],
         "called": [],
         "accuracy": {"tickets": 3, "mean_abs_error_s": 42.5, "underestimate_share": None},
+        "booked": [],
     }
     assert to_json(queue) == expected
     # The staff stream's frame carries the same JSON as GET /api/v1/queues/{queue}.

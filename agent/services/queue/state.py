@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from agent.config.model import AgentConfig, QueueConfig
 from agent.core.estimate import AccuracyTracker, WaitEstimator, WaitRange
 from agent.core.hours import is_open
 from agent.core.ports import Clock
+from agent.core.priority import APPOINTMENT
 from agent.core.queue import QueueBook, Ticket
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -47,6 +49,8 @@ class QueueRegistry:
         self.where: dict[str, str] = {}  # active ticket id -> queue id
         # Priority class -> head start on the join time, the same in every queue (docs/queue.md).
         self.head_starts = {p.name: float(p.ahead_s) for p in config.priorities}
+        self.head_starts[APPOINTMENT] = float(config.appointments.ahead_s)
+        self.booked_ahead: Callable[[QueueState, int], int] | None = None
 
     async def load(self) -> None:
         active = await self._uow.read(self._tickets.active)
@@ -81,6 +85,12 @@ class QueueRegistry:
         return None if queue is None else self.queues[queue].book.get(ticket_id)
 
     def estimate(self, q: QueueState, ahead: int) -> WaitRange:
+        """The wait for someone with ``ahead`` people before them, counting the booked
+        appointments that will come before them too (set by the appointments' desk)."""
+        extra = self.booked_ahead(q, ahead) if self.booked_ahead is not None else 0
+        return self.base_estimate(q, ahead + extra)
+
+    def base_estimate(self, q: QueueState, ahead: int) -> WaitRange:
         now = self._clock.now()
         elapsed = [(now - t.called_at).total_seconds() for t in q.book.called() if t.called_at]
         return q.estimator.estimate(ahead, elapsed, self._clock.monotonic())

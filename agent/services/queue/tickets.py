@@ -276,6 +276,11 @@ class TicketDesk:
         self._announcer.changed(q)
         return result
 
+    async def settle(self, q: QueueState, committed: asyncio.Future[_Change]) -> Ticket:
+        """Apply a change committed by another module of the service (an appointment's
+        ticket); the caller holds ``q.lock``."""
+        return await self._settle(q, committed)
+
     async def commit(self, q: QueueState, ticket: Ticket, events: list[DomainEvent]) -> Ticket:
         """Commit a decided ticket and apply it; the caller holds ``q.lock``."""
         return await self._settle(q, self._submit(q, ticket, events))

@@ -60,12 +60,23 @@ class EstimateAccuracy:
 
 
 @dataclass(frozen=True, slots=True)
+class BookedView:
+    """A booking still expected today (issue 14), as the tablet lists it under its queue."""
+
+    id: str
+    at: datetime
+    name: str
+    party_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class StaffQueue:
     queue: str
     label: str
     waiting: tuple[StaffTicketView, ...]
     called: tuple[StaffTicketView, ...]
     accuracy: EstimateAccuracy
+    booked: tuple[BookedView, ...] = ()  # today's bookings not checked in yet, by time
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,8 @@ class QueueViews:
     def __init__(self, registry: QueueRegistry, clock: Clock) -> None:
         self._registry = registry
         self._clock = clock
+        # Today's bookings of a queue (set by the appointments' desk, built after the views).
+        self.booked: Callable[[str], tuple[BookedView, ...]] = lambda _queue: ()
 
     def view(self, ticket: Ticket) -> TicketView:
         position, eta = self._place(ticket)
@@ -148,6 +161,7 @@ class QueueViews:
                 mean_abs_error_s=q.accuracy.mean_absolute_error_s(),
                 underestimate_share=q.accuracy.underestimate_share(),
             ),
+            booked=self.booked(queue),
         )
 
     def summary(self, queue: str) -> QueueSummary:

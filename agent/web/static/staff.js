@@ -232,6 +232,25 @@
     RE.setText(col.querySelector(".called-count"), String((view.called || []).length));
     RE.setText(col.querySelector(".accuracy"), accuracyText(view.accuracy));
     col.querySelector(".call-next").disabled = !(view.waiting || []).length;
+    renderBooked(col, view.booked || []);
+  }
+
+  /* Today's bookings not checked in yet (issue 14): time, name, party; hidden when none. */
+  function renderBooked(col, booked) {
+    var box = col.querySelector(".booked-box");
+    if (!box) return;
+    box.hidden = !booked.length;
+    RE.setText(col.querySelector(".booked-count"), String(booked.length));
+    var items = booked.map(function (b) {
+      var li = node("li", "booked-row");
+      var line = node("div", "ticket-line");
+      line.appendChild(node("span", "at", clock(b.at)));
+      line.appendChild(node("span", "who", b.name || RE.t("appointment_no_name")));
+      line.appendChild(node("span", "party", RE.t("party", { n: b.party_size || 1 })));
+      li.appendChild(line);
+      return li;
+    });
+    col.querySelector(".booked-list").replaceChildren.apply(col.querySelector(".booked-list"), items);
   }
 
   /* Waited times move on between events. */
