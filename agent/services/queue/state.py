@@ -91,9 +91,20 @@ class QueueRegistry:
         return self.base_estimate(q, ahead + extra)
 
     def base_estimate(self, q: QueueState, ahead: int) -> WaitRange:
+        return q.estimator.estimate(ahead, self._elapsed(q), self._clock.monotonic())
+
+    def estimates(self, q: QueueState, count: int) -> list[WaitRange]:
+        """``estimate(q, ahead)`` for ahead = 0 .. count - 1, sharing the work they share."""
+        elapsed, monotonic = self._elapsed(q), self._clock.monotonic()
+        booked = self.booked_ahead
+        return [
+            q.estimator.estimate(a + (booked(q, a) if booked else 0), elapsed, monotonic)
+            for a in range(count)
+        ]
+
+    def _elapsed(self, q: QueueState) -> list[float]:
         now = self._clock.now()
-        elapsed = [(now - t.called_at).total_seconds() for t in q.book.called() if t.called_at]
-        return q.estimator.estimate(ahead, elapsed, self._clock.monotonic())
+        return [(now - t.called_at).total_seconds() for t in q.book.called() if t.called_at]
 
     def is_open(self) -> bool:
         return is_open(self._config.opening_hours.days, self._clock.now().astimezone(self.zone))
