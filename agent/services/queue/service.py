@@ -72,7 +72,7 @@ class QueueService:
         self.tokens = tokens
         self._uow, self._tickets, self._clock = uow, tickets, clock  # the board's reads
         self._views = QueueViews(registry, clock)
-        self._announcer = Announcer(registry, self._views, hub, metrics)
+        self._announcer = Announcer(registry, self._views, hub, metrics, clock)
         self._desk = TicketDesk(
             registry,
             uow,
@@ -167,6 +167,10 @@ class QueueService:
 
     def queue_view(self, queue: str) -> StaffQueue:
         return self._views.queue_view(queue)
+
+    def latest_queue_view(self, queue: str) -> tuple[int, StaffQueue]:
+        """The staff view a tablet's stream sends, with its change count (announce.py)."""
+        return self._announcer.latest(queue)
 
     def summary(self, queue: str) -> QueueSummary:
         return self._views.summary(queue)

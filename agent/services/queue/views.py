@@ -60,6 +60,15 @@ class EstimateAccuracy:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueChanged:
+    """On the staff topic: the queue's staff view changed (its `version`-th change). The
+    stream sends `QueueService.latest_queue_view` then, and skips changes it already sent."""
+
+    queue: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class BookedView:
     """A booking still expected today (issue 14), as the tablet lists it under its queue."""
 
