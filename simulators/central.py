@@ -12,8 +12,10 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -131,6 +133,26 @@ class CentralService:
         topic = f"{self.prefix}/stores/{store}/appointments/{day}"
         body = {"day": day, "version": version, "appointments": appointments}
         self._outgoing.put_nowait((topic, json.dumps(body).encode(), True))
+
+    def publish_sample_day(self, store: str, queue: str, zone: str, *, count: int = 8) -> str:
+        """A day of bookings for the demo: one every 20 minutes from 10 minutes ago, with
+        check-in codes (`RE-B1.<code>` on the confirmation). Returns the day published."""
+        now = datetime.now(ZoneInfo(zone))
+        names = ("Camille", "Hugo", "Inès", "Jules", "Manon", "Nathan", "Léa", "Louis")
+        bookings = [
+            {
+                "id": f"demo-{now:%Y%m%d}-{n}",
+                "queue": queue,
+                "at": (now + timedelta(minutes=20 * n - 10)).isoformat(timespec="seconds"),
+                "name": names[n % len(names)],
+                "party_size": 1 + n % 2,
+                "checkin_code": f"demo-booking-code-{now:%Y%m%d}-{n:02d}",
+            }
+            for n in range(count)
+        ]
+        day = now.date().isoformat()
+        self.publish_appointments(store, day, bookings, version=int(now.timestamp()))
+        return day
 
     def clear_appointments(self, store: str, day: str) -> None:
         """A day over: its retained list is cleared (an empty retained message)."""
