@@ -20,7 +20,7 @@ from agent.core.messages import CheckInTicketCode
 from agent.web.i18n import strings
 from tests.browser.support import screenshot
 from tests.browser.test_staff_actions import inside_viewport
-from tests.integration.queue_fixtures import staff_headers
+from tests.integration.queue_fixtures import in_zone, midday_zone, staff_headers
 
 pytestmark = pytest.mark.browser
 EN = strings("en")
@@ -31,14 +31,14 @@ label_fr = "Mobilité réduite"
 ahead_s = 1800
 """
 SIZES = {"landscape": (1180, 820), "portrait": (820, 1180)}
-PARIS = ZoneInfo("Europe/Paris")
+ZONE = midday_zone()  # bookings minutes from now fall on the store's today
 
 
 async def book_today(agent) -> None:  # type: ignore[no-untyped-def]
     """The day list as central publishes it (the MQTT path is tests/integration's), then the
     first booking's QR code at the counter camera's command."""
     now = datetime.now(UTC)
-    day = now.astimezone(PARIS).date().isoformat()
+    day = now.astimezone(ZoneInfo(ZONE)).date().isoformat()
     bookings = [
         {"id": "b-1", "queue": "advice", "at": rfc3339(now + timedelta(minutes=5)),
          "name": "Dana", "checkin_code": "dana-booking-code-0001"},
@@ -68,7 +68,7 @@ async def paired_tablet(browser, agent, config, size: tuple[int, int]) -> tuple[
 async def test_priority_on_a_waiting_row_in_both_orientations(
     browser, browser_config, start_agent, orientation: str
 ) -> None:
-    config = browser_config(extra=PRIORITIES)
+    config = in_zone(browser_config(extra=PRIORITIES), ZONE)
     agent = await start_agent(config)
     async with httpx.AsyncClient(base_url=agent.base_url) as client:
         staff = await staff_headers(client, config)

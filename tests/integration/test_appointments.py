@@ -23,7 +23,7 @@ from agent.core.messages import ApplyCustomerMessage, CustomerIdentified
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
 from tests.helpers import eventually
-from tests.integration.queue_fixtures import QUEUES, staff_headers
+from tests.integration.queue_fixtures import QUEUES, in_zone, midday_zone, staff_headers
 from tests.integration.recognition_fixtures import customer
 
 EXTRA = (
@@ -41,7 +41,8 @@ adapter = "simulated"
 """
 )
 STORE = "test-01"
-PARIS = ZoneInfo("Europe/Paris")
+# The store's zone: one where it is now midday, so bookings minutes from now are today's.
+ZONE = midday_zone()
 
 
 def booking(ident: str, minutes: float, **fields: Any) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def booking(ident: str, minutes: float, **fields: Any) -> dict[str, Any]:
 
 
 def today() -> str:
-    return datetime.now(PARIS).date().isoformat()
+    return datetime.now(ZoneInfo(ZONE)).date().isoformat()
 
 
 def code(n: int) -> str:
@@ -60,7 +61,7 @@ def code(n: int) -> str:
 async def test_bookings_check_in_and_take_their_place_among_walk_ins(
     broker: MosquittoBroker, central: CentralService, write_config, start_agent
 ) -> None:
-    agent = await start_agent(load_config(write_config(broker.url, extra=EXTRA)))
+    agent = await start_agent(in_zone(load_config(write_config(broker.url, extra=EXTRA)), ZONE))
     c = agent.components
     assert c.link is not None
     await asyncio.wait_for(c.link.connected.wait(), 10)
@@ -151,7 +152,7 @@ async def test_bookings_check_in_and_take_their_place_among_walk_ins(
 async def test_revoke_and_erase_take_the_customer_off_their_bookings(
     write_config, start_agent
 ) -> None:
-    agent = await start_agent(load_config(write_config(None, extra=EXTRA)))
+    agent = await start_agent(in_zone(load_config(write_config(None, extra=EXTRA)), ZONE))
     c = agent.components
     ids = []
     for n in (1, 2):
