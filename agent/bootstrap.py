@@ -15,6 +15,7 @@ from agent import __version__
 from agent.adapters.webpush import WebPushSender
 from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
+from agent.core.appointments import ApplyAppointmentDay
 from agent.core.clock import SystemClock
 from agent.core.events import (
     QueueApproaching,
@@ -55,10 +56,12 @@ from agent.services.messagebus import CommandHandlers, EventHandlers, MessageBus
 from agent.services.printing import TicketPrinting
 from agent.services.push import PushService
 from agent.services.queue import QueueService
+from agent.services.queue.priorities import tier_priority
 from agent.services.recognition import RecognitionService
 from agent.services.reports import ReportService
 from agent.services.staff import StaffService
 from agent.services.suggestions import SuggestionService, holdout_key
+from agent.store.appointments import AppointmentRepository
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.store.footfall import FootfallRepository
@@ -73,6 +76,7 @@ from agent.store.suggestions import SuggestionRepository
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import VisitRepository
+from agent.sync.appointments_inbound import AppointmentsInbound
 from agent.sync.inbound import InboundAdapter
 from agent.sync.link import MqttLink
 from agent.sync.playbook_inbound import PlaybookInbound
@@ -89,6 +93,7 @@ from agent.web.manager import manager_router
 from agent.web.pages import pages_router
 from agent.web.printer_api import print_wording, printer_router
 from agent.web.push_api import push_router, push_wording
+from agent.web.queue_extras_api import queue_extras_router
 from agent.web.recognition_api import recognition_router
 from agent.web.server import WebServer
 from agent.web.staff_api import staff_router
@@ -150,7 +155,8 @@ def build(
     visits = VisitRepository(database)
     tickets = TicketRepository(database)
     customer_repository = CustomerRepository(database)
-    forgetting = CustomerForgetting(customer_repository, visits, tickets, outbox)
+    appointments = AppointmentRepository(database)
+    forgetting = CustomerForgetting(customer_repository, visits, tickets, outbox, appointments)
     customers = CustomerService(uow, customer_repository, forgetting, clock, metrics)
     hub = Hub()
     directory = CustomerDirectory()
@@ -221,6 +227,7 @@ def build(
             [
                 *InboundAdapter(topics, bus.handle, clock, metrics).routes(),
                 PlaybookInbound(topics, bus.handle, metrics).route(),
+                AppointmentsInbound(topics, bus.handle, metrics).route(),
             ],
             metrics=metrics,
             clock=clock,
@@ -254,6 +261,8 @@ def build(
         identify_pass=recognition.identify_pass,
         subscriptions=subscriptions,
         inside=lambda: footfall.occupancy.inside,
+        tier_priority=tier_priority(config.priorities, recognition.directory.get),
+        appointments=appointments,
     )
     pc = config.push
     push = PushService(
@@ -373,6 +382,7 @@ def assemble(components: Components) -> AgentDaemon:
             health_router(c.health.report, c.metrics),
             customer_router(web),
             staff_router(web),
+            queue_extras_router(web),
             pages_router(web),
             recognition_router(web, c.recognition),
             push_router(web, c.push),
@@ -462,6 +472,7 @@ def _handlers(
         AppCheckin: recognition.checkin,
         CheckInTicketCode: check_in_ticket_code,
         ApplyPlaybook: suggestions.apply_central,  # from {p}/chain/playbook (extension)
+        ApplyAppointmentDay: queues.apply_appointments,  # the day's bookings (issue 14)
     }
     if resend is not None:
         commands = {**commands, ResendRequest: resend.requeue}

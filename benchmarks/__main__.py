@@ -23,6 +23,8 @@ from benchmarks.common import Figure, figure
 BENCHMARKS = {
     "outbox_drain": "benchmarks.outbox_drain",
     "queue_joins": "benchmarks.queue_joins",
+    "call_latency": "benchmarks.call_latency",
+    "queue_day": "benchmarks.queue_day",
     "ble_ingest": "benchmarks.ble_ingest",
     "arrival_latency": "benchmarks.arrival_latency",
     "suggestions": "benchmarks.suggestions",

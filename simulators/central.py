@@ -12,8 +12,10 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -125,6 +127,42 @@ class CentralService:
         """Extension (docs/suggestions.md): the chain's playbook, retained; None clears it."""
         payload = b"" if playbook is None else json.dumps(playbook).encode()
         self._outgoing.put_nowait((f"{self.prefix}/chain/playbook", payload, True))
+
+    def publish_appointments(
+        self, store: str, day: str, appointments: list[dict[str, Any]], version: int
+    ) -> None:
+        """Extension (docs/sync.md): the store's whole list of bookings for ``day``
+        (YYYY-MM-DD, store time), retained on that day's topic; a later call with a higher
+        ``version`` replaces it (a booking left out, or with `"status": "cancelled"`, is
+        cancelled)."""
+        topic = f"{self.prefix}/stores/{store}/appointments/{day}"
+        body = {"day": day, "version": version, "appointments": appointments}
+        self._outgoing.put_nowait((topic, json.dumps(body).encode(), True))
+
+    def publish_sample_day(self, store: str, queue: str, zone: str, *, count: int = 8) -> str:
+        """A day of bookings for the demo: one every 20 minutes from 10 minutes ago, with
+        check-in codes (`RE-B1.<code>` on the confirmation). Returns the day published."""
+        now = datetime.now(ZoneInfo(zone))
+        names = ("Camille", "Hugo", "Inès", "Jules", "Manon", "Nathan", "Léa", "Louis")
+        bookings = [
+            {
+                "id": f"demo-{now:%Y%m%d}-{n}",
+                "queue": queue,
+                "at": (now + timedelta(minutes=20 * n - 10)).isoformat(timespec="seconds"),
+                "name": names[n % len(names)],
+                "party_size": 1 + n % 2,
+                "checkin_code": f"demo-booking-code-{now:%Y%m%d}-{n:02d}",
+            }
+            for n in range(count)
+        ]
+        day = now.date().isoformat()
+        self.publish_appointments(store, day, bookings, version=int(now.timestamp()))
+        return day
+
+    def clear_appointments(self, store: str, day: str) -> None:
+        """A day over: its retained list is cleared (an empty retained message)."""
+        topic = f"{self.prefix}/stores/{store}/appointments/{day}"
+        self._outgoing.put_nowait((topic, b"", True))
 
     def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._outgoing.put_nowait((topic, payload, retain))

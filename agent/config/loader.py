@@ -34,6 +34,7 @@ from agent.config.model import (
 from agent.config.playbook import parse_alerts, parse_playbook_config
 from agent.config.printer import parse_printer
 from agent.config.push import parse_push
+from agent.config.queue_extras import parse_appointments, parse_priorities
 from agent.config.queues import parse_queues
 from agent.config.reader import Problems, Table, describe_kind
 from agent.errors import ConfigError
@@ -73,6 +74,8 @@ def parse_config(
         http=_http(root),
         mqtt=mqtt,
         queues=parse_queues(root),
+        priorities=parse_priorities(root),
+        appointments=parse_appointments(root),
         opening_hours=_opening_hours(root),
         recognition=_recognition(root),
         occupancy=_occupancy(root),

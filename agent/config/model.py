@@ -9,6 +9,7 @@ from typing import Literal
 
 from agent.config.playbook import AlertsConfig, PlaybookConfig
 from agent.config.printer import PrinterConfig
+from agent.config.queue_extras import AppointmentsConfig, PriorityConfig
 from agent.core.presence import PresenceSettings
 from agent.core.push import DEFAULT_ENDPOINT_HOSTS
 
@@ -326,3 +327,5 @@ class AgentConfig:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     devices: tuple[DeviceConfig, ...] = ()
     home_assistant: HomeAssistantConfig = HomeAssistantConfig()
+    priorities: tuple[PriorityConfig, ...] = ()  # [priorities.NAME], by rank
+    appointments: AppointmentsConfig = field(default_factory=AppointmentsConfig)

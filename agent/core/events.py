@@ -143,6 +143,47 @@ class QueueMoved(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class QueuePrioritised(DomainEvent):
+    """Extension (issue 14): a waiting ticket was put in a priority class (`priority`, null
+    when taken out; `previous` the class it had), by staff or at join from the customer's
+    tier (`source`: "staff" or "tier"). Its new place follows from the class's credit."""
+
+    type: ClassVar[str] = "queue.prioritised"
+    queue: str
+    ticket_id: str
+    number: int
+    priority: str | None
+    previous: str | None
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentCheckedIn(DomainEvent):
+    """Extension (issue 14): a booked customer checked in and has a ticket (`ticket_id`,
+    `number` in `queue`). `timing` is `on_time` (ordered by `booked_at`) or `late` (ordered
+    as a walk-in from now); `via` as for `queue.checked_in` (`ticket_qr`, `ble`, ...)."""
+
+    type: ClassVar[str] = "appointment.checked_in"
+    appointment_id: str
+    queue: str
+    ticket_id: str
+    number: int
+    booked_at: str
+    timing: str
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentNoShow(DomainEvent):
+    """Extension (issue 14): a booking not checked in `no_show_after_s` after its time."""
+
+    type: ClassVar[str] = "appointment.no_show"
+    appointment_id: str
+    queue: str
+    booked_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueUndone(DomainEvent):
     """Extension (contract 8.7): staff undid the ticket's last transition within 60 s.
     `undone` is the state it had (served, no_show, left); `state` the one it is back in. The

@@ -16,7 +16,7 @@ back a bounded number of places without renumbering anyone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -29,10 +29,12 @@ from agent.core.events import (
     QueueLeft,
     QueueMoved,
     QueueNoShow,
+    QueuePrioritised,
     QueueRecalled,
     QueueServed,
     QueueUndone,
 )
+from agent.core.priority import APPOINTMENT, placed_key
 from agent.core.tickets import (
     ACTIVE_STATES,
     LeftReason,
@@ -66,8 +68,15 @@ class QueueBook:
     """The active tickets of one queue, in order. Methods return (new ticket, events) and
     change nothing until the caller applies the new ticket with `apply`."""
 
-    def __init__(self, queue: str, tickets: Iterable[Ticket] = ()) -> None:
+    def __init__(
+        self,
+        queue: str,
+        tickets: Iterable[Ticket] = (),
+        head_starts: Mapping[str, float] | None = None,
+    ) -> None:
         self.queue = queue
+        # Priority class -> seconds of credit on the join time (agent.core.priority).
+        self.head_starts: Mapping[str, float] = dict(head_starts or {})
         self._active: dict[str, Ticket] = {t.id: t for t in tickets if t.active}
         self._called: dict[str, Ticket] = {
             t.id: t for t in self._active.values() if t.state == TicketState.CALLED
@@ -227,19 +236,40 @@ class QueueBook:
 
     def admit(self, ticket: Ticket) -> Ticket:
         """A waiting ticket moving here from another queue, placed among the waiting by its
-        join time (a move keeps the join time); numbered by `moved` once committed."""
+        join time (a move keeps the join time, and its priority credit); numbered by `moved`
+        once committed."""
         self._require(ticket, TicketState.WAITING)
         if ticket.queue == self.queue:
             raise QueueRuleError("same_queue")
-        waiting = self.waiting()
-        later = next((i for i, t in enumerate(waiting) if t.created_at > ticket.created_at), None)
-        if later is None:
-            key = self.next_sort_key()
-        elif later == 0:
-            key = waiting[0].sort_key - 1024.0
-        else:
-            key = (waiting[later - 1].sort_key + waiting[later].sort_key) / 2
-        return replace(ticket, queue=self.queue, sort_key=key)
+        if ticket.priority is not None and not self.is_class(ticket.priority):
+            ticket = replace(ticket, priority=None)  # a class this queue no longer has
+        return replace(ticket, queue=self.queue, sort_key=self.place(ticket))
+
+    def is_class(self, name: str) -> bool:
+        """A priority class of this queue (not the appointments' head start)."""
+        return name in self.head_starts and name != APPOINTMENT
+
+    def place(self, ticket: Ticket) -> float:
+        """The sort key for ``ticket`` by its effective join (agent.core.priority)."""
+        key = placed_key(ticket, self.waiting(), self.head_starts)
+        return self.next_sort_key() if key is None else key
+
+    def prioritise(
+        self, ticket: Ticket, priority: str | None, source: str = "staff"
+    ) -> tuple[Ticket, list[DomainEvent]]:
+        """Put a waiting ticket in a priority class (None: take it out) and in its place for
+        it. Marking it with the class it has changes nothing and says nothing."""
+        self._require(ticket, TicketState.WAITING)
+        if priority is not None and not self.is_class(priority):
+            raise QueueRuleError("unknown_priority")
+        if priority == ticket.priority:
+            return ticket, []
+        marked = replace(ticket, priority=priority)
+        marked = replace(marked, sort_key=self.place(marked))
+        event = QueuePrioritised(
+            self.queue, ticket.id, ticket.number, priority, ticket.priority, source
+        )
+        return marked, [event]
 
     def discard(self, ticket_id: str) -> None:
         """Forget a ticket that moved to another queue (after the move was committed)."""

@@ -78,6 +78,12 @@ class Ticket:
     # The linked customer's visit ended: the ticket walks out at this time unless they are
     # seen again first (a check-in clears it).
     walkout_at: datetime | None = None
+    # Its priority class (`[priorities.NAME]`), marked by staff or from the customer's tier.
+    priority: str | None = None
+    # A ticket made from a booked appointment checked in within its window: it is ordered by
+    # `booked_at` (agent.core.priority). A late one has `booked_at` None: a walk-in's order.
+    appointment_id: str | None = None
+    booked_at: datetime | None = None
 
     @property
     def active(self) -> bool:

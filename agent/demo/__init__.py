@@ -178,7 +178,9 @@ async def _run_with_printer(
         # A store day every 10 minutes: the store fills up at the lunch peak.
         simulators.append(DoorNodeSimulator(mqtt_url, "main", speed=60.0))
     sims = asyncio.create_task(run_simulators(simulators, stop))
-    publishing = asyncio.create_task(_customer_records(central, records, stop))
+    publishing = asyncio.create_task(
+        _customer_records(central, records, stop, config.store.id, config.store.timezone)
+    )
     try:
         await stop.wait()
     finally:
@@ -234,7 +236,11 @@ def _sticker(components: Components, queue: str = "pickup") -> str:
 
 
 async def _customer_records(
-    central: CentralService | None, records: list[dict[str, Any]], stop: asyncio.Event
+    central: CentralService | None,
+    records: list[dict[str, Any]],
+    stop: asyncio.Event,
+    store: str = "demo",
+    zone: str = "UTC",
 ) -> None:
     """The central side's share of a store day: records arrive, consent changes now and then."""
     if central is None:
@@ -244,6 +250,8 @@ async def _customer_records(
     central.publish_playbook(demo_playbook())  # the chain's suggestion rules (issue 15)
     for record in records:
         central.publish_customer(record)
+    # Today's bookings for the advice queue (issue 14): listed under it on the tablet.
+    central.publish_sample_day(store, "advice", zone)
     version = 1
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from agent.core.address_cache import AddressCache
 from agent.core.alerts import ArrivalAlert
+from agent.core.appointments import BOOKING_CODE_PREFIX
 from agent.core.clock import rfc3339
 from agent.core.eid import EidTable
 from agent.core.events import CustomerNote, VisitArrived, VisitLeft
@@ -134,8 +135,9 @@ class RecognitionService:
         return customer_id
 
     async def scan(self, reading: QrScan) -> None:
-        if reading.payload.startswith(TICKET_CODE_PREFIX):
-            # A queue ticket, not a person: the code says nothing about who holds it.
+        if reading.payload.startswith((TICKET_CODE_PREFIX, BOOKING_CODE_PREFIX)):
+            # A queue ticket or a booking, not a person: the code says nothing about who
+            # holds it.
             if await self._bus.handle(CheckInTicketCode(reading.payload)):
                 self._metrics.readings_resolved.labels(kind="ticket").inc()
             else:

@@ -274,3 +274,32 @@ def m010_alerts_suggestions(db: sqlite_utils.Database) -> None:
                    (SELECT alert_id FROM alerts WHERE customer_id = NEW.customer_id);
            END"""
     )
+
+
+@MIGRATIONS()
+def m010_queue_priorities_appointments(db: sqlite_utils.Database) -> None:
+    # Issue 14. A waiting ticket's priority class (`[priorities.NAME]`), and for a ticket made
+    # from a booked appointment, the appointment and its booked time (its place in the queue
+    # follows from them while it is on time; docs/queue.md).
+    db.execute("ALTER TABLE tickets ADD COLUMN priority TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN appointment_id TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN booked_at TEXT")
+    # The day's appointments from the central service's retained list (docs/sync.md). Holds a
+    # name and maybe a customer id: purged with the day (docs/privacy.md). The check-in code
+    # is kept hashed: the database alone must not let anyone check in as someone else.
+    db.execute(
+        """CREATE TABLE appointments (
+            id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            at TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            party_size INTEGER NOT NULL DEFAULT 1,
+            customer_id TEXT,
+            code_hash TEXT,
+            status TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            ticket_id TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX appointments_day ON appointments(day, at)")

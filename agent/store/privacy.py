@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.core.customers import Tombstone
+from agent.store.appointments import AppointmentRepository
 from agent.store.customers import CustomerRepository
 from agent.store.outbox import Outbox
 from agent.store.tickets import TicketRepository
@@ -31,7 +32,9 @@ class CustomerForgetting:
         visits: VisitRepository,
         tickets: TicketRepository,
         outbox: Outbox,
+        appointments: AppointmentRepository | None = None,
     ) -> None:
+        self._appointments = appointments
         self._customers = customers
         self._visits = visits
         self._tickets = tickets
@@ -43,6 +46,8 @@ class CustomerForgetting:
         alert_ids = tuple(self._visits.alerts_of(customer_id))
         deleted = self._customers.forget(tombstone, now)
         self._tickets.forget_customer(customer_id)
+        if self._appointments is not None:  # their bookings of the day (docs/privacy.md)
+            self._appointments.forget_customer(customer_id, erase=tombstone.op == "erase")
         if tombstone.op == "erase":
             deleted += self._visits.erase(customer_id)
             # The local copy of delivered events about them goes too (the sent log).

@@ -12,7 +12,8 @@ _COLUMNS = (
     "id", "queue", "number", "state", "sort_key", "created_at", "secret_hash", "name",
     "party_size", "locale", "phone", "called_at", "ended_at", "snoozed", "recalls", "called_by",
     "predicted_low_s", "predicted_high_s", "checked_in_at", "customer_id", "approached_at",
-    "counter", "left_reason", "source", "undo_state", "walkout_at",
+    "counter", "left_reason", "source", "undo_state", "walkout_at", "priority",
+    "appointment_id", "booked_at",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM tickets"  # noqa: S608 - fixed column names
 
@@ -39,7 +40,8 @@ class TicketRepository:
             _ts(ticket.approached_at), ticket.counter,
             None if ticket.left_reason is None else ticket.left_reason.value,
             ticket.source.value, None if ticket.undo_state is None else ticket.undo_state.value,
-            _ts(ticket.walkout_at),
+            _ts(ticket.walkout_at), ticket.priority, ticket.appointment_id,
+            _ts(ticket.booked_at),
         )  # fmt: skip
         placeholders = ", ".join("?" for _ in _COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
@@ -147,4 +149,7 @@ def _ticket(row: tuple[object, ...]) -> Ticket:
         source=Source(str(r["source"])),
         undo_state=None if r["undo_state"] is None else TicketState(str(r["undo_state"])),
         walkout_at=_dt(r["walkout_at"]),
+        priority=None if r["priority"] is None else str(r["priority"]),
+        appointment_id=None if r["appointment_id"] is None else str(r["appointment_id"]),
+        booked_at=_dt(r["booked_at"]),
     )

@@ -251,21 +251,30 @@ async def walk_in(
 
 
 async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
+    """A frame each time the ticket's view changes. The stream listens on the topic of the
+    queue the ticket is in now: after a staff move it follows the ticket to its new queue
+    (the move itself is announced on the old queue's topic, which is how the frame with the
+    new queue goes out at once), so later calls there reach this phone too."""
     queues = ctx.queues
     last: TicketView | None = None
-    with ctx.hub.subscribe(queue_topic(ticket.queue)) as subscription:
-        while True:
-            current = await queues.ticket(ticket.id)
-            if current is None:
-                return
-            view = queues.view(current)
-            if view != last:  # a queue change that does not move this ticket says nothing
-                last = view
-                yield sse_frame("ticket", view)
-            if not current.active:
-                return  # served, no-show or left: nothing more will change
-            message = await subscription.next(KEEPALIVE_S)
-            if subscription.lagged:
-                return
-            if message is None:
-                yield sse_comment()
+    queue = ticket.queue
+    while True:
+        with ctx.hub.subscribe(queue_topic(queue)) as subscription:
+            while True:
+                current = await queues.ticket(ticket.id)
+                if current is None:
+                    return
+                view = queues.view(current)
+                if view != last:  # a queue change that does not move this ticket says nothing
+                    last = view
+                    yield sse_frame("ticket", view)
+                if not current.active:
+                    return  # served, no-show or left: nothing more will change
+                if current.queue != queue:
+                    queue = current.queue
+                    break  # subscribed again, then read again: no change in between is lost
+                message = await subscription.next(KEEPALIVE_S)
+                if subscription.lagged:
+                    return
+                if message is None:
+                    yield sse_comment()

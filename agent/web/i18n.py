@@ -14,6 +14,7 @@ from agent.web.i18n_alerts import ALERT_STRINGS
 from agent.web.i18n_staff import STAFF_ACTION_STRINGS
 from agent.web.words_counter import COUNTER_STRINGS
 from agent.web.words_live import LIVE_STRINGS
+from agent.web.words_queue_extras import QUEUE_EXTRA_STRINGS
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "en"  # for a browser that asks for neither French nor English
@@ -306,6 +307,7 @@ for _locale, _words in (
     *STAFF_ACTION_STRINGS.items(),
     *COUNTER_STRINGS.items(),
     *ALERT_STRINGS.items(),
+    *QUEUE_EXTRA_STRINGS.items(),
 ):
     STRINGS[_locale].update(_words)
 STRINGS["fr"] = {key: french_spacing(text) for key, text in STRINGS["fr"].items()}

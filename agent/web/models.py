@@ -70,6 +70,8 @@ class StaffTicketOut(TicketOut):
     late: bool
     at_door: bool
     undo_s: int  # seconds left to undo its last staff transition; 0 when there is none
+    priority: str | None  # issue 14: its priority class (`[priorities.NAME]`), or null
+    booked_at: Timestamp | None  # issue 14: the booked time of an appointment checked in on time
 
 
 Counter = Annotated[str, StringConstraints(min_length=1, max_length=16)]
@@ -79,6 +81,12 @@ class CallBody(RequestBody):
     """Contract 8.7: the optional body of call-next and call: the caller's counter."""
 
     counter: Counter | None = None
+
+
+class PriorityBody(RequestBody):
+    """Issue 14: the priority class to put a waiting ticket in (`[priorities.NAME]`)."""
+
+    priority: Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class MoveBody(RequestBody):
@@ -93,14 +101,25 @@ class AccuracyOut(_Out):
     underestimate_share: float | None
 
 
+class BookedOut(_Out):
+    """Issue 14: a booking of today not checked in yet."""
+
+    id: str
+    at: Timestamp
+    name: str
+    party_size: int
+
+
 class StaffQueueOut(_Out):
-    """Contract §3 `GET /api/v1/queues/{queue}`, plus label and the estimates' accuracy."""
+    """Contract §3 `GET /api/v1/queues/{queue}`, plus label, the estimates' accuracy and
+    (issue 14) today's bookings still expected, by time."""
 
     queue: str
     label: str
     waiting: list[StaffTicketOut]
     called: list[StaffTicketOut]
     accuracy: AccuracyOut
+    booked: list[BookedOut]
 
 
 class SummaryOut(_Out):

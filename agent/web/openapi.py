@@ -79,6 +79,13 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/footfall/hours"): (400, 404),  # a bad day; no footfall on this agent
     # main's ticket printer (branch 'counter'): an ended ticket; no printer set up.
     ("post", "/api/v1/tickets/{ticket_id}/print"): (409,),
+    # priorities (issue 14): only a waiting ticket takes or loses a class.
+    ("post", "/api/v1/tickets/{ticket_id}/priority"): (409,),
+    ("delete", "/api/v1/tickets/{ticket_id}/priority"): (409,),
+    # arrival cards (issue 15): an outcome already recorded, a withheld suggestion, an expired
+    # offer; a customer without staff_profile consent.
+    ("post", "/api/v1/alerts/{alert_id}/outcome"): (409,),
+    ("post", "/api/v1/alerts/{alert_id}/info"): (409,),
 }
 # Operations a credential is optional on: anyone may join with a window token; a paired
 # tablet adds a walk-in without one (contract 8.7). OpenAPI says "optional" with `{}`.

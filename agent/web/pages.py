@@ -175,7 +175,14 @@ async def ticket_page(ctx: WebContext, ticket_id: str, request: Request) -> HTML
         f"{words['ticket_title']} {ticket.number} · {store}",
         "ticket",
         content,
-        data={"ticket": json.dumps(to_json(view)), "zone": zone},
+        data={
+            "ticket": json.dumps(to_json(view)),
+            "zone": zone,
+            # Every queue's label: after a staff move the page names the new queue at once.
+            "queues": json.dumps(
+                {q: ctx.queues.queue_config(q).label for q in ctx.queues.queue_ids()}
+            ),
+        },
         scripts=("common.js", "sound.js", "ticket.js"),
     )
     remember_locale(request, response)
@@ -234,6 +241,8 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
         },
     )
     alerts = ctx.config.alerts  # how long a card stays up, how many earlier ones are listed
+    # The priority classes a waiting row offers, by rank, in the tablet's language.
+    classes = [{"name": p.name, "label": p.label(locale)} for p in ctx.config.priorities]
     response = html_page(
         locale,
         title,
@@ -242,6 +251,8 @@ async def staff_page(ctx: WebContext, request: Request) -> HTMLResponse:
         data={
             "alert-display-s": str(alerts.display_s),
             "alert-earlier-max": str(alerts.earlier_max),
+            "priorities": json.dumps(classes),
+            "zone": ctx.config.store.timezone,
         },
         scripts=("common.js", "staff_alert_words.js", "staff_alerts.js", "staff.js", "printer.js"),
     )

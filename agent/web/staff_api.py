@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from agent.core.queue import QueueRuleError, Ticket
 from agent.services.hub import STAFF_TOPIC
+from agent.services.queue.views import QueueChanged
 from agent.web.auth import STAFF_AUTH, PairedDevice, staff_device
 from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
@@ -18,6 +20,7 @@ from agent.web.models import CallBody, FootfallDayOut, MoveBody, StaffQueueOut, 
 from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
 from agent.web.wording import error_message, request_locale
 
+COALESCE_S = 0.05  # a tablet's queue frame waits this long for the changes that follow
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 
 
@@ -149,10 +152,12 @@ def staff_router(ctx: WebContext) -> APIRouter:
 
 
 async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
+    sent: dict[str, int] = {}  # queue -> the change whose view this stream sent last
     with ctx.hub.subscribe(STAFF_TOPIC) as subscription:
         # Start with the whole picture, then changes as they happen.
         for queue in ctx.queues.queue_ids():
-            yield sse_frame("queue", ctx.queues.queue_view(queue))
+            sent[queue], view = ctx.queues.latest_queue_view(queue)
+            yield sse_frame("queue", view)
         if ctx.occupancy is not None:
             yield sse_frame("occupancy", ctx.occupancy())
         # Alerts still open, from the store (services/alerts.py): a tablet that reconnects,
@@ -165,5 +170,15 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
                 return
             if message is None:
                 yield sse_comment()
+            elif isinstance(message.data, QueueChanged):
+                # The view as it is now, once: changes already covered by a view sent are
+                # skipped (a stream that fell behind catches up in one frame). Built a moment
+                # later, so the staff action's own answer goes out first and the changes of
+                # that moment (a call, and who is now almost up) make one frame.
+                if message.data.version > sent.get(message.data.queue, -1):
+                    await asyncio.sleep(COALESCE_S)
+                    version, view = ctx.queues.latest_queue_view(message.data.queue)
+                    sent[message.data.queue] = version
+                    yield sse_frame("queue", view)
             else:
                 yield sse_frame(message.name, message.data)

@@ -38,6 +38,8 @@ _ERRORS: dict[str, dict[str, str]] = {
         "unknown_counter": "This queue has no counter by that name.",
         "unknown_queue": "There is no queue by that name here.",
         "same_queue": "The ticket is already in that queue.",
+        "unknown_priority": "There is no priority class by that name here.",
+        "not_waiting/priority": "Only a waiting ticket can be given or lose a priority.",
     },
     "fr": {
         "not_active": "Ce ticket n'est plus dans la file.",
@@ -57,6 +59,8 @@ _ERRORS: dict[str, dict[str, str]] = {
         "unknown_counter": "Cette file n'a pas de guichet de ce nom.",
         "unknown_queue": "Il n'y a pas de file de ce nom ici.",
         "same_queue": "Le ticket est déjà dans cette file.",
+        "unknown_priority": "Il n'y a pas de priorité de ce nom ici.",
+        "not_waiting/priority": "Seul un ticket en attente peut recevoir ou perdre une priorité.",
     },
 }
 _ERRORS["fr"] = {code: french_spacing(text) for code, text in _ERRORS["fr"].items()}

@@ -15,11 +15,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-NAMES = ("bttomqtt", "eid_frame", "customer", "checkin", "resend", "qr_payload", "inbound")
+NAMES = (
+    "bttomqtt", "eid_frame", "customer", "checkin", "resend", "qr_payload", "inbound",
+    "appointments",
+)  # fmt: skip
 
 
 def load_targets() -> dict[str, Callable[[bytes], None]]:
     """Import the parsers (inside atheris' instrumentation when fuzzing) and wrap each."""
+    from agent.core.appointments import parse_appointment_day
     from agent.core.bttomqtt import MalformedAdvertisement, parse_bttomqtt
     from agent.core.customers import MalformedMessage, parse_checkin, parse_customer_message
     from agent.core.eddystone import parse_eid_frame
@@ -64,6 +68,8 @@ def load_targets() -> dict[str, Callable[[bytes], None]]:
         "resend": malformed_ok(parse_resend_request),
         "qr_payload": qr_payload,
         "inbound": inbound_target(),
+        # Issue 14's retained day list of appointments (docs/sync.md).
+        "appointments": malformed_ok(lambda data: parse_appointment_day(data, "2026-12-01")),
     }
     assert tuple(targets) == NAMES
     return targets

@@ -48,6 +48,13 @@ SEEDS: dict[str, list[bytes]] = {
         b"\x01\x00\x00\x01" + b'{"customer_id":"c-00001","at":"2026-01-05T09:00:00Z"}',
         b"\x02\x00\x00\x01" + b'{"from_seq":1,"to_seq":10}',
     ],
+    "appointments": [
+        (
+            b'{"day":"2026-12-01","version":3,"appointments":[{"id":"a-1","queue":"advice",'
+            b'"at":"2026-12-01T14:30:00+01:00","name":"Camille","party_size":2,'
+            b'"customer_id":"c-1","checkin_code":"abcdefghijklmnop","status":"booked"}]}'
+        )
+    ],
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,15 @@ async def display_headers(
     response = await client.post("/api/v1/pair", json={"code": code, "device_name": name})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def midday_zone() -> str:
+    """A fixed-offset time zone in which it is now around midday, for tests whose bookings
+    are minutes from now and must fall on the store's today (never across its midnight)."""
+    offset = 12 - datetime.now(UTC).hour  # -11 .. +12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
+def in_zone(config: AgentConfig, zone: str) -> AgentConfig:
+    """The same config with the store in ``zone``."""
+    return replace(config, store=replace(config.store, timezone=zone))

@@ -10,6 +10,7 @@ import httpx
 from agent.bootstrap import build
 from agent.core.clock import ManualClock
 from agent.services.queue import JoinRequest
+from tests.helpers import eventually
 from tests.integration.queue_fixtures import queue_config, staff_headers
 
 
@@ -66,8 +67,12 @@ async def test_two_tablets_see_the_same_changes(write_config, start_agent) -> No
             await staff_headers(client, agent.components.config, f"tablet-{n}") for n in (1, 2)
         ]
 
-        async def first_change(headers: dict[str, str]) -> list[str]:
-            seen: list[str] = []
+        # What each tablet was shown. A tablet's frame waits a moment for the changes right
+        # behind it (agent/web/staff_api.py), so the test lets each change show before the
+        # next: the point is that both tablets see the same states in the same order.
+        shown: list[list[str]] = [[], []]
+
+        async def first_change(headers: dict[str, str], seen: list[str]) -> list[str]:
             async with client.stream("GET", "/api/v1/staff/stream", headers=headers) as s:
                 event = None
                 async for line in s.aiter_lines():
@@ -83,13 +88,17 @@ async def test_two_tablets_see_the_same_changes(write_config, start_agent) -> No
                                 return seen
             return seen
 
-        watchers = [asyncio.create_task(first_change(h)) for h in tablets]
+        watchers = [
+            asyncio.create_task(first_change(h, seen))
+            for h, seen in zip(tablets, shown, strict=True)
+        ]
         await asyncio.sleep(0.3)
         token = agent.components.queues.tokens.rotating(
             "advice", agent.components.clock.now().timestamp()
         )
         r = await client.post("/api/v1/queues/advice/tickets", json={"window_token": token})
         assert r.status_code == 201
+        await eventually(lambda: all(len(seen) == 2 for seen in shown), message="the join shown")
         r = await client.post("/api/v1/queues/advice/call-next", headers=tablets[0])
         assert r.status_code == 200
         views = await asyncio.wait_for(asyncio.gather(*watchers), timeout=10)

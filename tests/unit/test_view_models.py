@@ -66,6 +66,8 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
         late=True,
         at_door=False,
         undo_s=0,
+        priority=None,
+        booked_at=None,
     )
     queue = StaffQueue(
         "advice", "Conseil", (staff,), (), EstimateAccuracy(3, 42.5, None)
@@ -73,9 +75,20 @@ def test_a_staff_queue_keeps_the_staff_fields_of_each_ticket() -> None:
     expected = {
         "queue": "advice",
         "label": "Conseil",
-        "waiting": [TICKET_JSON | {"waited_s": 95, "late": True, "at_door": False, "undo_s": 0}],
+        "waiting": [
+            TICKET_JSON
+            | {
+                "waited_s": 95,
+                "late": True,
+                "at_door": False,
+                "undo_s": 0,
+                "priority": None,
+                "booked_at": None,
+            }
+        ],
         "called": [],
         "accuracy": {"tickets": 3, "mean_abs_error_s": 42.5, "underestimate_share": None},
+        "booked": [],
     }
     assert to_json(queue) == expected
     # The staff stream's frame carries the same JSON as GET /api/v1/queues/{queue}.

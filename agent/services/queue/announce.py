@@ -1,28 +1,53 @@
 """After a queue changed: the gauges are refreshed, ticket pages are told to re-read their
-ticket, and watching tablets get the queue's new staff view."""
+ticket, and watching tablets are told the queue changed.
+
+Tablets are sent a marker (`QueueChanged`), not the view: each staff stream builds the view
+when it sends, through `latest`, which builds it once per change for every tablet. So a
+staff action answers without building a view of the whole line (with 1,000 waiting that
+was most of a call's time, benchmarks/call_latency.py), and a stream that is behind sends
+the latest view once instead of every one in between."""
 
 from __future__ import annotations
 
+from agent.core.ports import Clock
 from agent.metrics import Metrics
 from agent.services.hub import STAFF_TOPIC, Hub, queue_topic
 from agent.services.queue.state import QueueRegistry, QueueState
-from agent.services.queue.views import QueueViews
+from agent.services.queue.views import QueueChanged, QueueViews, StaffQueue
+
+FRESH_S = 1.0  # a staff view older than this is built again when asked for
 
 
 class Announcer:
     def __init__(
-        self, registry: QueueRegistry, views: QueueViews, hub: Hub, metrics: Metrics
+        self, registry: QueueRegistry, views: QueueViews, hub: Hub, metrics: Metrics, clock: Clock
     ) -> None:
+        self._clock = clock
         self._registry = registry
         self._views = views
         self._hub = hub
         self._metrics = metrics
+        self._versions: dict[str, int] = {}  # queue -> changes so far
+        # queue -> (change count, monotonic time built, view)
+        self._built: dict[str, tuple[int, float, StaffQueue]] = {}
 
     def changed(self, q: QueueState) -> None:
         self.refresh_metrics()
-        self._hub.publish(queue_topic(q.config.id), "changed", None)
-        if self._hub.has_subscribers(STAFF_TOPIC):  # the full view is built only if watched
-            self._hub.publish(STAFF_TOPIC, "queue", self._views.queue_view(q.config.id))
+        queue = q.config.id
+        self._hub.publish(queue_topic(queue), "changed", None)
+        version = self._versions[queue] = self._versions.get(queue, 0) + 1
+        if self._hub.has_subscribers(STAFF_TOPIC):
+            self._hub.publish(STAFF_TOPIC, "queue", QueueChanged(queue, version))
+
+    def latest(self, queue: str) -> tuple[int, StaffQueue]:
+        """The queue's staff view as it is now, with its change count: built once per change
+        however many tablets ask, and again once it is over a second old (a view shows
+        waited times and late flags, which move with the clock alone)."""
+        version, now = self._versions.get(queue, 0), self._clock.monotonic()
+        built = self._built.get(queue)
+        if built is None or built[0] != version or now - built[1] > FRESH_S:
+            built = self._built[queue] = (version, now, self._views.queue_view(queue))
+        return built[0], built[2]
 
     def refresh_metrics(self) -> None:
         for queue, q in self._registry.queues.items():

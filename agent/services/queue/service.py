@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from agent.config.model import AgentConfig, QueueConfig
+from agent.core.appointments import ApplyAppointmentDay
 from agent.core.ports import Clock
 from agent.core.queue import LeftReason, Ticket
 from agent.core.window_token import WindowTokens
@@ -20,7 +21,9 @@ from agent.metrics import Metrics
 from agent.services.hub import Hub
 from agent.services.queue.actions import StaffActions
 from agent.services.queue.announce import Announcer
+from agent.services.queue.appointments import AppointmentDesk
 from agent.services.queue.checkin import CheckIns
+from agent.services.queue.priorities import PriorityDesk
 from agent.services.queue.state import QueueRegistry
 from agent.services.queue.tickets import JoinRequest, TicketDesk, hash_secret
 from agent.services.queue.timers import QueueTimers
@@ -35,6 +38,7 @@ from agent.services.queue.views import (
     board_queue,
 )
 from agent.services.queue.window import WindowAccess
+from agent.store.appointments import AppointmentRepository
 from agent.store.push import PushSubscriptions
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -58,6 +62,8 @@ class QueueService:
         identify_pass: Callable[[str], str | None] | None = None,
         subscriptions: PushSubscriptions,
         inside: Callable[[], int] | None = None,
+        appointments: AppointmentRepository,
+        tier_priority: Callable[[str], str | None] | None = None,
     ) -> None:
         registry = QueueRegistry(config, uow, tickets, clock)
         self._registry = registry
@@ -66,7 +72,7 @@ class QueueService:
         self.tokens = tokens
         self._uow, self._tickets, self._clock = uow, tickets, clock  # the board's reads
         self._views = QueueViews(registry, clock)
-        self._announcer = Announcer(registry, self._views, hub, metrics)
+        self._announcer = Announcer(registry, self._views, hub, metrics, clock)
         self._desk = TicketDesk(
             registry,
             uow,
@@ -77,7 +83,22 @@ class QueueService:
             metrics,
             identify_pass,
             subscriptions,
+            tier_priority,
         )
+        self._priorities = PriorityDesk(self._desk)
+        self._appointments = AppointmentDesk(
+            registry,
+            self._desk,
+            uow,
+            tickets,
+            appointments,
+            self._announcer,
+            clock,
+            metrics,
+            config.appointments,
+        )
+        registry.booked_ahead = self._appointments.extra_ahead
+        self._views.booked = self._appointments.booked_views
         self._checkins = CheckIns(registry, self._desk, metrics, ticket_key)
         self._actions = StaffActions(
             registry, self._desk, uow, tickets, self._announcer, clock, metrics
@@ -98,6 +119,7 @@ class QueueService:
 
     async def load(self) -> None:
         await self._registry.load()
+        await self._appointments.load()
         self._announcer.refresh_metrics()
 
     # --- reading ---------------------------------------------------------------------------
@@ -146,6 +168,10 @@ class QueueService:
     def queue_view(self, queue: str) -> StaffQueue:
         return self._views.queue_view(queue)
 
+    def latest_queue_view(self, queue: str) -> tuple[int, StaffQueue]:
+        """The staff view a tablet's stream sends, with its change count (announce.py)."""
+        return self._announcer.latest(queue)
+
     def summary(self, queue: str) -> QueueSummary:
         return self._views.summary(queue)
 
@@ -174,13 +200,22 @@ class QueueService:
         return await self._desk.snooze(ticket)
 
     async def check_in_code(self, payload: str) -> bool:
-        return await self._checkins.check_in_code(payload)
+        """A ticket's QR code, or else a booking confirmation's (issue 14)."""
+        if await self._checkins.check_in_code(payload):
+            return True
+        return await self._appointments.check_in_code(payload)
 
     async def check_in_customer(self, customer_id: str, via: str) -> int:
-        return await self._checkins.check_in_customer(customer_id, via)
+        tickets = await self._checkins.check_in_customer(customer_id, via)
+        return tickets + await self._appointments.check_in_customer(customer_id, via)
+
+    async def apply_appointments(self, command: ApplyAppointmentDay) -> bool:
+        """The central service's appointments of a day (issue 14; a bus command)."""
+        return await self._appointments.apply_day(command)
 
     def unlink_customer(self, customer_id: str) -> None:
         self._checkins.unlink_customer(customer_id)
+        self._appointments.unlink(customer_id)
 
     # --- staff -----------------------------------------------------------------------------
 
@@ -195,6 +230,10 @@ class QueueService:
 
     async def undo(self, ticket_id: str) -> Ticket:
         return await self._actions.undo(ticket_id)
+
+    async def prioritise(self, ticket_id: str, priority: str | None) -> Ticket:
+        """Issue 14: put a waiting ticket in a priority class, or (None) take it out."""
+        return await self._priorities.mark(ticket_id, priority)
 
     async def staff_leave(self, ticket_id: str) -> Ticket:
         return await self._actions.leave(ticket_id)
@@ -215,7 +254,8 @@ class QueueService:
     # --- time ------------------------------------------------------------------------------
 
     async def expire_overdue_calls(self) -> int:
+        await self._appointments.expire()  # bookings nobody came for: no-shows
         return await self._timers.expire_overdue_calls()
 
     async def purge(self) -> int:
-        return await self._timers.purge()
+        return await self._timers.purge() + await self._appointments.purge()

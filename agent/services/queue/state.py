@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from agent.config.model import AgentConfig, QueueConfig
 from agent.core.estimate import AccuracyTracker, WaitEstimator, WaitRange
 from agent.core.hours import is_open
 from agent.core.ports import Clock
+from agent.core.priority import APPOINTMENT
 from agent.core.queue import QueueBook, Ticket
 from agent.store.tickets import TicketRepository
 from agent.store.unit_of_work import UnitOfWork
@@ -45,6 +47,10 @@ class QueueRegistry:
         # Both dicts are changed in place, never replaced: the service's modules share them.
         self.queues: dict[str, QueueState] = {}
         self.where: dict[str, str] = {}  # active ticket id -> queue id
+        # Priority class -> head start on the join time, the same in every queue (docs/queue.md).
+        self.head_starts = {p.name: float(p.ahead_s) for p in config.priorities}
+        self.head_starts[APPOINTMENT] = float(config.appointments.ahead_s)
+        self.booked_ahead: Callable[[QueueState, int], int] | None = None
 
     async def load(self) -> None:
         active = await self._uow.read(self._tickets.active)
@@ -56,7 +62,7 @@ class QueueRegistry:
                     estimator.record_service((t.ended_at - t.called_at).total_seconds())
             for t in await self._uow.read(self._tickets.recent_called, qc.id, 200):
                 track_accuracy(accuracy, t)
-            book = QueueBook(qc.id, [t for t in active if t.queue == qc.id])
+            book = QueueBook(qc.id, [t for t in active if t.queue == qc.id], self.head_starts)
             self.queues[qc.id] = QueueState(qc, book, estimator, accuracy, asyncio.Lock())
         self.where.clear()
         self.where.update({t.id: t.queue for t in active if t.queue in self.queues})
@@ -64,7 +70,9 @@ class QueueRegistry:
     async def reload(self, q: QueueState) -> None:
         """After a failed commit: memory must not claim what the disk does not hold."""
         active = await self._uow.read(self._tickets.active)
-        q.book = QueueBook(q.config.id, [t for t in active if t.queue == q.config.id])
+        q.book = QueueBook(
+            q.config.id, [t for t in active if t.queue == q.config.id], self.head_starts
+        )
 
     def get(self, queue: str) -> QueueState:
         try:
@@ -77,9 +85,26 @@ class QueueRegistry:
         return None if queue is None else self.queues[queue].book.get(ticket_id)
 
     def estimate(self, q: QueueState, ahead: int) -> WaitRange:
+        """The wait for someone with ``ahead`` people before them, counting the booked
+        appointments that will come before them too (set by the appointments' desk)."""
+        extra = self.booked_ahead(q, ahead) if self.booked_ahead is not None else 0
+        return self.base_estimate(q, ahead + extra)
+
+    def base_estimate(self, q: QueueState, ahead: int) -> WaitRange:
+        return q.estimator.estimate(ahead, self._elapsed(q), self._clock.monotonic())
+
+    def estimates(self, q: QueueState, count: int) -> list[WaitRange]:
+        """``estimate(q, ahead)`` for ahead = 0 .. count - 1, sharing the work they share."""
+        elapsed, monotonic = self._elapsed(q), self._clock.monotonic()
+        booked = self.booked_ahead
+        return [
+            q.estimator.estimate(a + (booked(q, a) if booked else 0), elapsed, monotonic)
+            for a in range(count)
+        ]
+
+    def _elapsed(self, q: QueueState) -> list[float]:
         now = self._clock.now()
-        elapsed = [(now - t.called_at).total_seconds() for t in q.book.called() if t.called_at]
-        return q.estimator.estimate(ahead, elapsed, self._clock.monotonic())
+        return [(now - t.called_at).total_seconds() for t in q.book.called() if t.called_at]
 
     def is_open(self) -> bool:
         return is_open(self._config.opening_hours.days, self._clock.now().astimezone(self.zone))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from agent.core.events import DomainEvent
+from agent.core.events import DomainEvent, QueuePrioritised
 from agent.core.ports import Clock
 from agent.core.queue import LeftReason, QueueRuleError, Source, Ticket, TicketState
 from agent.metrics import Metrics
@@ -77,8 +77,10 @@ class TicketDesk:
         metrics: Metrics,
         identify_pass: Callable[[str], str | None] | None,
         subscriptions: PushSubscriptions,
+        tier_priority: Callable[[str], str | None] | None = None,
     ) -> None:
         self._registry = registry
+        self._tier_priority = tier_priority
         self._subscriptions = subscriptions
         self._uow = uow
         self._tickets = tickets
@@ -115,6 +117,9 @@ class TicketDesk:
             customer_id = self._identify_pass(request.customer_pass)
             if customer_id is None:  # expired, forged or not consented: join without the link
                 self._metrics.readings_dropped.labels(kind="join_pass").inc()
+        priority = None
+        if customer_id is not None and self._tier_priority is not None:
+            priority = self._tier_priority(customer_id)
         async with q.lock:
             if q.book.waiting_count() >= q.config.max_waiting:
                 self._metrics.joins_refused.labels(queue=queue, reason="full").inc()
@@ -137,12 +142,24 @@ class TicketDesk:
                 predicted_high_s=predicted.high_s,
                 customer_id=customer_id,
                 source=request.source,
+                priority=priority,
             )
+            if priority is not None:  # ahead of those who joined within its credit
+                draft = replace(draft, sort_key=q.book.place(draft))
+                ahead = sum(1 for t in q.book.waiting() if t.sort_key < draft.sort_key)
+                predicted = self._registry.estimate(q, ahead)
+                draft = replace(
+                    draft, predicted_low_s=predicted.low_s, predicted_high_s=predicted.high_s
+                )
 
             def work() -> tuple[_Change, Sequence[DomainEvent]]:
                 ticket = replace(draft, number=self._tickets.next_number(queue, day))
                 self._tickets.save(ticket)
                 joined, events = q.book.join(ticket)
+                if priority is not None:
+                    events.append(
+                        QueuePrioritised(queue, ticket.id, ticket.number, priority, None, "tier")
+                    )
                 return (joined, ()), events
 
             committed = self._uow.submit(work)
@@ -152,7 +169,8 @@ class TicketDesk:
         # Joins settle outside the lock (see QueueBook.next_sort_key), so whether the
         # newcomer is already "almost their turn" is decided once it is in the book: in a
         # short queue only, so the extra commit is rare.
-        if q.book.waiting_count() <= q.config.notify_position or q.config.notify_eta_s:
+        near = q.book.waiting_count() <= q.config.notify_position
+        if near or q.config.notify_eta_s or priority is not None:
             ticket = await self.announce_approaching(q.config.id, ticket.id) or ticket
         self._announcer.changed(q)
         return ticket, secret
@@ -257,6 +275,11 @@ class TicketDesk:
             self._registry.where.pop(result.id, None)
         self._announcer.changed(q)
         return result
+
+    async def settle(self, q: QueueState, committed: asyncio.Future[_Change]) -> Ticket:
+        """Apply a change committed by another module of the service (an appointment's
+        ticket); the caller holds ``q.lock``."""
+        return await self._settle(q, committed)
 
     async def commit(self, q: QueueState, ticket: Ticket, events: list[DomainEvent]) -> Ticket:
         """Commit a decided ticket and apply it; the caller holds ``q.lock``."""

@@ -45,6 +45,9 @@ class StaffTicketView(TicketView):
     at_door: bool  # the holder was seen at the door
     # Seconds left to undo its last staff transition (served, no-show, left); 0: none.
     undo_s: int
+    priority: str | None  # its priority class (issue 14), None without one
+    # Made from a booked appointment checked in on time: the time it was booked for.
+    booked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +60,32 @@ class EstimateAccuracy:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueChanged:
+    """On the staff topic: the queue's staff view changed (its `version`-th change). The
+    stream sends `QueueService.latest_queue_view` then, and skips changes it already sent."""
+
+    queue: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookedView:
+    """A booking still expected today (issue 14), as the tablet lists it under its queue."""
+
+    id: str
+    at: datetime
+    name: str
+    party_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class StaffQueue:
     queue: str
     label: str
     waiting: tuple[StaffTicketView, ...]
     called: tuple[StaffTicketView, ...]
     accuracy: EstimateAccuracy
+    booked: tuple[BookedView, ...] = ()  # today's bookings not checked in yet, by time
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +114,11 @@ class QueueViews:
     def __init__(self, registry: QueueRegistry, clock: Clock) -> None:
         self._registry = registry
         self._clock = clock
+        # Today's bookings of a queue (set by the appointments' desk, built after the views).
+        self.booked: Callable[[str], tuple[BookedView, ...]] = lambda _queue: ()
 
-    def view(self, ticket: Ticket) -> TicketView:
-        position, eta = self._place(ticket)
+    def view(self, ticket: Ticket, place: tuple[int, WaitRange] | None = None) -> TicketView:
+        position, eta = place if place is not None else self._place(ticket)
         return TicketView(
             id=ticket.id,
             queue=ticket.queue,
@@ -113,12 +138,14 @@ class QueueViews:
             source=ticket.source,
         )
 
-    def staff_view(self, ticket: Ticket) -> StaffTicketView:
+    def staff_view(
+        self, ticket: Ticket, place: tuple[int, WaitRange] | None = None
+    ) -> StaffTicketView:
         q = self._registry.get(ticket.queue)
         now = self._clock.now()
         grace_from = ticket.grace_started_at()
         # The customer's view plus the staff fields (the field list is written once, above).
-        base = self.view(ticket)
+        base = self.view(ticket, place)
         return StaffTicketView(
             **{f.name: getattr(base, f.name) for f in fields(TicketView)},
             waited_s=int((now - ticket.created_at).total_seconds()),
@@ -129,20 +156,30 @@ class QueueViews:
             ),
             at_door=ticket.checked_in_at is not None,
             undo_s=_undo_left_s(ticket, now),
+            priority=ticket.priority,
+            booked_at=ticket.booked_at,
         )
 
     def queue_view(self, queue: str) -> StaffQueue:
         q = self._registry.get(queue)
+        # The whole line's estimates at once: what is shared (the counters' elapsed times, the
+        # bookings due) is worked out once, not once per ticket (benchmarks/call_latency.py).
+        waiting = q.book.waiting()
+        etas = self._registry.estimates(q, len(waiting))
         return StaffQueue(
             queue=queue,
             label=q.config.label,
-            waiting=tuple(self.staff_view(t) for t in q.book.waiting()),
+            waiting=tuple(
+                self.staff_view(t, (n + 1, eta))
+                for n, (t, eta) in enumerate(zip(waiting, etas, strict=True))
+            ),
             called=tuple(self.staff_view(t) for t in q.book.called()),
             accuracy=EstimateAccuracy(
                 tickets=q.accuracy.count,
                 mean_abs_error_s=q.accuracy.mean_absolute_error_s(),
                 underestimate_share=q.accuracy.underestimate_share(),
             ),
+            booked=self.booked(queue),
         )
 
     def summary(self, queue: str) -> QueueSummary:

@@ -133,6 +133,31 @@
     return b;
   }
 
+  /* Priority classes (issue 14): a choice on each waiting row, by rank. */
+  var PRIORITIES = JSON.parse(document.body.dataset.priorities || "[]");
+  function priorityLabel(name) {
+    var found = PRIORITIES.filter(function (p) { return p.name === name; })[0];
+    return found ? found.label : name;
+  }
+  function prioritySelect(ticket) {
+    var select = node("select", "priority-choice");
+    select.dataset.id = ticket.id;
+    select.setAttribute("aria-label", RE.t("priority_label", { n: ticket.number }));
+    [{ name: "", label: RE.t("priority_none") }].concat(PRIORITIES).forEach(function (p) {
+      var option = node("option", "", p.label);
+      option.value = p.name;
+      option.selected = (ticket.priority || "") === p.name;
+      select.appendChild(option);
+    });
+    return select;
+  }
+  /* A booked time as the store's clock shows it (the tablet may be set to another zone). */
+  function clock(iso) {
+    var options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (document.body.dataset.zone) options.timeZone = document.body.dataset.zone;
+    return new Intl.DateTimeFormat("en-GB", options).format(new Date(iso));
+  }
+
   function row(ticket, at, called) {
     var li = node("li", "ticket-row" + (ticket.late ? " is-late" : ""));
     li.dataset.id = ticket.id;
@@ -147,6 +172,10 @@
     if (ticket.at_door) line.appendChild(node("span", "flag at-door", RE.t("at_door")));
     if (ticket.counter) line.appendChild(node("span", "flag counter", RE.t("counter_flag", { c: ticket.counter })));
     if (ticket.source === "staff") line.appendChild(node("span", "flag walk-in", RE.t("walk_in_flag")));
+    if (ticket.priority) {
+      line.appendChild(node("span", "flag priority", RE.t("priority_flag", { p: priorityLabel(ticket.priority) })));
+    }
+    if (ticket.booked_at) line.appendChild(node("span", "flag booked", RE.t("booked_flag", { t: clock(ticket.booked_at) })));
     if (called && ticket.recalls) {
       line.appendChild(node("span", "flag recalls", RE.t("recalls", { n: ticket.recalls })));
     }
@@ -160,9 +189,12 @@
     } else {
       var moves = node("div", "row-actions");
       moves.appendChild(button(RE.t("call"), "call", ticket.id, "secondary"));
+      if (PRIORITIES.length) moves.appendChild(prioritySelect(ticket));
       Object.keys(columns).forEach(function (queue) {
         if (queue === ticket.queue) return;
-        var label = views[queue] ? views[queue].view.label : queue;
+        /* The column's own heading: the other queue's view may not have arrived yet. */
+        var heading = columns[queue].querySelector("h2");
+        var label = heading ? heading.textContent : queue;
         var move = button(RE.t("move_to", { queue: label }), "move", ticket.id, "secondary");
         move.dataset.queue = queue;
         moves.appendChild(move);
@@ -200,6 +232,25 @@
     RE.setText(col.querySelector(".called-count"), String((view.called || []).length));
     RE.setText(col.querySelector(".accuracy"), accuracyText(view.accuracy));
     col.querySelector(".call-next").disabled = !(view.waiting || []).length;
+    renderBooked(col, view.booked || []);
+  }
+
+  /* Today's bookings not checked in yet (issue 14): time, name, party; hidden when none. */
+  function renderBooked(col, booked) {
+    var box = col.querySelector(".booked-box");
+    if (!box) return;
+    box.hidden = !booked.length;
+    RE.setText(col.querySelector(".booked-count"), String(booked.length));
+    var items = booked.map(function (b) {
+      var li = node("li", "booked-row");
+      var line = node("div", "ticket-line");
+      line.appendChild(node("span", "at", clock(b.at)));
+      line.appendChild(node("span", "who", b.name || RE.t("appointment_no_name")));
+      line.appendChild(node("span", "party", RE.t("party", { n: b.party_size || 1 })));
+      li.appendChild(line);
+      return li;
+    });
+    col.querySelector(".booked-list").replaceChildren.apply(col.querySelector(".booked-list"), items);
   }
 
   /* Waited times move on between events. */
@@ -254,6 +305,16 @@
       act("POST", "/api/v1/tickets/" + encodeURIComponent(el("undo").dataset.id) + "/undo");
     });
   }
+
+  el("main").addEventListener("change", function (event) {
+    var select = event.target.closest("select.priority-choice");
+    if (!select) return;
+    var url = "/api/v1/tickets/" + encodeURIComponent(select.dataset.id) + "/priority";
+    select.disabled = true;
+    var done = function () { select.disabled = false; };
+    if (select.value) act("POST", url, { priority: select.value }).then(done);
+    else act("DELETE", url).then(done);
+  });
 
   el("main").addEventListener("click", function (event) {
     var target = event.target.closest("button");

@@ -12,7 +12,15 @@
   var shown = null; /* state + called_at + recalls last rendered: alert once per call/recall */
   var sound = window.RESound;
   var zone = document.body.dataset.zone;
-  var servingUrl = "/api/v1/queues/" + encodeURIComponent(ticket.queue) + "/serving";
+  var labels = JSON.parse(document.body.dataset.queues || "{}");
+  var servingUrl = "";
+  /* A staff move puts the ticket in another queue: its name and its "now serving" follow. */
+  function showQueue() {
+    servingUrl = "/api/v1/queues/" + encodeURIComponent(ticket.queue) + "/serving";
+    var label = document.querySelector(".queue-label");
+    if (label && labels[ticket.queue]) RE.setText(label, labels[ticket.queue]);
+  }
+  showQueue();
   var servingAsked = 0;
   var pushOffered = false;
 
@@ -106,7 +114,9 @@
 
   function apply(next) {
     if (!next || next.id !== ticket.id) return;
+    var moved = next.queue !== ticket.queue;
     ticket = next;
+    if (moved) showQueue();
     render();
     if (active()) refreshServing();
   }

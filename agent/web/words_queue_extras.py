@@ -1,0 +1,27 @@
+"""Words of issue 14's queue extras on the tablet (priority classes, booked appointments),
+merged into agent.web.i18n's tables like the other word modules."""
+
+from __future__ import annotations
+
+QUEUE_EXTRA_STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "priority_label": "Priority for No. {n}",
+        "priority_none": "No priority",
+        "priority_flag": "priority: {p}",
+        "booked_flag": "booked {t}",
+        "appointments_heading": "Booked",
+        "appointment_line": "{t} · {name}",
+        "appointment_due": "expected",
+        "appointment_no_name": "booked customer",
+    },
+    "fr": {
+        "priority_label": "Priorité du n° {n}",
+        "priority_none": "Sans priorité",
+        "priority_flag": "prioritaire : {p}",
+        "booked_flag": "RDV {t}",
+        "appointments_heading": "Rendez-vous",
+        "appointment_line": "{t} · {name}",
+        "appointment_due": "attendu",
+        "appointment_no_name": "client avec rendez-vous",
+    },
+}
