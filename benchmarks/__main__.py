@@ -24,6 +24,8 @@ BENCHMARKS = {
     "outbox_drain": "benchmarks.outbox_drain",
     "queue_joins": "benchmarks.queue_joins",
     "ble_ingest": "benchmarks.ble_ingest",
+    "ble_handler_path": "benchmarks.ble_handler_path",
+    "ble_end_to_end": "benchmarks.ble_end_to_end",
     "arrival_latency": "benchmarks.arrival_latency",
     "push_latency": "benchmarks.push_latency",
     "footfall": "benchmarks.footfall",

@@ -32,13 +32,13 @@ def _customers(n: int, rng: random.Random) -> list[tuple[str, EidCredential]]:
 
 
 def _payloads(
-    customers: list[tuple[str, EidCredential]], n: int, rng: random.Random
+    customers: list[tuple[str, EidCredential]], n: int, rng: random.Random, now: float = NOW
 ) -> list[bytes]:
     phones = []
     for _ in range(2000):  # 2000 phones around, half of them opted in, ~each seen many times
         if rng.random() < 0.5:
             _, c = rng.choice(customers)
-            eid = compute_eid(c.identity_key, c.rotation_exponent, int(NOW) - c.epoch)
+            eid = compute_eid(c.identity_key, c.rotation_exponent, int(now) - c.epoch)
         else:
             eid = rng.randbytes(8)
         mac = ":".join(f"{rng.randrange(256):02X}" for _ in range(6))

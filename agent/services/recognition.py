@@ -11,10 +11,12 @@ bus, dispatched after commit (the handler table is in `agent.bootstrap`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from agent.core.address_cache import AddressCache
 from agent.core.alerts import ArrivalAlert
@@ -71,6 +73,11 @@ class RecognitionService:
         self._pass_key = pass_public_key
         self.directory = directory
         self.eids = EidTable()
+        # The BLE counters' children, looked up once: `labels()` on every advertisement was
+        # a measurable share of the sighting path.
+        self._ble_resolved = metrics.readings_resolved.labels(kind="ble")
+        self._ble_unknown = metrics.readings_dropped.labels(kind="ble")
+        self._background: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
         records = await self._uow.read(self._customers.all)
@@ -110,12 +117,17 @@ class RecognitionService:
             customer_id = self.eids.resolve(reading.eid)
             self.addresses.store(reading.address, reading.eid, customer_id, reading.at)
         if customer_id is None or self.directory.get(customer_id) is None:
-            self._metrics.readings_dropped.labels(kind="ble").inc()
+            self._ble_unknown.inc()
             return
-        self._metrics.readings_resolved.labels(kind="ble").inc()
-        await self._apply(
-            self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
-        )
+        self._ble_resolved.inc()
+        changes = self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
+        if changes:  # rare: most sightings are of customers already inside
+            # An arrival is a durable commit (milliseconds). Awaited here, it held up every
+            # advertisement behind it, and at thousands a second the scanner's queue
+            # overflowed (benchmarks/PROFILE.md). Presence has already recorded the visit,
+            # so the commit runs beside the sources pump, in order with the other writes
+            # (the store has one thread).
+            self._beside_readings(self._apply(changes))
 
     async def tap(self, reading: NfcTap) -> None:
         customer_id = self.directory.by_nfc(reading.uid)
@@ -169,7 +181,22 @@ class RecognitionService:
         await self._uow.record([CustomerNote(customer_id, text, by)])
         return True
 
+    async def idle(self) -> None:
+        """Until the arrivals handed off by `sighting` are committed (shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     # --- internals -------------------------------------------------------------------------
+
+    def _beside_readings(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("recording a BLE arrival failed", exc_info=task.exception())
 
     async def _identified(self, customer_id: str | None, via: str, at: float) -> None:
         if customer_id is None or self.directory.get(customer_id) is None:
