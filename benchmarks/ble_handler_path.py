@@ -55,7 +55,6 @@ class _MemorySubscription:
 
 
 async def _through_agent(workdir: Path, payloads: list[bytes]) -> tuple[float, dict[str, float]]:
-    from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
     from agent.bootstrap import build
     from agent.config.loader import load_config
     from agent.services.sources import _pump
@@ -63,14 +62,7 @@ async def _through_agent(workdir: Path, payloads: list[bytes]) -> tuple[float, d
 
     components = build(load_config(agent_config(workdir, 1)))
     await components.recognition.load()
-    messages = [
-        aiomqtt.Message(PUBLISH_TOPIC, p, qos=0, retain=False, mid=0, properties=None)
-        for p in payloads
-    ]
-    scanner = MqttProxyScanner(
-        "mqtt://127.0.0.1:1", "home/+/BTtoMQTT/#", components.clock, _counter(components.metrics)
-    )
-    scanner._broker = _MemorySubscription(messages)  # type: ignore[assignment]
+    scanner = scanner_over(components, payloads)
     backoff = Backoff(0.5, 30.0, random.Random(0))
     started = time.perf_counter()
     await _pump(scanner, components.recognition.sighting, None, backoff)
@@ -83,6 +75,22 @@ async def _through_agent(workdir: Path, payloads: list[bytes]) -> tuple[float, d
     components.runner.call(components.database.close)
     components.runner.close()
     return len(payloads) / elapsed, counts
+
+
+def scanner_over(components: Any, payloads: list[bytes]) -> Any:
+    """The agent's mqtt-proxy adapter, wired as `agent.devices` wires it, reading ``payloads``
+    from memory instead of a broker socket."""
+    from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
+
+    messages = [
+        aiomqtt.Message(PUBLISH_TOPIC, p, qos=0, retain=False, mid=0, properties=None)
+        for p in payloads
+    ]
+    scanner = MqttProxyScanner(
+        "mqtt://127.0.0.1:1", "home/+/BTtoMQTT/#", components.clock, _counter(components.metrics)
+    )
+    scanner._broker = _MemorySubscription(messages)  # type: ignore[assignment]
+    return scanner
 
 
 def _counter(metrics: Any) -> Any:
