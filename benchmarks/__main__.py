@@ -27,6 +27,7 @@ BENCHMARKS = {
     "ble_handler_path": "benchmarks.ble_handler_path",
     "ble_end_to_end": "benchmarks.ble_end_to_end",
     "loop_lag": "benchmarks.loop_lag",
+    "customer_memory": "benchmarks.customer_memory",
     "arrival_latency": "benchmarks.arrival_latency",
     "push_latency": "benchmarks.push_latency",
     "footfall": "benchmarks.footfall",

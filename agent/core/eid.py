@@ -106,7 +106,6 @@ def time_counter(credential: EidCredential, unix_time: float) -> int:
 # the same epoch and exponent, all of them roll over at the same second, and refreshing them
 # at once held the event loop for 0.95 s at 100 000 customers (benchmarks/loop_lag.py).
 ROLLOVER_LEAD_S = 60.0  # start adding the coming period's EIDs this long before it begins
-_PREFETCH, _RETIRE = 0, 1
 
 
 @dataclass(slots=True)
@@ -120,18 +119,22 @@ class _Entry:
 class EidTable:
     """EID -> customer for previous/current/next period of every consenting customer.
 
-    Keeping it current is a heap of work items, each for one customer: *prefetch* (shortly
-    before the next period begins: add the EIDs around it, keeping the old ones) and *retire*
-    (once it has begun: drop the EIDs no longer in the window). Either only widens the
-    window for a while (a phone a period ahead or behind still resolves), so the work can be
-    spread over slices (`advance_slice`) without a customer ever failing to resolve.
+    Keeping it current is work per customer at two moments of each period: *prefetch*
+    (shortly before the next period begins: add the EIDs around it, keeping the old ones)
+    and *retire* (once it has begun: drop the EIDs no longer in the window). Either only
+    widens the window for a while (a phone a period ahead or behind still resolves), so the
+    work can be spread over slices (`advance_slice`) without a customer ever failing to
+    resolve. The work is kept as buckets of customers by due time, not an item per customer
+    (customers mostly share due times; a tuple each cost ~100 bytes per customer), and what
+    a bucket asks of a customer is checked against the customer's entry when it is due.
     """
 
     def __init__(self) -> None:
         self._by_eid: dict[bytes, str] = {}
         self._entries: dict[str, _Entry] = {}
-        # (due unix time, customer, period the entry had when scheduled, kind)
-        self._work: list[tuple[float, str, int, int]] = []
+        self._due: dict[float, list[str]] = {}  # due unix time -> customers
+        self._times: list[float] = []  # heap of the keys of _due
+        self._periods: dict[int, int] = {}  # one int object per period index in use
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -156,15 +159,19 @@ class EidTable:
         # bookkeeping around the two AES calls was as costly as AES itself.
         by_eid: dict[bytes, str] = {}
         entries: dict[str, _Entry] = {}
-        work: list[tuple[float, str, int, int]] = []
+        due: dict[float, list[str]] = {}
+        periods: dict[int, int] = {}
         for customer_id, credential in records:
             eids, period = eids_around(credential, now_unix)
+            period = periods.setdefault(period, period)
             entries[customer_id] = _Entry(credential, eids, period)
             for eid in eids:
                 by_eid[eid] = customer_id
-            work.append((_prefetch_due(credential, period), customer_id, period, _PREFETCH))
-        heapq.heapify(work)
-        self._by_eid, self._entries, self._work = by_eid, entries, work
+            due.setdefault(_prefetch_due(credential, period), []).append(customer_id)
+        times = list(due)
+        heapq.heapify(times)
+        self._by_eid, self._entries, self._due, self._times = by_eid, entries, due, times
+        self._periods = periods
 
     def advance(self, now_unix: float) -> int:
         """All roll-over work due by now, at once; returns how many customers got the
@@ -177,26 +184,49 @@ class EidTable:
                 return refreshed
 
     def advance_slice(self, now_unix: float, max_items: int) -> bool:
-        """At most ``max_items`` items of the roll-over work due by now; True if more is due
+        """At most ``max_items`` customers' roll-over work due by now; True if more is due
         (call again, after letting other tasks run)."""
         return self._slice(now_unix, max_items)[0]
 
     def _slice(self, now_unix: float, max_items: int) -> tuple[bool, int]:
-        work, entries = self._work, self._entries
+        times, due, entries = self._times, self._due, self._entries
         refreshed = 0
-        for _ in range(max_items):
-            if not work or work[0][0] > now_unix:
-                return False, refreshed
-            _, customer_id, period, kind = heapq.heappop(work)
-            entry = entries.get(customer_id)
-            if entry is None or entry.period != period:
-                continue  # removed or refreshed since this item was queued
-            if kind == _PREFETCH:
-                self._prefetch(customer_id, entry, now_unix)
-                refreshed += 1
-            else:
-                self._retire(customer_id, entry)
-        return bool(work) and work[0][0] <= now_unix, refreshed
+        budget = max_items
+        while times and times[0] <= now_unix:
+            when = times[0]
+            customers = due[when]
+            while customers and budget:
+                customer_id = customers.pop()
+                budget -= 1
+                entry = entries.get(customer_id)
+                if entry is None:
+                    continue  # removed since
+                credential = entry.credential
+                if when == _prefetch_due(credential, entry.period):
+                    self._prefetch(customer_id, entry, now_unix)
+                    refreshed += 1
+                elif entry.retiring and when == _start(credential, entry.period):
+                    self._retire(customer_id, entry)
+                # else: refreshed or replaced since this was scheduled
+            if customers:
+                return True, refreshed  # the budget ran out in this bucket
+            del due[when]
+            if times[0] == when:
+                heapq.heappop(times)
+            else:  # work scheduled meanwhile went before it (not expected: all is later)
+                times.remove(when)
+                heapq.heapify(times)
+            if not budget:
+                break
+        return bool(times) and times[0] <= now_unix, refreshed
+
+    def _schedule(self, when: float, customer_id: str) -> None:
+        customers = self._due.get(when)
+        if customers is None:
+            self._due[when] = [customer_id]
+            heapq.heappush(self._times, when)
+        else:
+            customers.append(customer_id)
 
     def _prefetch(self, customer_id: str, entry: _Entry, now_unix: float) -> None:
         credential = entry.credential
@@ -207,13 +237,9 @@ class EidTable:
         for eid in eids:
             self._by_eid[eid] = customer_id
         entry.retiring = tuple(e for e in entry.eids + entry.retiring if e not in eids)
-        entry.eids, entry.period = eids, period
-        heapq.heappush(
-            self._work, (float(credential.epoch + (period << k)), customer_id, period, _RETIRE)
-        )
-        heapq.heappush(
-            self._work, (_prefetch_due(credential, period), customer_id, period, _PREFETCH)
-        )
+        entry.eids, entry.period = eids, self._periods.setdefault(period, period)
+        self._schedule(_start(credential, period), customer_id)  # retire
+        self._schedule(_prefetch_due(credential, period), customer_id)
 
     def _retire(self, customer_id: str, entry: _Entry) -> None:
         for eid in entry.retiring:
@@ -223,12 +249,15 @@ class EidTable:
 
     def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
         eids, period = eids_around(credential, now_unix)
+        period = self._periods.setdefault(period, period)
         self._entries[customer_id] = _Entry(credential, eids, period)
         for eid in eids:
             self._by_eid[eid] = customer_id
-        heapq.heappush(
-            self._work, (_prefetch_due(credential, period), customer_id, period, _PREFETCH)
-        )
+        self._schedule(_prefetch_due(credential, period), customer_id)
+
+
+def _start(credential: EidCredential, period: int) -> float:
+    return float(credential.epoch + (period << credential.rotation_exponent))
 
 
 def _prefetch_due(credential: EidCredential, period: int) -> float:

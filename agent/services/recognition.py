@@ -46,6 +46,7 @@ from agent.store.visits import VisitRepository
 
 _LOGGER = logging.getLogger(__name__)
 CHECKIN_MAX_AGE_S = 300.0
+LOAD_PAGE = 1000  # customers read from the database at a time at start
 # EID roll-over work is done in steps of a few customers, and the loop is let go after 5 ms
 # of them, so no page, stream or advertisement waits longer than that for it, on a fast
 # machine or a Pi alike (a customer costs 9-30 us here: benchmarks/loop_lag.py).
@@ -87,13 +88,15 @@ class RecognitionService:
         self._background: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
-        records = await self._uow.read(self._customers.all)
-        for record in records:
-            self.directory.put(record)
-        now = self._clock.now().timestamp()
-        self.eids.rebuild(
-            ((r.customer_id, r.eid) for r in self.directory.records() if r.eid is not None), now
-        )
+        # A page at a time: all records parsed at once (profiles as dicts) was a peak of
+        # ~2 KB per customer that the process's RSS kept after it was freed (fragmented
+        # memory), more than the directory itself (benchmarks/customer_memory.py).
+        after = ""
+        while page := await self._uow.read(self._customers.page, after, LOAD_PAGE):
+            for record in page:
+                self.directory.put(record)
+            after = page[-1].customer_id
+        self.eids.rebuild(self.directory.credentials(), self._clock.now().timestamp())
         self._metrics.recognition_customers.set(len(self.directory))
 
     # --- customer changes (bus handlers, after the change is committed) -------------------
@@ -101,8 +104,9 @@ class RecognitionService:
     async def customer_changed(self, event: CustomerRecordChanged) -> None:
         record = event.record
         self.directory.put(record)
-        if record.eid is not None:
-            self.eids.upsert(record.customer_id, record.eid, self._clock.now().timestamp())
+        credential = self.directory.credential(record.customer_id)  # the directory's copy
+        if credential is not None:
+            self.eids.upsert(record.customer_id, credential, self._clock.now().timestamp())
         else:
             self.eids.remove(record.customer_id)
         self._metrics.recognition_customers.set(len(self.directory))
@@ -123,7 +127,7 @@ class RecognitionService:
         if not hit:
             customer_id = self.eids.resolve(reading.eid)
             self.addresses.store(reading.address, reading.eid, customer_id, reading.at)
-        if customer_id is None or self.directory.get(customer_id) is None:
+        if customer_id is None or customer_id not in self.directory:
             self._ble_unknown.inc()
             return
         self._ble_resolved.inc()
