@@ -34,6 +34,7 @@ def _go() -> None:
 
 def bare_paho(port: int, count: int) -> None:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     received = 0
     last_at = 0.0
@@ -45,7 +46,7 @@ def bare_paho(port: int, count: int) -> None:
         received += 1
         last_at = time.monotonic()
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.on_message = on_message
     client.on_subscribe = lambda *_args: subscribed.set()
     client.connect("127.0.0.1", port)
@@ -171,11 +172,13 @@ async def _agent(port: int, count: int, directory: Path) -> None:
 
 def queue_full(metrics: object) -> float:
     counter = metrics.malformed_dropped  # type: ignore[attr-defined]
-    return sum(
-        s.value
-        for m in counter.collect()
-        for s in m.samples
-        if s.name.endswith("_total") and s.labels.get("source") == "proxy_queue_full"
+    return float(
+        sum(
+            s.value
+            for m in counter.collect()
+            for s in m.samples
+            if s.name.endswith("_total") and s.labels.get("source") == "proxy_queue_full"
+        )
     )
 
 

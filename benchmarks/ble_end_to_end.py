@@ -101,8 +101,9 @@ def _warm_up(port: int, phones: list[bytes]) -> None:
     """Every phone heard twice, 2.5 s apart, close to the door: the customers among them
     arrive (a visit and an alert each, committed one by one), before the measured run."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", port)
     client.loop_start()
     for round_ in range(2):
@@ -127,8 +128,9 @@ def _phones(lines: list[bytes]) -> list[bytes]:
 
 def _paced_publish(port: int, lines_file: Path, rate: int) -> None:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", port)
     client.loop_start()
     lines = lines_file.read_bytes().splitlines()
@@ -146,8 +148,8 @@ def _paced_publish(port: int, lines_file: Path, rate: int) -> None:
 
 
 def run(quick: bool) -> list[Figure]:
-    count = 20_000 if quick else 200_000
-    customers = 1_000 if quick else 10_000
+    count = 10_000 if quick else 200_000
+    customers = 500 if quick else 10_000
     with (
         tempfile.TemporaryDirectory(prefix="ble-e2e-") as tmp,
         MosquittoBroker(persistence=False) as broker,

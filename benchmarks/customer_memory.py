@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ async def _agent_rss(directory: Path) -> None:
     from agent.config.loader import load_config
     from benchmarks.common import rss_mb
 
+    logging.getLogger("agent").setLevel(logging.ERROR)  # no broker here, on purpose
     daemon = assemble(build(load_config(agent_config(directory, 1))))
     await daemon.start()
     await asyncio.sleep(2.0)

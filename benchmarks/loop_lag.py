@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import tempfile
 import time
@@ -58,11 +59,13 @@ async def _lateness(seconds: float) -> list[tuple[float, float]]:
         before, cpu_before = loop.time(), time.thread_time()
         await asyncio.sleep(TICK_S)
         wall = (loop.time() - before - TICK_S) * 1000
-        late.append((wall, (time.thread_time() - cpu_before) * 1000))
+        # CPU beyond the timer's own 5 ms: what kept the loop from waking it on time.
+        cpu = (time.thread_time() - cpu_before - TICK_S) * 1000
+        late.append((wall, max(0.0, cpu)))
     return late
 
 
-async def _measure(workdir: Path, customers: int) -> dict[str, Any]:
+async def _measure(workdir: Path, customers: int, quick: bool) -> dict[str, Any]:
     from agent.bootstrap import assemble, build
     from agent.config.loader import load_config
     from agent.core.eid import ROLLOVER_LEAD_S
@@ -71,17 +74,19 @@ async def _measure(workdir: Path, customers: int) -> dict[str, Any]:
     now = time.time()
     boundary = EPOCH + ((int(now + 3 * PERIOD_S) - EPOCH) // PERIOD_S) * PERIOD_S
     clock = ShiftedClock(boundary - ROLLOVER_LEAD_S - 30 - now)
+    logging.getLogger("agent").setLevel(logging.ERROR)  # no broker here, on purpose
     components = build(load_config(agent_config(workdir, 1)), clock=clock)
     daemon = assemble(components)
     await daemon.start()
-    await asyncio.sleep(1.0)
-    floor = await _lateness(3.0)
+    window = 1.5 if quick else 4.0  # seconds measured in each phase
+    await asyncio.sleep(0.5 if quick else 1.0)
+    floor = await _lateness(window * 0.75)
     # Step to 1 s before the prefetch is due, and measure across it (ticks are 1 s apart).
     clock.offset += boundary - ROLLOVER_LEAD_S - 1 - clock.now().timestamp()
-    prefetch = await _lateness(4.0)
+    prefetch = await _lateness(window)
     clock.offset += boundary - 1 - clock.now().timestamp()  # 1 s before the boundary
-    retire_task = asyncio.create_task(_lateness(4.0))
-    await asyncio.sleep(2.0)
+    retire_task = asyncio.create_task(_lateness(window))
+    await asyncio.sleep(window / 2)
     await daemon._housekeeping_once()
     retire = await retire_task
     table = components.recognition.eids
@@ -103,11 +108,11 @@ async def _measure(workdir: Path, customers: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> list[Figure]:
-    customers = 5_000 if quick else 100_000
+    customers = 2_000 if quick else 100_000
     with tempfile.TemporaryDirectory(prefix="loop-lag-") as tmp:
         workdir = Path(tmp)
         seed_customers(workdir / "agent.db", _records(customers))
-        result = asyncio.run(_measure(workdir, customers))
+        result = asyncio.run(_measure(workdir, customers, quick))
     floor_wall = [w for w, _ in result["floor"]]
     floor_cpu = [c for _, c in result["floor"]]
     rows = []
@@ -121,8 +126,8 @@ def run(quick: bool) -> list[Figure]:
                 f"loop held by the agent's own work during {label}, {customers} customers",
                 round(max(cpu), 1),
                 round(max(floor_cpu), 1),
-                "ms, most loop-thread CPU between two wake-ups of a 5 ms timer (baseline: "
-                "same timer, nothing due)",
+                "ms, most loop-thread CPU beyond a 5 ms timer's period between two of its"
+                " wake-ups (baseline: same timer, nothing due)",
                 "< 20 ms",
                 f"{len(cpu)} wake-ups; wall lateness max / p99 {max(wall):.1f} /"
                 f" {percentile(wall, 0.99):.1f} ms (nothing due: {max(floor_wall):.1f} /"

@@ -27,9 +27,11 @@ from agent.core.ports import Clock
 from agent.core.readings import EidSighting
 
 _LOGGER = logging.getLogger(__name__)
-# Messages waiting for the agent, at most: ~2 s of a busy store's scanners (2 000 adv/s),
-# under a second of the agent's own flat-out rate; ~2 MB of aiomqtt messages at worst.
-INBOUND_QUEUE_MAX = 4096
+# Messages waiting for the agent, at most: ~8 s of a busy store's scanners (2 000 adv/s),
+# ~1.5 s at 10 000 adv/s, ~8 MB of aiomqtt messages at worst. A 4 096 bound dropped messages
+# in a paced run at half the saturation rate on a loaded machine (a stall of ~0.4 s was
+# enough: benchmarks/RESULTS.md); memory is only taken while the agent is behind.
+INBOUND_QUEUE_MAX = 16384
 # Handed to recognition at once: at most ~5 ms of work, so the loop stays responsive; more
 # than one socket wake-up delivers (~380 messages), so the inbox drains faster than it fills.
 MAX_BATCH = 1024
