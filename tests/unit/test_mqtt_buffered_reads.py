@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
+import threading
+from pathlib import Path
 
 import pytest
 
 from agent.adapters.mqtt_buffered_reads import BufferedReads
+from tests.tls import make_pki
 
 
 def test_small_reads_come_from_one_chunk_and_one_chunk_per_wakeup() -> None:
@@ -47,3 +52,44 @@ def test_everything_else_is_the_socket_itself() -> None:
     finally:
         left.close()
         right.close()
+
+
+def test_over_tls_every_byte_arrives_in_order_reading_as_aiomqtt_does(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(pki.server_cert, pki.server_key)
+    client_context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    left, right = socket.socketpair()
+    sent = bytes(range(256)) * 1200  # ~300 KiB: many TLS records, several chunks
+    server_error: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            with server_context.wrap_socket(right, server_side=True) as tls:
+                tls.sendall(sent)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            server_error.append(exc)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    tls = client_context.wrap_socket(left, server_hostname="localhost")
+    tls.setblocking(False)
+    reads = BufferedReads(tls)
+    received = bytearray()
+    wakeups = 0
+    while len(received) < len(sent):
+        select.select([tls], [], [], 5)  # the loop's wake-up
+        wakeups += 1
+        while True:  # aiomqtt's reader: paho's small reads while bytes are pending
+            try:
+                piece = reads.recv(7)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                piece = b""
+            received += piece
+            if reads.pending() == 0:
+                break
+    server.join(5)
+    tls.close()
+    assert not server_error
+    assert bytes(received) == sent
+    assert wakeups > 1  # one chunk per wake-up, not the whole stream in one
