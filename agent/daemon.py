@@ -111,6 +111,7 @@ class AgentDaemon:
         # Reactions to what was committed last (alerts withdrawn, tickets unlinked) finish
         # before the database closes.
         with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.c.recognition.idle(), timeout=5)  # arrivals in flight
             await asyncio.wait_for(self.c.bus.idle(), timeout=5)
         self.c.runner.call(self.c.database.close)
         self.c.runner.close()

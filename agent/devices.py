@@ -47,6 +47,26 @@ def dropped_counter(metrics: Metrics) -> Callable[[str], None]:
     return count
 
 
+def ble_advertisement_counter(metrics: Metrics, source: str) -> Callable[[str, int], None]:
+    """Counts a scanner's advertisements by outcome (agent.adapters.ble_mqtt_proxy); the
+    malformed and queue-full ones also under the malformed-inputs counter, as before."""
+    children = {
+        outcome: metrics.ble_advertisements.labels(source=source, outcome=outcome)
+        for outcome in ("eid", "not_eddystone", "not_eid", "malformed", "queue_full")
+    }
+    dropped = {
+        "malformed": metrics.malformed_dropped.labels(source="proxy_malformed"),
+        "queue_full": metrics.malformed_dropped.labels(source="proxy_queue_full"),
+    }
+
+    def count(outcome: str, n: int) -> None:
+        children[outcome].inc(n)
+        if outcome in dropped:
+            dropped[outcome].inc(n)
+
+    return count
+
+
 @dataclass
 class RecognitionWiring:
     """What every device source needs; simulated devices are also kept in ``simulators`` so
@@ -81,9 +101,10 @@ def device_source(
         case BleMqttProxyDevice(url=url, topic=topic, credentials=credentials):
             from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
 
+            counter = ble_advertisement_counter(wiring.metrics, f"mqtt-proxy:{topic}")
             spec = SourceSpec(
                 f"ble:mqtt-proxy:{topic}",
-                lambda: MqttProxyScanner(url, topic, clock, on_dropped, credentials=credentials),
+                lambda: MqttProxyScanner(url, topic, clock, counter, credentials=credentials),
                 recognition.sighting,
                 wiring.watchdog_s,
             )

@@ -179,6 +179,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.ble_advertisements = Counter(
+            "retail_edge_ble_advertisements",
+            "BLE advertisements a scanner delivered, by outcome: eid (to recognition), "
+            "not_eddystone / not_eid (ignored), malformed, queue_full (agent saturated)",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.ticket_checkins = Counter(
             "retail_edge_ticket_checkins",
             "Queue tickets checked in at the door (ticket QR, or the holder recognised)",

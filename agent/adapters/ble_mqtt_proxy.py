@@ -2,15 +2,23 @@
 
 One subscription to the scanners' topic (default `home/+/BTtoMQTT/#`, contract §2/§7) on the
 in-store broker. Each message becomes an EidSighting, or is dropped: malformed JSON and
-non-Eddystone-EID frames are counted through `on_dropped`, never logged with their content.
+non-Eddystone-EID frames are counted, never logged with their content.
+
+Every message that arrives is counted once, by what became of it (``count(outcome, n)``):
+`eid` (handed on to recognition), `not_eddystone` and `not_eid` (another kind of device or
+frame: ignored), `malformed`, and `queue_full` (dropped because the agent was behind by more
+than INBOUND_QUEUE_MAX messages: above its saturation point, docs/performance.md). Counting
+is per batch, not per message, to keep the metric off the hot path.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Self
+
+import aiomqtt
 
 from agent.adapters.mqtt_client import DeviceSubscription
 from agent.config.model import NO_CREDENTIALS, BrokerCredentials
@@ -20,6 +28,15 @@ from agent.core.ports import Clock
 from agent.core.readings import EidSighting
 
 _LOGGER = logging.getLogger(__name__)
+# Messages waiting for the agent, at most: ~8 s of a busy store's scanners (2 000 adv/s),
+# ~1.5 s at 10 000 adv/s, ~8 MB of aiomqtt messages at worst. A 4 096 bound dropped messages
+# in a paced run at half the saturation rate on a loaded machine (a stall of ~0.4 s was
+# enough: benchmarks/RESULTS.md); memory is only taken while the agent is behind.
+INBOUND_QUEUE_MAX = 16384
+# Handed to recognition at once: at most ~5 ms of work, so the loop stays responsive; more
+# than one socket wake-up delivers (~380 messages), so the inbox drains faster than it fills.
+MAX_BATCH = 1024
+OUTCOMES = ("eid", "not_eddystone", "not_eid", "malformed", "queue_full")
 
 
 class MqttProxyScanner:
@@ -28,17 +45,25 @@ class MqttProxyScanner:
         url: str,
         topic: str,
         clock: Clock,
-        on_dropped: Callable[[str], None],
+        count: Callable[[str, int], None],
         *,
         credentials: BrokerCredentials = NO_CREDENTIALS,
         client_id: str | None = None,
     ) -> None:
+        self._queue_full = 0
         # QoS 0: an advertisement is stale in a second; redelivering it later is useless.
         self._broker = DeviceSubscription(
-            url, {topic: 0}, credentials=credentials, client_id=client_id
+            url,
+            {topic: 0},
+            credentials=credentials,
+            client_id=client_id,
+            max_queued=INBOUND_QUEUE_MAX,
+            on_queue_full=self._one_more_dropped,
+            buffered_reads=True,  # scanners publish thousands of small messages a second
         )
         self._clock = clock
-        self._on_dropped = on_dropped
+        self._count = count
+        self._readers: dict[str, str] = {}  # topic -> "proxy:<gateway>", one string each
         self.name = f"mqtt-proxy:{topic}"
 
     async def __aenter__(self) -> Self:
@@ -54,30 +79,72 @@ class MqttProxyScanner:
         await self._broker.__aexit__(exc_type, exc, tb)
 
     async def readings(self) -> AsyncIterator[EidSighting]:
-        async for message in self._broker.messages():
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            sighting = self.parse(message.topic.value, payload)
-            if sighting is not None:
+        async for batch in self.batches():
+            for sighting in batch:
                 yield sighting
 
+    async def batches(self) -> AsyncIterator[list[EidSighting]]:
+        async for messages in self._broker.message_batches(MAX_BATCH):
+            sightings = self.parse_batch(messages)
+            if sightings:
+                yield sightings
+
+    def parse_batch(self, messages: Sequence[aiomqtt.Message]) -> list[EidSighting]:
+        sightings: list[EidSighting] = []
+        ignored = 0
+        not_eid = 0
+        malformed = 0
+        at = self._clock.monotonic()  # one wake-up's messages arrived together
+        for message in messages:
+            payload = message.payload
+            try:
+                advertisement = parse_bttomqtt(payload if isinstance(payload, bytes) else b"")
+            except MalformedAdvertisement:
+                malformed += 1
+                continue
+            if advertisement is None:
+                ignored += 1  # another kind of device: counted, not kept
+                continue
+            frame = parse_eid_frame(advertisement.service_data)
+            if frame is None:
+                not_eid += 1  # Eddystone but not an EID frame (UID, TLM, URL)
+                continue
+            sightings.append(
+                EidSighting(
+                    frame[1],
+                    advertisement.rssi,
+                    frame[0],
+                    advertisement.address,
+                    self._reader(message.topic.value),
+                    at,
+                )
+            )
+        self._flush_counts(len(sightings), ignored, not_eid, malformed)
+        return sightings
+
     def parse(self, topic: str, payload: bytes) -> EidSighting | None:
-        try:
-            advertisement = parse_bttomqtt(payload)
-        except MalformedAdvertisement:
-            self._on_dropped("proxy_malformed")
-            return None
-        if advertisement is None:
-            return None  # another kind of device: not counted, not kept
-        frame = parse_eid_frame(advertisement.service_data)
-        if frame is None:
-            return None  # Eddystone but not an EID frame (UID, TLM, URL)
-        tx_power, eid = frame
-        gateway = topic.split("/")[1] if topic.count("/") >= 2 else topic
-        return EidSighting(
-            eid=eid,
-            rssi=advertisement.rssi,
-            tx_power=tx_power,
-            address=advertisement.address,
-            reader=f"proxy:{gateway}",
-            at=self._clock.monotonic(),
+        """One message on its own (tests, tools); the adapter itself parses in batches."""
+        sightings = self.parse_batch(
+            [aiomqtt.Message(topic, payload, qos=0, retain=False, mid=0, properties=None)]
         )
+        return sightings[0] if sightings else None
+
+    def _reader(self, topic: str) -> str:
+        reader = self._readers.get(topic)
+        if reader is None:
+            if len(self._readers) > 4096:  # one per scanner and device topic; stay bounded
+                self._readers.clear()
+            gateway = topic.split("/")[1] if topic.count("/") >= 2 else topic
+            reader = self._readers[topic] = f"proxy:{gateway}"
+        return reader
+
+    def _one_more_dropped(self) -> None:
+        self._queue_full += 1
+
+    def _flush_counts(self, eid: int, ignored: int, not_eid: int, malformed: int) -> None:
+        queue_full, self._queue_full = self._queue_full, 0
+        for outcome, n in zip(
+            OUTCOMES, (eid, ignored, not_eid, malformed, queue_full), strict=True
+        ):
+            if n:
+                self._count(outcome, n)

@@ -11,15 +11,17 @@ supervisor (agent.services.sources) re-enters the adapter after a failure.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 from urllib.parse import urlsplit
 
 import aiomqtt
 
+from agent.adapters import mqtt_buffered_reads
 from agent.aio import TCP_NODELAY
 from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 
@@ -32,13 +34,20 @@ def device_broker_client(
     *,
     client_id: str | None = None,
     timeout_s: float = CONNECT_TIMEOUT_S,
+    inbox: Inbox | None = None,
 ) -> aiomqtt.Client:
-    """A client (not yet connected) for the broker at ``url`` (mqtt:// or mqtts://)."""
+    """A client (not yet connected) for the broker at ``url`` (mqtt:// or mqtts://), whose
+    incoming messages go to ``inbox`` when given (aiomqtt's unbounded queue otherwise)."""
     parts = urlsplit(url)
     tls = parts.scheme == "mqtts"
     password = None
     if credentials.password_file is not None:
         password = read_secret(credentials.password_file)
+    # aiomqtt builds its incoming queue itself, from the class it is given, calling it with
+    # `maxsize` only: handing it a callable that returns our inbox is how the inbox gets in.
+    queue_type = (
+        None if inbox is None else cast("type[asyncio.Queue[aiomqtt.Message]]", inbox.itself)
+    )
     return aiomqtt.Client(
         parts.hostname or "127.0.0.1",
         parts.port or (8883 if tls else 1883),
@@ -48,6 +57,7 @@ def device_broker_client(
         tls_context=tls_context(credentials) if tls else None,
         timeout=timeout_s,
         socket_options=TCP_NODELAY,
+        queue_type=queue_type,
     )
 
 
@@ -66,6 +76,25 @@ def tls_context(credentials: BrokerCredentials) -> ssl.SSLContext:
     return context
 
 
+class Inbox(asyncio.Queue[aiomqtt.Message]):
+    """The client's incoming messages, bounded: one that does not fit is counted through
+    ``on_full`` and dropped (aiomqtt would log a warning for each, flooding the journal
+    exactly when the agent is already behind)."""
+
+    def __init__(self, maxsize: int, on_full: Callable[[], None]) -> None:
+        super().__init__(maxsize)
+        self._on_full = on_full
+
+    def itself(self, maxsize: int = 0) -> Inbox:
+        return self
+
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        if self.full():
+            self._on_full()
+            return
+        super().put_nowait(item)
+
+
 class DeviceSubscription:
     """An async context manager: connected to the broker and subscribed to ``topics``
     (topic filter -> QoS) while entered; ``messages()`` yields what arrives."""
@@ -77,17 +106,29 @@ class DeviceSubscription:
         *,
         credentials: BrokerCredentials = NO_CREDENTIALS,
         client_id: str | None = None,
+        max_queued: int = 0,
+        on_queue_full: Callable[[], None] | None = None,
+        buffered_reads: bool = False,
     ) -> None:
         self._url = url
         self._credentials = credentials
         self._topics = dict(topics)
         self._client_id = client_id
+        self._max_queued = max_queued
+        self._on_queue_full = on_queue_full or (lambda: None)
+        self._buffered_reads = buffered_reads  # for busy topics: see mqtt_buffered_reads
         self._client: aiomqtt.Client | None = None
+        self._inbox: Inbox | None = None
 
     async def __aenter__(self) -> Self:
         # A fresh client per entry: the supervisor re-enters after a broken connection.
-        client = device_broker_client(self._url, self._credentials, client_id=self._client_id)
+        inbox = Inbox(self._max_queued, self._on_queue_full)
+        client = device_broker_client(
+            self._url, self._credentials, client_id=self._client_id, inbox=inbox
+        )
         await client.__aenter__()
+        if self._buffered_reads:
+            mqtt_buffered_reads.install(client)
         try:
             for topic, qos in self._topics.items():
                 await client.subscribe(topic, qos=qos)
@@ -95,7 +136,7 @@ class DeviceSubscription:
             # `async with` does not call __aexit__ when __aenter__ raises: disconnect here.
             await client.__aexit__(None, None, None)
             raise
-        self._client = client
+        self._client, self._inbox = client, inbox
         return self
 
     async def __aexit__(
@@ -113,3 +154,22 @@ class DeviceSubscription:
             raise RuntimeError("enter the subscription before reading its messages")
         async for message in self._client.messages:
             yield message
+
+    async def message_batches(self, max_batch: int) -> AsyncIterator[list[aiomqtt.Message]]:
+        """What has arrived, up to ``max_batch`` messages at a time: under load the socket
+        delivers many messages per wake-up, and waiting for each one on its own (a task and
+        an `asyncio.wait` in aiomqtt's iterator) cost more than handling it."""
+        if self._client is None or self._inbox is None:
+            raise RuntimeError("enter the subscription before reading its messages")
+        inbox = self._inbox
+        messages = aiter(self._client.messages)
+        while True:
+            batch: list[aiomqtt.Message] = []
+            if inbox.empty():
+                # aiomqtt's iterator only to wait when nothing is waiting: it is what notices
+                # a broken connection (and raises, so the supervisor reconnects). Waiting
+                # through it for every batch under load let the inbox overflow.
+                batch.append(await anext(messages))
+            while len(batch) < max_batch and not inbox.empty():
+                batch.append(inbox.get_nowait())
+            yield batch

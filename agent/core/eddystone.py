@@ -14,8 +14,8 @@ def parse_eid_frame(service_data: bytes) -> tuple[int, bytes] | None:
     """(tx power in dBm, EID) of an Eddystone-EID frame, or None."""
     if len(service_data) != EID_FRAME_LENGTH or service_data[0] != EID_FRAME_TYPE:
         return None
-    tx_power = int.from_bytes(service_data[1:2], "big", signed=True)
-    return tx_power, bytes(service_data[2:10])
+    tx_power = service_data[1]  # a signed byte, without int.from_bytes' call overhead
+    return tx_power - 256 if tx_power > 127 else tx_power, bytes(service_data[2:10])
 
 
 def eid_service_data(tx_power: int, eid: bytes) -> bytes:

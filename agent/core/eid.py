@@ -10,8 +10,8 @@ all integers big-endian. The temporary key changes every 65536 s, the EID every 
 
 The resolution table keeps, for every consenting customer, the EIDs of the previous, current
 and next period (the phone's clock may be a little off) in one dict, so resolving an
-advertisement is a single lookup; customers whose period rolled over are refreshed from a heap
-of boundaries, so keeping the table current costs only the customers that changed.
+advertisement is a single lookup; customers whose period is about to roll over are refreshed
+from a heap of due times, ahead of the boundary and in bounded slices (`EidTable`).
 """
 
 from __future__ import annotations
@@ -102,20 +102,39 @@ def time_counter(credential: EidCredential, unix_time: float) -> int:
     return max(0, int(unix_time) - credential.epoch)
 
 
+# Roll-over work is done ahead of each period boundary, in slices: with every customer on
+# the same epoch and exponent, all of them roll over at the same second, and refreshing them
+# at once held the event loop for 0.95 s at 100 000 customers (benchmarks/loop_lag.py).
+ROLLOVER_LEAD_S = 60.0  # start adding the coming period's EIDs this long before it begins
+
+
 @dataclass(slots=True)
 class _Entry:
     credential: EidCredential
-    eids: tuple[bytes, ...]
+    eids: tuple[bytes, ...]  # previous, current and next period around `period`
     period: int  # the period index the eids were computed around
+    retiring: tuple[bytes, ...] = ()  # still resolvable, dropped once `period` has begun
 
 
 class EidTable:
-    """EID -> customer for previous/current/next period of every consenting customer."""
+    """EID -> customer for previous/current/next period of every consenting customer.
+
+    Keeping it current is work per customer at two moments of each period: *prefetch*
+    (shortly before the next period begins: add the EIDs around it, keeping the old ones)
+    and *retire* (once it has begun: drop the EIDs no longer in the window). Either only
+    widens the window for a while (a phone a period ahead or behind still resolves), so the
+    work can be spread over slices (`advance_slice`) without a customer ever failing to
+    resolve. The work is kept as buckets of customers by due time, not an item per customer
+    (customers mostly share due times; a tuple each cost ~100 bytes per customer), and what
+    a bucket asks of a customer is checked against the customer's entry when it is due.
+    """
 
     def __init__(self) -> None:
         self._by_eid: dict[bytes, str] = {}
         self._entries: dict[str, _Entry] = {}
-        self._boundaries: list[tuple[float, str, int]] = []  # (unix time, customer, period)
+        self._due: dict[float, list[str]] = {}  # due unix time -> customers
+        self._times: list[float] = []  # heap of the keys of _due
+        self._periods: dict[int, int] = {}  # one int object per period index in use
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -131,7 +150,7 @@ class EidTable:
         entry = self._entries.pop(customer_id, None)
         if entry is None:
             return
-        for eid in entry.eids:
+        for eid in entry.eids + entry.retiring:
             if self._by_eid.get(eid) == customer_id:  # never drop another customer's entry
                 del self._by_eid[eid]
 
@@ -140,37 +159,113 @@ class EidTable:
         # bookkeeping around the two AES calls was as costly as AES itself.
         by_eid: dict[bytes, str] = {}
         entries: dict[str, _Entry] = {}
-        boundaries: list[tuple[float, str, int]] = []
+        due: dict[float, list[str]] = {}
+        periods: dict[int, int] = {}
         for customer_id, credential in records:
             eids, period = eids_around(credential, now_unix)
+            period = periods.setdefault(period, period)
             entries[customer_id] = _Entry(credential, eids, period)
             for eid in eids:
                 by_eid[eid] = customer_id
-            next_boundary = credential.epoch + ((period + 1) << credential.rotation_exponent)
-            boundaries.append((float(next_boundary), customer_id, period))
-        heapq.heapify(boundaries)
-        self._by_eid, self._entries, self._boundaries = by_eid, entries, boundaries
+            due.setdefault(_prefetch_due(credential, period), []).append(customer_id)
+        times = list(due)
+        heapq.heapify(times)
+        self._by_eid, self._entries, self._due, self._times = by_eid, entries, due, times
+        self._periods = periods
 
     def advance(self, now_unix: float) -> int:
-        """Refresh customers whose period rolled over; returns how many were refreshed."""
+        """All roll-over work due by now, at once; returns how many customers got the
+        coming period's EIDs. (The agent itself uses `advance_slice`.)"""
         refreshed = 0
-        while self._boundaries and self._boundaries[0][0] <= now_unix:
-            _, customer_id, period = heapq.heappop(self._boundaries)
-            entry = self._entries.get(customer_id)
-            if entry is None or entry.period != period:
-                continue  # removed or already refreshed since this boundary was queued
-            self.upsert(customer_id, entry.credential, now_unix)
-            refreshed += 1
-        return refreshed
+        while True:
+            more, done = self._slice(now_unix, 1 << 30)
+            refreshed += done
+            if not more:
+                return refreshed
+
+    def advance_slice(self, now_unix: float, max_items: int) -> bool:
+        """At most ``max_items`` customers' roll-over work due by now; True if more is due
+        (call again, after letting other tasks run)."""
+        return self._slice(now_unix, max_items)[0]
+
+    def _slice(self, now_unix: float, max_items: int) -> tuple[bool, int]:
+        times, due, entries = self._times, self._due, self._entries
+        refreshed = 0
+        budget = max_items
+        while times and times[0] <= now_unix:
+            when = times[0]
+            customers = due[when]
+            while customers and budget:
+                customer_id = customers.pop()
+                budget -= 1
+                entry = entries.get(customer_id)
+                if entry is None:
+                    continue  # removed since
+                credential = entry.credential
+                if when == _prefetch_due(credential, entry.period):
+                    self._prefetch(customer_id, entry, now_unix)
+                    refreshed += 1
+                elif entry.retiring and when == _start(credential, entry.period):
+                    self._retire(customer_id, entry)
+                # else: refreshed or replaced since this was scheduled
+            if customers:
+                return True, refreshed  # the budget ran out in this bucket
+            del due[when]
+            if times[0] == when:
+                heapq.heappop(times)
+            else:  # work scheduled meanwhile went before it (not expected: all is later)
+                times.remove(when)
+                heapq.heapify(times)
+            if not budget:
+                break
+        return bool(times) and times[0] <= now_unix, refreshed
+
+    def _schedule(self, when: float, customer_id: str) -> None:
+        customers = self._due.get(when)
+        if customers is None:
+            self._due[when] = [customer_id]
+            heapq.heappush(self._times, when)
+        else:
+            customers.append(customer_id)
+
+    def _prefetch(self, customer_id: str, entry: _Entry, now_unix: float) -> None:
+        credential = entry.credential
+        k = credential.rotation_exponent
+        # The coming period, or the current one if the clock jumped past several.
+        target = max(entry.period + 1, max(0, int(now_unix) - credential.epoch) >> k)
+        eids, period = eids_around(credential, credential.epoch + (target << k))
+        for eid in eids:
+            self._by_eid[eid] = customer_id
+        entry.retiring = tuple(e for e in entry.eids + entry.retiring if e not in eids)
+        entry.eids, entry.period = eids, self._periods.setdefault(period, period)
+        self._schedule(_start(credential, period), customer_id)  # retire
+        self._schedule(_prefetch_due(credential, period), customer_id)
+
+    def _retire(self, customer_id: str, entry: _Entry) -> None:
+        for eid in entry.retiring:
+            if self._by_eid.get(eid) == customer_id:
+                del self._by_eid[eid]
+        entry.retiring = ()
 
     def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
-        k = credential.rotation_exponent
         eids, period = eids_around(credential, now_unix)
+        period = self._periods.setdefault(period, period)
         self._entries[customer_id] = _Entry(credential, eids, period)
         for eid in eids:
             self._by_eid[eid] = customer_id
-        next_boundary = credential.epoch + ((period + 1) << k)
-        heapq.heappush(self._boundaries, (float(next_boundary), customer_id, period))
+        self._schedule(_prefetch_due(credential, period), customer_id)
+
+
+def _start(credential: EidCredential, period: int) -> float:
+    return float(credential.epoch + (period << credential.rotation_exponent))
+
+
+def _prefetch_due(credential: EidCredential, period: int) -> float:
+    """When to add the EIDs around the period after ``period``: ROLLOVER_LEAD_S before it
+    begins, or half a period before for short periods."""
+    k = credential.rotation_exponent
+    lead = min(ROLLOVER_LEAD_S, (1 << k) / 2)
+    return credential.epoch + ((period + 1) << k) - lead
 
 
 def naive_resolve(

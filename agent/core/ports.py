@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, Self, TypeVar, runtime_checkable
 
 from agent.core.printing import TicketPrint
 from agent.core.push import PushMessage, PushResult
@@ -42,6 +42,15 @@ class ReadingSource(Protocol[T_co]):
     ) -> None: ...
 
     def readings(self) -> AsyncIterator[T_co]: ...
+
+
+@runtime_checkable
+class BatchedReadingSource(ReadingSource[T_co], Protocol[T_co]):
+    """A source that can also hand over, at once, every reading that is already waiting
+    (a broker socket delivers many advertisements per wake-up under load). The supervisor
+    reads such a source by `batches()`; `readings()` still yields them one by one."""
+
+    def batches(self) -> AsyncIterator[Sequence[T_co]]: ...
 
 
 BleSource = ReadingSource[EidSighting]

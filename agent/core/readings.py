@@ -7,11 +7,14 @@ these carry only what the core needs. `at` is monotonic seconds from the agent's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class EidSighting:
-    """An Eddystone-EID frame heard by a BLE reader (the agent's radio or an ESP32 proxy)."""
+class EidSighting(NamedTuple):
+    """An Eddystone-EID frame heard by a BLE reader (the agent's radio or an ESP32 proxy).
+
+    A NamedTuple, unlike the other readings: one is made per advertisement (thousands a
+    second), and a frozen dataclass's __init__ cost several times a tuple's."""
 
     eid: bytes  # the 8-byte ephemeral identifier
     rssi: int  # dBm as received

@@ -11,10 +11,13 @@ bus, dispatched after commit (the handler table is in `agent.bootstrap`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from agent.core.address_cache import AddressCache
 from agent.core.alerts import ArrivalAlert
@@ -45,6 +48,13 @@ from agent.store.visits import VisitRepository
 
 _LOGGER = logging.getLogger(__name__)
 CHECKIN_MAX_AGE_S = 300.0
+LOAD_PAGE = 1000  # customers read from the database at a time at start
+# EID roll-over work is done in steps of a few customers, and the loop is let go after 5 ms
+# of them, so no page, stream or advertisement waits longer than that for it, on a fast
+# machine or a Pi alike (a customer costs 9-30 us here: benchmarks/loop_lag.py).
+ROLLOVER_STEP = 50
+ROLLOVER_SLICE_S = 0.005
+ROLLOVER_PAUSE_S = 0.001
 
 
 class RecognitionService:
@@ -75,15 +85,22 @@ class RecognitionService:
         self.directory = directory
         self.eids = EidTable()
         self._suggestions = suggestions
+        # The BLE counters' children, looked up once: `labels()` on every advertisement was
+        # a measurable share of the sighting path.
+        self._ble_resolved = metrics.readings_resolved.labels(kind="ble")
+        self._ble_unknown = metrics.readings_dropped.labels(kind="ble")
+        self._background: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
-        records = await self._uow.read(self._customers.all)
-        for record in records:
-            self.directory.put(record)
-        now = self._clock.now().timestamp()
-        self.eids.rebuild(
-            ((r.customer_id, r.eid) for r in self.directory.records() if r.eid is not None), now
-        )
+        # A page at a time: all records parsed at once (profiles as dicts) was a peak of
+        # ~2 KB per customer that the process's RSS kept after it was freed (fragmented
+        # memory), more than the directory itself (benchmarks/customer_memory.py).
+        after = ""
+        while page := await self._uow.read(self._customers.page, after, LOAD_PAGE):
+            for record in page:
+                self.directory.put(record)
+            after = page[-1].customer_id
+        self.eids.rebuild(self.directory.credentials(), self._clock.now().timestamp())
         self._metrics.recognition_customers.set(len(self.directory))
 
     # --- customer changes (bus handlers, after the change is committed) -------------------
@@ -91,8 +108,9 @@ class RecognitionService:
     async def customer_changed(self, event: CustomerRecordChanged) -> None:
         record = event.record
         self.directory.put(record)
-        if record.eid is not None:
-            self.eids.upsert(record.customer_id, record.eid, self._clock.now().timestamp())
+        credential = self.directory.credential(record.customer_id)  # the directory's copy
+        if credential is not None:
+            self.eids.upsert(record.customer_id, credential, self._clock.now().timestamp())
         else:
             self.eids.remove(record.customer_id)
         self._metrics.recognition_customers.set(len(self.directory))
@@ -113,13 +131,18 @@ class RecognitionService:
         if not hit:
             customer_id = self.eids.resolve(reading.eid)
             self.addresses.store(reading.address, reading.eid, customer_id, reading.at)
-        if customer_id is None or self.directory.get(customer_id) is None:
-            self._metrics.readings_dropped.labels(kind="ble").inc()
+        if customer_id is None or customer_id not in self.directory:
+            self._ble_unknown.inc()
             return
-        self._metrics.readings_resolved.labels(kind="ble").inc()
-        await self._apply(
-            self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
-        )
+        self._ble_resolved.inc()
+        changes = self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
+        if changes:  # rare: most sightings are of customers already inside
+            # An arrival is a durable commit (milliseconds). Awaited here, it held up every
+            # advertisement behind it, and at thousands a second the scanner's queue
+            # overflowed (benchmarks/PROFILE.md). Presence has already recorded the visit,
+            # so the commit runs beside the sources pump, in order with the other writes
+            # (the store has one thread).
+            self._beside_readings(self._apply(changes))
 
     async def tap(self, reading: NfcTap) -> None:
         customer_id = self.directory.by_nfc(reading.uid)
@@ -154,7 +177,15 @@ class RecognitionService:
 
     async def tick(self) -> None:
         """Departures, and EID periods that rolled over (call about once a second)."""
-        self.eids.advance(self._clock.now().timestamp())
+        now = self._clock.now().timestamp()
+        deadline = time.perf_counter() + ROLLOVER_SLICE_S
+        while self.eids.advance_slice(now, ROLLOVER_STEP):
+            if time.perf_counter() >= deadline:
+                # Pages, streams and readings run between slices. A timer, not sleep(0):
+                # timers already due (a page's, a stream's) then run before the next slice
+                # rather than after it.
+                await asyncio.sleep(ROLLOVER_PAUSE_S)
+                deadline = time.perf_counter() + ROLLOVER_SLICE_S
         await self._apply(self.presence.tick(self._clock.monotonic()))
         self._metrics.address_cache_size.set(len(self.addresses))
 
@@ -174,7 +205,22 @@ class RecognitionService:
         await self._uow.record([CustomerNote(customer_id, text, by)])
         return True
 
+    async def idle(self) -> None:
+        """Until the arrivals handed off by `sighting` are committed (shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     # --- internals -------------------------------------------------------------------------
+
+    def _beside_readings(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("recording a BLE arrival failed", exc_info=task.exception())
 
     async def _identified(self, customer_id: str | None, via: str, at: float) -> None:
         if customer_id is None or self.directory.get(customer_id) is None:

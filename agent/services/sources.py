@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from agent.core.ports import ReadingSource
+from agent.core.ports import BatchedReadingSource, ReadingSource
 from agent.metrics import Metrics
 from agent.sync.backoff import Backoff
 
@@ -61,16 +61,29 @@ async def _pump(
     watchdog_s: float | None,
     backoff: Backoff,
 ) -> None:
-    readings = source.readings().__aiter__()
+    # A source that can hand over what has piled up at once (BatchedReadingSource) is read
+    # a batch at a time: the watchdog's `wait_for` per reading was, with the adapter's own
+    # wait, most of the cost of an advertisement through a broker (benchmarks/PROFILE.md).
+    batches = _batches(source).__aiter__()
     while True:
         try:
-            reading = await asyncio.wait_for(anext(readings), timeout=watchdog_s)
+            batch = await asyncio.wait_for(anext(batches), timeout=watchdog_s)
         except TimeoutError:
             raise _Silent from None
         except StopAsyncIteration:
             return
         backoff.reset()
-        try:
-            await handle(reading)
-        except Exception:
-            _LOGGER.exception("handling a reading from %s failed", source.name)
+        for reading in batch:
+            try:
+                await handle(reading)
+            except Exception:
+                _LOGGER.exception("handling a reading from %s failed", source.name)
+
+
+async def _batches(source: ReadingSource[T]) -> AsyncIterator[Sequence[T]]:
+    if isinstance(source, BatchedReadingSource):
+        async for batch in source.batches():
+            yield batch
+    else:
+        async for reading in source.readings():
+            yield (reading,)

@@ -108,6 +108,17 @@ class CustomerRepository:
         ).fetchall()
         return [_record(row) for row in rows]
 
+    def page(self, after: str, limit: int) -> list[CustomerRecord]:
+        """Up to ``limit`` records with a customer_id after ``after``, in order: loading a
+        store's customers a page at a time keeps only one page of parsed records alive."""
+        rows = self._database.conn.execute(
+            """SELECT customer_id, version, display_name, consent_recognition,
+                      consent_staff_profile, credentials, profile FROM customers
+               WHERE customer_id > ? ORDER BY customer_id LIMIT ?""",
+            (after, limit),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
     def count(self) -> int:
         (n,) = self._database.conn.execute("SELECT COUNT(*) FROM customers").fetchone()
         return int(n)

@@ -79,9 +79,13 @@ async def test_the_ble_proxy_reads_over_tls_and_a_wrong_password_is_refused(
 ) -> None:
     config = load_config(write_config(extra=device_entries(secure, secure.password_file)))
     proxy = next(d for d in config.devices if isinstance(d, BleMqttProxyDevice))
-    dropped: list[str] = []
+    counted: list[tuple[str, int]] = []
+
+    def count(outcome: str, n: int) -> None:
+        counted.append((outcome, n))
+
     scanner = MqttProxyScanner(
-        proxy.url, proxy.topic, SystemClock(), dropped.append, credentials=proxy.credentials
+        proxy.url, proxy.topic, SystemClock(), count, credentials=proxy.credentials
     )
     frame = bytes([0x30, 0xEC]) + bytes(range(8))
     advert = {"id": "7A:11:22:33:44:55", "rssi": -58, "servicedatauuid": "0xfeaa"}
@@ -94,10 +98,11 @@ async def test_the_ble_proxy_reads_over_tls_and_a_wrong_password_is_refused(
         sighting = await asyncio.wait_for(anext(sightings), 10)
         await sightings.aclose()  # type: ignore[attr-defined]
     assert sighting.eid == bytes(range(8)) and sighting.rssi == -58
+    assert sum(n for outcome, n in counted if outcome == "eid") >= 1, counted
     wrong = load_config(write_config(extra=device_entries(secure, secure.wrong_password_file)))
     proxy = next(d for d in wrong.devices if isinstance(d, BleMqttProxyDevice))
     refused = MqttProxyScanner(
-        proxy.url, proxy.topic, SystemClock(), dropped.append, credentials=proxy.credentials
+        proxy.url, proxy.topic, SystemClock(), count, credentials=proxy.credentials
     )
     with pytest.raises(aiomqtt.MqttError):
         async with refused:

@@ -129,6 +129,11 @@ async def test_proxy_messages_and_app_checkins_recognise(
         )
         == 1
     )
+    # /metrics tells how many advertisements arrived, by what became of them.
+    topic = "mqtt-proxy:home/+/BTtoMQTT/#"
+    for outcome, expected in (("eid", 8), ("malformed", 1), ("not_eid", 0)):
+        labels = {"source": topic, "outcome": outcome}
+        assert metrics.get_sample_value("retail_edge_ble_advertisements_total", labels) == expected
 
 
 async def test_erase_withdraws_alerts_deletes_visits_and_reports(

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from agent.core.customers import EidCredential
 from agent.core.eddystone import eid_service_data, parse_eid_frame
-from agent.core.eid import EidTable, compute_eid, eids_around, naive_resolve, temporary_key
+from agent.core.eid import (
+    ROLLOVER_LEAD_S,
+    EidTable,
+    compute_eid,
+    eids_around,
+    naive_resolve,
+    temporary_key,
+)
 
 IK = bytes.fromhex("e2a4c6e8a0b2d4f6182a3c4e50627486")
 
@@ -165,3 +172,40 @@ def test_the_inlined_table_path_equals_the_general_computation(
         compute_eid(identity_key, k, p << k) for p in (period - 1, period, period + 1) if p >= 0
     )
     assert eids == expected
+
+
+def test_roll_over_is_done_ahead_of_the_boundary_in_bounded_slices() -> None:
+    epoch, k = 1_700_000_000, 10
+    creds = [(f"c{n}", credential(n, k=k, epoch=epoch)) for n in range(1200)]
+    boundary = epoch + 98 * 1024  # every customer rolls over here, all at once
+    table = EidTable()
+    table.rebuild(creds, boundary - 500)
+    assert not table.advance_slice(boundary - ROLLOVER_LEAD_S - 1, 500)  # nothing due yet
+    early = boundary - ROLLOVER_LEAD_S + 1
+    slices = 1
+    while table.advance_slice(early, 500):  # at most 500 customers per slice
+        slices += 1
+        # Between slices every customer still resolves their current EID.
+        assert all(table.resolve(advertised(c, early)) == cid for cid, c in creds)
+    assert slices == 3  # 1200 customers: 500 + 500 + 200
+    # Before the boundary: the coming period's 'next' EID already resolves, and so does the
+    # period about to become 'previous but one' (dropped only once the boundary has passed).
+    c0 = creds[0][1]
+    assert table.resolve(advertised(c0, boundary + 1024)) == "c0"
+    assert table.resolve(advertised(c0, boundary - 2048)) == "c0"
+    after = boundary + 1
+    while table.advance_slice(after, 500):
+        pass
+    assert table.resolve(advertised(c0, boundary - 2048)) is None
+    assert table.resolve(advertised(c0, after)) == "c0"
+    assert table.resolve(advertised(c0, boundary + 1024)) == "c0"
+
+
+def test_a_clock_jump_of_many_periods_lands_on_the_current_period() -> None:
+    c = credential(9, k=4)
+    table = EidTable()
+    table.upsert("c9", c, 1_700_100_000.0)
+    later = 1_700_100_000.0 + 16 * 1000  # a thousand periods on
+    table.advance(later)
+    assert table.resolve(advertised(c, later)) == "c9"
+    assert table.resolve(advertised(c, 1_700_100_000.0)) is None

@@ -81,3 +81,28 @@ async def test_a_failing_source_is_retried_and_handler_errors_do_not_stop_it() -
         "retail_edge_scanner_restarts_total", {"source": "scripted", "reason": "failure"}
     )
     assert failures is not None and failures >= 1
+
+
+class BatchedSource(ScriptedSource):
+    """Hands its script over a batch at a time, as the mqtt-proxy adapter does."""
+
+    async def batches(self) -> AsyncIterator[list[int]]:
+        yield self._script[:2]
+        yield self._script[2:]
+        await asyncio.sleep(3600)
+
+    async def readings(self) -> AsyncIterator[int]:
+        raise AssertionError("the supervisor should read this source by batches")
+        yield 0  # pragma: no cover - makes this an async generator
+
+
+async def test_a_batched_source_is_read_by_batches_and_one_bad_reading_spoils_none_else() -> None:
+    seen: list[int] = []
+
+    async def handle(item: int) -> None:
+        seen.append(item)
+        if item == 2:
+            raise ValueError("a bug in a handler")
+
+    await run_for(0.3, lambda: BatchedSource([1, 2, 3], "silent"), handle, watchdog_s=0.2)
+    assert seen[:3] == [1, 2, 3]
