@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 
+from agent.core.customer_sync import (
+    ApplyCustomerBatch,
+    HeldRecords,
+    ReadHeldRecords,
+    digest_of,
+)
 from agent.core.customers import CustomerMessage, Tombstone, is_newer
 from agent.core.events import PrivacyErased
 from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordChanged
@@ -47,6 +54,31 @@ class CustomerService:
         if applied:
             self._metrics.customer_records.set(await self._uow.read(self._repository.count))
         return applied
+
+    async def apply_batch(self, command: ApplyCustomerBatch) -> list[bool | Exception]:
+        """Apply many records and tombstones (a drained inbound batch, a resync page).
+
+        Each message is its own work (its own savepoint) in shared group commits, so the
+        batch costs a few fsyncs instead of one per record, versions are checked in arrival
+        order, and a record that fails is handed back as its exception without undoing the
+        others (contract §8.3).
+        """
+        outcomes = await self._uow.commit_each(
+            [partial(self._apply, message) for message in command.messages]
+        )
+        if any(outcome is True for outcome in outcomes):
+            self._metrics.customer_records.set(await self._uow.read(self._repository.count))
+        return outcomes
+
+    async def held_records(self, _command: ReadHeldRecords) -> HeldRecords:
+        """Count and digest what is held, to compare with central's manifest."""
+
+        def count_and_digest() -> HeldRecords:
+            # On the store thread: hashing 100k versions would stall the event loop.
+            held = self._repository.held_versions()
+            return HeldRecords(len(held), digest_of(held))
+
+        return await self._uow.read(count_and_digest)
 
     def _apply(self, message: CustomerMessage) -> tuple[bool, list[object]]:
         if not is_newer(message.version, self._repository.held_version(message.customer_id)):

@@ -108,6 +108,20 @@ class CustomerRepository:
         ).fetchall()
         return [_record(row) for row in rows]
 
+    def held_versions(self) -> list[tuple[str, int]]:
+        """``(id_hash, version)`` of every record and tombstone held, for the manifest digest
+        (`agent.core.customer_sync`): records by the hash of their id, as tombstones are."""
+        conn = self._database.conn
+        held = [
+            (tombstone_key(str(customer_id)), int(version))
+            for customer_id, version in conn.execute("SELECT customer_id, version FROM customers")
+        ]
+        held.extend(
+            (str(key), int(version))
+            for key, version in conn.execute("SELECT id_hash, version FROM customer_tombstones")
+        )
+        return held
+
     def count(self) -> int:
         (n,) = self._database.conn.execute("SELECT COUNT(*) FROM customers").fetchone()
         return int(n)

@@ -89,6 +89,25 @@ class UnitOfWork:
                 await asyncio.shield(pending.dispatched)
         return result
 
+    async def commit_each(self, works: Sequence[Work[R]]) -> list[R | Exception]:
+        """Commit many works together: one outcome per work, in order, its result or the
+        exception it raised (each work has its own savepoint, so a failing one undoes only
+        itself). They share the group commits (MAX_GROUP works per transaction) instead of
+        waiting for one fsync each; returns once all are durable and their events handled.
+        """
+        pendings = [self._enqueue(work) for work in works]
+        outcomes: list[R | Exception] = []
+        for pending in pendings:
+            try:
+                outcomes.append(await pending.future)
+            except Exception as exc:  # noqa: BLE001 - that work's outcome, handed back
+                outcomes.append(exc)
+        dispatched = [p.dispatched for p in pendings if p.dispatched is not None]
+        if dispatched and not self._bus.in_handler():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.gather(*dispatched, return_exceptions=True))
+        return outcomes
+
     def _enqueue(self, work: Work[R]) -> _Pending:
         pending = _Pending(work, asyncio.get_running_loop().create_future())
         self._pending.append(pending)
