@@ -30,6 +30,7 @@ BENCHMARKS = {
     "footprint": "benchmarks.footprint",
     "qr_decode": "benchmarks.qr_decode",
     "fleet": "benchmarks.fleet",
+    "customer_resync": "benchmarks.customer_resync",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (

@@ -31,6 +31,7 @@ from agent.store.runner import StoreRunner
 
 _LOGGER = logging.getLogger(__name__)
 R = TypeVar("R")
+T = TypeVar("T")
 P = ParamSpec("P")
 
 # A work's events: wire events and internal ones (agent.core.messages) alike.
@@ -89,24 +90,28 @@ class UnitOfWork:
                 await asyncio.shield(pending.dispatched)
         return result
 
-    async def commit_each(self, works: Sequence[Work[R]]) -> list[R | Exception]:
-        """Commit many works together: one outcome per work, in order, its result or the
-        exception it raised (each work has its own savepoint, so a failing one undoes only
-        itself). They share the group commits (MAX_GROUP works per transaction) instead of
-        waiting for one fsync each; returns once all are durable and their events handled.
-        """
-        pendings = [self._enqueue(work) for work in works]
+    def each(self, items: Sequence[T], fn: Callable[[T], R]) -> list[R | Exception]:
+        """Inside a work: ``fn`` on each item in its own savepoint, one outcome per item (its
+        result, or the exception it raised, which undoes that item only). A storage error
+        (disk full) is not one item's: it fails the whole work, as in the group commit."""
         outcomes: list[R | Exception] = []
-        for pending in pendings:
+        for item in items:
             try:
-                outcomes.append(await pending.future)
-            except Exception as exc:  # noqa: BLE001 - that work's outcome, handed back
+                with self.database.atomic():
+                    outcomes.append(fn(item))
+            except sqlite3.OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - that item's outcome, handed back
                 outcomes.append(exc)
-        dispatched = [p.dispatched for p in pendings if p.dispatched is not None]
-        if dispatched and not self._bus.in_handler():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(asyncio.gather(*dispatched, return_exceptions=True))
         return outcomes
+
+    async def commit_deferred(self, work: Work[R]) -> tuple[R, asyncio.Future[None] | None]:
+        """Commit ``work``; return once durable, with the future of its events' reactions
+        (None if nothing reacts), which the caller awaits when it chooses: a batch's
+        reactions then run while the caller prepares the next batch."""
+        pending = self._enqueue(work)
+        result: R = await pending.future
+        return result, pending.dispatched
 
     def _enqueue(self, work: Work[R]) -> _Pending:
         pending = _Pending(work, asyncio.get_running_loop().create_future())

@@ -120,7 +120,7 @@ class InboundAdapter:
             if message is not None:
                 messages.append(message)
         self._update_behind()
-        self.resync.customers_arrived()
+        self.resync.customers_arrived(len(items))
         await self._apply(messages)
 
     async def customer_page(self, _topic: str, payload: bytes) -> None:

@@ -43,6 +43,8 @@ _LOGGER = logging.getLogger(__name__)
 InboundHandler = Callable[[str, bytes], Awaitable[None]]
 UNSUPPORTED_PROTOCOL_V3 = 1
 UNSUPPORTED_PROTOCOL_V5 = 132
+# Messages taken from the client and acknowledged together at most.
+ACK_BURST = 256
 
 
 class LinkState(enum.Enum):
@@ -231,11 +233,19 @@ class MqttLink:
         # Manual acknowledgements (set in _client): a QoS 1 message is acknowledged once it
         # is in the bounded inbound queue; while the queue is full nothing is taken, nothing
         # acknowledged, and the broker holds the rest (agent.sync.inbound_queue).
-        paho = client._client
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            await self._inbound.put(InboundItem(message.topic.value, payload))
-            paho.ack(message.mid, message.qos)
+        paho = client._client  # aiomqtt does not expose acknowledgements
+        # What aiomqtt already holds is taken in one go: one wake-up and one socket write
+        # for a burst's acknowledgements instead of one each (a resync is a burst).
+        arrived = client._queue  # the iterator's own queue, read here without waiting
+        async for first in client.messages:
+            burst = [first]
+            while len(burst) < ACK_BURST and not arrived.empty():
+                burst.append(arrived.get_nowait())
+            for message in burst:
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                await self._inbound.put(InboundItem(message.topic.value, payload))
+            for message in burst:
+                paho.ack(message.mid, message.qos)
 
     def _route(self, topic: str) -> InboundRoute | None:
         for route in self._routes:
