@@ -31,6 +31,7 @@ BENCHMARKS = {
     "qr_decode": "benchmarks.qr_decode",
     "fleet": "benchmarks.fleet",
     "customer_resync": "benchmarks.customer_resync",
+    "fanout": "benchmarks.fanout",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 
+from agent.services.hub import Message
 from agent.services.staff import StaffService
 from agent.web.models import to_json
 
@@ -21,6 +22,13 @@ def sse_frame(event: str, data: object) -> str:
     are; they become JSON here, at the edge)."""
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=to_json)
     return f"event: {event}\ndata: {payload}\n\n"
+
+
+def message_frame(message: Message) -> str:
+    """A hub message's frame, encoded once and shared by every stream that sends it."""
+    if message.encoded is None:
+        message.encoded = sse_frame(message.name, message.data)
+    return message.encoded
 
 
 def sse_comment(text: str = "keep-alive") -> str:

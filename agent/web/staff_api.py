@@ -15,7 +15,14 @@ from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
 from agent.web.models import CallBody, FootfallDayOut, MoveBody, StaffQueueOut, StaffTicketOut
-from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
+from agent.web.sse import (
+    KEEPALIVE_S,
+    device_frames,
+    message_frame,
+    sse_comment,
+    sse_frame,
+    sse_response,
+)
 from agent.web.wording import error_message, request_locale
 
 _DAY = re.compile(r"20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
@@ -166,4 +173,4 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
             if message is None:
                 yield sse_comment()
             else:
-                yield sse_frame(message.name, message.data)
+                yield message_frame(message)
