@@ -43,12 +43,13 @@ class InboundQueue:
         self,
         metrics: Metrics,
         *,
-        max_messages: int = QUEUE_MAX_MESSAGES,
-        max_bytes: int = QUEUE_MAX_BYTES,
+        max_messages: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self._metrics = metrics
-        self._max_messages = max_messages
-        self._max_bytes = max_bytes
+        # Read at construction, not definition: a test can make the module's bound small.
+        self._max_messages = QUEUE_MAX_MESSAGES if max_messages is None else max_messages
+        self._max_bytes = QUEUE_MAX_BYTES if max_bytes is None else max_bytes
         self._items: deque[InboundItem] = deque()
         self._bytes = 0
         self._peak = 0

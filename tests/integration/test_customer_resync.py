@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from agent.config.loader import load_config
 from agent.core.customer_sync import digest_of, id_hash
+from agent.sync import inbound_queue
 from simulators.mosquitto import MosquittoBroker
 from tests.helpers import eventually, running_central
 from tests.integration.recognition_fixtures import customer
@@ -68,3 +71,29 @@ async def test_records_the_broker_dropped_are_recovered_from_central(
             )
             expected = [(id_hash(c), int(r["version"])) for c, r in central.customers.items()]
             assert digest_of(held_versions) == digest_of(expected)
+
+
+async def test_a_full_inbound_queue_holds_the_broker_back_and_loses_nothing(
+    tmp_path: Path, write_config, start_agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backpressure instead of drops: with an inbound queue of 20 messages, 2 000 retained
+    records still all arrive; the agent stopped acknowledging while the queue was full."""
+    monkeypatch.setattr(inbound_queue, "QUEUE_MAX_MESSAGES", 20)
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    with MosquittoBroker(workdir=workdir, extra_config="max_queued_messages 0") as broker:
+        async with running_central(broker.url, resend_after_s=None) as central:
+            for index in range(1, 2_001):
+                central.publish_customer(customer(index))
+            await eventually(central._outgoing.empty, timeout=60)
+            await asyncio.sleep(0.5)
+            agent = await start_agent(load_config(write_config(broker.url)))
+            await eventually(
+                lambda: sample(agent, "retail_edge_customer_records") == 2_000, timeout=60
+            )
+            assert sample(agent, "retail_edge_mqtt_inbound_queue_full_total") > 0
+            assert sample(agent, "retail_edge_mqtt_inbound_queue_peak") <= 20
+            dropped = agent.components.metrics.registry.get_sample_value(
+                "retail_edge_malformed_inputs_dropped_total", {"source": "mqtt.customers"}
+            )
+            assert not dropped
