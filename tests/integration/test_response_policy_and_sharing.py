@@ -1,9 +1,11 @@
-"""The pure ASGI response policy (issue 17: it replaced a BaseHTTPMiddleware) and hub
-messages encoded once for every stream that sends them."""
+"""The pure ASGI response policy (issue 17: it replaced a BaseHTTPMiddleware), hub messages
+encoded once for every stream that sends them, and views written by pydantic's serializer
+with exactly the JSON they had."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 from fastapi import APIRouter
@@ -55,3 +57,29 @@ async def test_a_hub_message_is_encoded_once_for_all_its_streams() -> None:
         frames = [message_frame(await asyncio.wait_for(s.queue.get(), 1)) for s in (a, b, c)]  # type: ignore[arg-type]
     assert frames[0] == sse_frame("queue", view)
     assert frames[1] is frames[0] and frames[2] is frames[0]  # the same string, built once
+
+
+async def test_stream_frames_of_views_are_the_json_they_always_were(
+    write_config, start_agent
+) -> None:
+    """sse_frame writes views with pydantic's serializer in one step (issue 17); what a page
+    reads must be exactly the JSON of `to_json` + `json.dumps`: the same model, same fields."""
+    from agent.services.queue.tickets import JoinRequest
+    from agent.web.models import to_json
+    from tests.integration.queue_fixtures import queue_config
+
+    agent = await start_agent(queue_config(write_config))
+    queues = agent.components.queues
+    token = queues.static_token("pickup")
+    tickets = [
+        (await queues.join("pickup", JoinRequest(token, name=name), f"10.0.0.{i}"))[0]
+        for i, name in enumerate(["Zoé", "Ana", ""])
+    ]
+    called = await queues.call_next("pickup", None)  # a called ticket: called_at in the JSON
+    tickets = [called, *tickets[1:]]
+    views: list[object] = [queues.view(t) for t in tickets]
+    views += [queues.staff_view(tickets[0]), queues.queue_view("pickup"), await queues.board()]
+    for view in views:
+        old = json.dumps(view, separators=(",", ":"), ensure_ascii=False, default=to_json)
+        frame = sse_frame("x", view)
+        assert frame == f"event: x\ndata: {old}\n\n", type(view).__name__
