@@ -144,16 +144,18 @@ class InboundAdapter:
             for _ in messages[1:]:
                 self._dropped("customers")
             return 0
-        applied = 0
+        applied = stale = 0
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 _LOGGER.error("dropped a customers message that could not be applied: %r", outcome)
                 self._dropped("customers")
             elif outcome:
                 applied += 1
-                self._outcome("applied")
             else:
-                self._outcome("stale")
+                stale += 1
+        # Once per batch, not per record: a resync is thousands of them.
+        self._outcome("applied", applied)
+        self._outcome("stale", stale)
         return applied
 
     def _parse(self, source: str, parse: Callable[[], T]) -> T | None:
@@ -203,5 +205,6 @@ class InboundAdapter:
         if source == "customers":
             self._outcome("malformed")
 
-    def _outcome(self, outcome: str) -> None:
-        self._metrics.inbound_applied.labels(topic="customers", outcome=outcome).inc()
+    def _outcome(self, outcome: str, count: int = 1) -> None:
+        if count:
+            self._metrics.inbound_applied.labels(topic="customers", outcome=outcome).inc(count)
