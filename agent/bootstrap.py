@@ -17,6 +17,7 @@ from agent.config.model import AgentConfig
 from agent.core.address_cache import AddressCache
 from agent.core.appointments import ApplyAppointmentDay
 from agent.core.clock import SystemClock
+from agent.core.customer_sync import ApplyCustomerBatch, ReadHeldRecords
 from agent.core.events import (
     QueueApproaching,
     QueueCalled,
@@ -220,12 +221,13 @@ def build(
             batch_max_events=config.mqtt.batch_max_events,
         )
         resend = ResendHandler(uow, outbox, publisher, metrics)
+        inbound = InboundAdapter(topics, bus.handle, clock, metrics)
         link = MqttLink(
             config.mqtt,
             topics,
             publisher,
             [
-                *InboundAdapter(topics, bus.handle, clock, metrics).routes(),
+                *inbound.routes(),
                 PlaybookInbound(topics, bus.handle, metrics).route(),
                 AppointmentsInbound(topics, bus.handle, metrics).route(),
             ],
@@ -233,6 +235,7 @@ def build(
             clock=clock,
             version=__version__,
             rng=rng,
+            jobs=inbound.jobs(),
         )
     # Before the queues: an entry queue calls while the store is below capacity.
     footfall = FootfallService(
@@ -469,6 +472,8 @@ def _handlers(
     }
     commands: CommandHandlers = {
         ApplyCustomerMessage: customers.apply,
+        ApplyCustomerBatch: customers.apply_batch,
+        ReadHeldRecords: customers.held_records,
         AppCheckin: recognition.checkin,
         CheckInTicketCode: check_in_ticket_code,
         ApplyPlaybook: suggestions.apply_central,  # from {p}/chain/playbook (extension)

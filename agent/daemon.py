@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sqlite3
 from typing import TYPE_CHECKING
@@ -176,6 +177,24 @@ async def run_daemon(daemon: AgentDaemon) -> None:
         loop.add_signal_handler(sig, daemon.request_stop)
     try:
         await daemon.start()
+        tune_garbage_collector()
         await daemon.wait_stopped()
     finally:
         await daemon.stop()
+
+
+# Generation thresholds once started (CPython's default is 700, 10, 10). A join allocates a
+# few hundred container objects, so the default ran a young collection every few joins and a
+# full one, traversing every object of the start-up heap (FastAPI's routes, pydantic's
+# models, the customer tables), often enough to set the joins' p99: 55.7 ms with the
+# collector, 23.4 ms without (issue 17). Most garbage here is freed by reference counting;
+# what the collector finds (cycles) waits a little longer, a few MB at most.
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def tune_garbage_collector() -> None:
+    """After start-up: freeze what start-up built (never collected again, so never traversed
+    again) and collect less often (`retail-edge run` only; tests keep the defaults)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

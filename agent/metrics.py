@@ -241,6 +241,47 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self._add_resync_metrics(r)
+
+    def _add_resync_metrics(self, r: CollectorRegistry) -> None:
+        """The inbound queue's and the customer resync's (docs/sync.md)."""
+        self.inbound_queue_depth = Gauge(
+            "retail_edge_mqtt_inbound_queue_depth",
+            "Inbound MQTT messages acknowledged and waiting for their handler",
+            registry=r,
+        )
+        self.inbound_queue_peak = Gauge(
+            "retail_edge_mqtt_inbound_queue_peak",
+            "Highest inbound queue depth since start",
+            registry=r,
+        )
+        self.inbound_queue_full = Counter(
+            "retail_edge_mqtt_inbound_queue_full",
+            "Times the inbound queue was full, so the agent stopped acknowledging and the"
+            " broker held further messages (backpressure, nothing dropped)",
+            registry=r,
+        )
+        self.customer_manifest_match = Gauge(
+            "retail_edge_customer_manifest_match",
+            "1 if the records held matched central's manifest (count and digest) at the last"
+            " check, 0 if not",
+            registry=r,
+        )
+        self.customer_records_missing = Gauge(
+            "retail_edge_customer_records_missing",
+            "At the last manifest check: records central announced minus records held, at least 0",
+            registry=r,
+        )
+        self.customer_records_recovered = Counter(
+            "retail_edge_customer_records_recovered",
+            "Customer records the broker had not delivered, applied from resync pages",
+            registry=r,
+        )
+        self.customer_resyncs = Counter(
+            "retail_edge_customer_resyncs",
+            "Resync page passes asked for after a manifest mismatch",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -38,6 +38,8 @@ BENCHMARKS = {
     "qr_decode": "benchmarks.qr_decode",
     "fleet": "benchmarks.fleet",
     "manager_report": "benchmarks.manager_report",
+    "customer_resync": "benchmarks.customer_resync",
+    "fanout": "benchmarks.fanout",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (

@@ -8,6 +8,7 @@ records and tombstones (retained) on the customers topics.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
@@ -22,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.aio import TCP_NODELAY, race
+from agent.core.customer_sync import PAGE_LIMIT, digest_of, id_hash
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,6 +111,10 @@ class CentralService:
         self._outgoing: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue()
         # A gap older than this is asked for again (extension, docs/sync.md); None: never.
         self._resend_after = resend_after_s
+        # What this side keeps retained on the customers topics, by customer id: the manifest
+        # is computed from it and resync pages are served from it (extension, docs/sync.md).
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.page_requests = 0
 
     def ledger(self, store: str) -> StoreLedger:
         return self.stores.setdefault(store, StoreLedger())
@@ -116,6 +122,7 @@ class CentralService:
     def publish_customer(self, record: dict[str, Any]) -> None:
         """Queue a customer record or tombstone (retained, like the real service keeps it)."""
         topic = f"{self.prefix}/chain/customers/{record['customer_id']}"
+        self.customers[str(record["customer_id"])] = record
         self._outgoing.put_nowait((topic, json.dumps(record).encode(), True))
 
     def announce_customer_count(self, records: int) -> None:
@@ -164,6 +171,29 @@ class CentralService:
         topic = f"{self.prefix}/stores/{store}/appointments/{day}"
         self._outgoing.put_nowait((topic, b"", True))
 
+    def manifest(self) -> dict[str, Any]:
+        """The manifest of what this side keeps retained (agent.core.customer_sync)."""
+        held = [(id_hash(cid), int(r["version"])) for cid, r in self.customers.items()]
+        return {"records": len(held), "digest": digest_of(held)}
+
+    def announce_manifest(self) -> None:
+        """Extension (docs/sync.md): count and digest, retained on the customer_count topic."""
+        topic = f"{self.prefix}/chain/customer_count"
+        self._outgoing.put_nowait((topic, json.dumps(self.manifest()).encode(), True))
+
+    def customer_page(self, after: str, limit: int) -> dict[str, Any]:
+        """The records after cursor ``after`` in customer-id order (the cursor is the last id
+        of the previous page); ``next`` is None on the last page."""
+        ids = sorted(self.customers)
+        start = bisect.bisect_right(ids, after) if after else 0
+        chosen = ids[start : start + max(1, min(limit, PAGE_LIMIT))]
+        last = start + len(chosen) >= len(ids)
+        return {
+            "after": after,
+            "next": None if last else chosen[-1],
+            "records": [self.customers[cid] for cid in chosen],
+        }
+
     def publish_raw(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._outgoing.put_nowait((topic, payload, retain))
 
@@ -173,6 +203,7 @@ class CentralService:
                 async with self._client() as client:
                     await client.subscribe(f"{self.prefix}/stores/+/events", qos=1)
                     await client.subscribe(f"{self.prefix}/stores/+/status", qos=1)
+                    await client.subscribe(f"{self.prefix}/stores/+/customer_resync", qos=1)
                     self.ready.set()
                     await self._serve(client, stop)
                     return
@@ -220,6 +251,16 @@ class CentralService:
 
         await race(stop.wait(), receive(), send(), self._ask_for_gaps())
 
+    def _answer_resync(self, store: str, request: object) -> None:
+        if not isinstance(request, dict) or not isinstance(request.get("after"), str):
+            self.malformed += 1
+            return
+        self.page_requests += 1
+        limit = request.get("limit")
+        page = self.customer_page(request["after"], limit if isinstance(limit, int) else 100)
+        topic = f"{self.prefix}/stores/{store}/customer_pages"
+        self._outgoing.put_nowait((topic, json.dumps(page).encode(), False))
+
     async def _ask_for_gaps(self) -> None:
         """Like the real service: a hole in `seq` that does not fill by itself is asked for."""
         if self._resend_after is None:
@@ -252,6 +293,9 @@ class CentralService:
             doc = json.loads(payload if isinstance(payload, bytes | str) else b"")
         except json.JSONDecodeError:
             self.malformed += 1
+            return
+        if parts[-1] == "customer_resync":
+            self._answer_resync(store, doc)
             return
         ledger = self.ledger(store)
         if parts[-1] == "status":

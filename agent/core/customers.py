@@ -58,7 +58,13 @@ CustomerMessage = CustomerRecord | Tombstone
 
 def parse_customer_message(payload: bytes, topic_customer_id: str) -> CustomerMessage:
     """Parse one message from `{p}/chain/customers/{customer_id}`."""
-    doc = json_object(payload, MAX_PAYLOAD_BYTES, "customer record")
+    return customer_message_from_doc(
+        json_object(payload, MAX_PAYLOAD_BYTES, "customer record"), topic_customer_id
+    )
+
+
+def customer_message_from_doc(doc: dict[str, object], topic_customer_id: str) -> CustomerMessage:
+    """Check an already decoded customer message (also the records of a resync page)."""
     customer_id = _str(doc, "customer_id")
     if not CUSTOMER_ID_PATTERN.fullmatch(customer_id):
         raise MalformedMessage("customer_id has an unexpected form")

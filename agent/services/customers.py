@@ -7,9 +7,18 @@ typed message. Each change is one unit of work; what other services must do abou
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
+from agent.core.customer_sync import (
+    ApplyCustomerBatch,
+    HeldRecords,
+    ReadHeldRecords,
+    digest_of,
+)
 from agent.core.customers import CustomerMessage, Tombstone, is_newer
 from agent.core.events import PrivacyErased
 from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordChanged
@@ -36,6 +45,7 @@ class CustomerService:
         self._forgetting = forgetting
         self._clock = clock
         self._metrics = metrics
+        self._reactions: asyncio.Future[None] | None = None
 
     async def load(self) -> None:
         self._metrics.customer_records.set(await self._uow.read(self._repository.count))
@@ -48,8 +58,58 @@ class CustomerService:
             self._metrics.customer_records.set(await self._uow.read(self._repository.count))
         return applied
 
+    async def apply_batch(self, command: ApplyCustomerBatch) -> list[bool | Exception]:
+        """Apply many records and tombstones (a drained inbound batch, a resync page).
+
+        One work, so one transaction and one fsync for the batch instead of one per record;
+        the versions held are read for the whole batch at once and compared in arrival
+        order; each message has its own savepoint, so one that fails is handed back as its
+        exception without undoing the others (contract §8.3).
+        """
+        messages = command.messages
+        outcomes, reactions = await self._uow.commit_deferred(lambda: self._apply_all(messages))
+        # This batch's reactions (recognition tables) run while the next batch is parsed and
+        # written; the previous batch's are awaited, so they lag by one batch at most.
+        previous, self._reactions = self._reactions, reactions
+        if previous is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(previous)
+        if any(outcome is True for outcome in outcomes):
+            self._metrics.customer_records.set(await self._uow.read(self._repository.count))
+        return outcomes
+
+    def _apply_all(
+        self, messages: Sequence[CustomerMessage]
+    ) -> tuple[list[bool | Exception], list[object]]:
+        held = self._repository.held_versions_of({m.customer_id for m in messages})
+        events: list[object] = []
+
+        def apply_one(message: CustomerMessage) -> bool:
+            applied, caused = self._apply_over(message, held.get(message.customer_id))
+            if applied:
+                held[message.customer_id] = message.version
+                events.extend(caused)
+            return applied
+
+        return self._uow.each(messages, apply_one), events
+
+    async def held_records(self, _command: ReadHeldRecords) -> HeldRecords:
+        """Count and digest what is held, to compare with central's manifest."""
+
+        def count_and_digest() -> HeldRecords:
+            # On the store thread: hashing 100k versions would stall the event loop.
+            held = self._repository.held_versions()
+            return HeldRecords(len(held), digest_of(held))
+
+        return await self._uow.read(count_and_digest)
+
     def _apply(self, message: CustomerMessage) -> tuple[bool, list[object]]:
-        if not is_newer(message.version, self._repository.held_version(message.customer_id)):
+        return self._apply_over(message, self._repository.held_version(message.customer_id))
+
+    def _apply_over(
+        self, message: CustomerMessage, held_version: int | None
+    ) -> tuple[bool, list[object]]:
+        if not is_newer(message.version, held_version):
             return False, []
         now = self._clock.now()
         if isinstance(message, Tombstone):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SUBSCRIBER_BUFFER = 256
 
@@ -22,11 +22,15 @@ def queue_topic(queue: str) -> str:
     return f"queue:{queue}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     topic: str
     name: str
     data: object
+    # The message as the edge sends it (an SSE frame), made by the first subscriber that
+    # sends it and reused by every other: one serialisation per change, not one per watcher
+    # (10 tablets each encoding a 500-ticket queue view took half the loop; issue 17).
+    encoded: str | None = field(default=None, compare=False)
 
 
 class Subscription:

@@ -36,9 +36,11 @@ class OutboxStats:
     next_seq: int
 
 
+# By ranges of seqs: what a group of PUBACKs acknowledges is mostly one contiguous run, so a
+# 6 000-event write is a handful of statements, not two per event.
 _MOVE_TO_SENT_LOG = (
     "INSERT OR REPLACE INTO outbox_sent(seq, event_id, type, created_at, body, acked_at)"
-    " SELECT seq, event_id, type, created_at, body, ? FROM outbox WHERE seq = ?"
+    " SELECT seq, event_id, type, created_at, body, ? FROM outbox WHERE seq BETWEEN ? AND ?"
 )
 
 
@@ -113,20 +115,17 @@ class Outbox:
         The sent log is what a resend request (docs/sync.md) can still serve; it is bounded by
         count and age, and trimmed here so it never grows past its bound between purges.
         """
-        params = [(seq,) for seq in seqs]
-        if not params:
+        ranges = _runs(seqs)
+        if not ranges:
             return 0
         now = self._clock.now().timestamp()
         conn = self._database.conn
         with self._database.atomic():
-            conn.executemany(
-                _MOVE_TO_SENT_LOG,
-                [(now, seq) for (seq,) in params],
-            )
+            conn.executemany(_MOVE_TO_SENT_LOG, [(now, low, high) for low, high in ranges])
             before = conn.total_changes
-            conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
+            conn.executemany("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", ranges)
             deleted = conn.total_changes - before
-            highest = max(seq for (seq,) in params)
+            highest = ranges[-1][1]
             conn.execute(
                 "DELETE FROM outbox_sent WHERE seq <= ?", (highest - self._sent_keep_events,)
             )
@@ -248,6 +247,17 @@ class Outbox:
     def _next_seq(self) -> int:
         value = self._database.meta("next_seq")
         return 1 if value is None else int(value)
+
+
+def _runs(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Distinct seqs as ascending (first, last) runs of consecutive values."""
+    runs: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
 
 
 def _missing_ranges(low: int, high: int, present: set[int]) -> list[tuple[int, int]]:

@@ -31,6 +31,7 @@ from agent.store.runner import StoreRunner
 
 _LOGGER = logging.getLogger(__name__)
 R = TypeVar("R")
+T = TypeVar("T")
 P = ParamSpec("P")
 
 # A work's events: wire events and internal ones (agent.core.messages) alike.
@@ -88,6 +89,29 @@ class UnitOfWork:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(pending.dispatched)
         return result
+
+    def each(self, items: Sequence[T], fn: Callable[[T], R]) -> list[R | Exception]:
+        """Inside a work: ``fn`` on each item in its own savepoint, one outcome per item (its
+        result, or the exception it raised, which undoes that item only). A storage error
+        (disk full) is not one item's: it fails the whole work, as in the group commit."""
+        outcomes: list[R | Exception] = []
+        for item in items:
+            try:
+                with self.database.atomic():
+                    outcomes.append(fn(item))
+            except sqlite3.OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - that item's outcome, handed back
+                outcomes.append(exc)
+        return outcomes
+
+    async def commit_deferred(self, work: Work[R]) -> tuple[R, asyncio.Future[None] | None]:
+        """Commit ``work``; return once durable, with the future of its events' reactions
+        (None if nothing reacts), which the caller awaits when it chooses: a batch's
+        reactions then run while the caller prepares the next batch."""
+        pending = self._enqueue(work)
+        result: R = await pending.future
+        return result, pending.dispatched
 
     def _enqueue(self, work: Work[R]) -> _Pending:
         pending = _Pending(work, asyncio.get_running_loop().create_future())

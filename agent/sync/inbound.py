@@ -1,7 +1,9 @@
 """Inbound MQTT as an adapter: each topic's bytes become one typed command, or a counted drop.
 
-`customers/+` → `ApplyCustomerMessage`, `checkins` → `AppCheckin`, `resend` → `ResendRequest`,
-each handed to the message bus (one handler each, listed in `agent.bootstrap`). Services
+`customers/+` → `ApplyCustomerBatch` (the messages the link drained together),
+`checkins` → `AppCheckin`, `resend` → `ResendRequest`, `customer_count` (central's manifest)
+and `customer_pages` → the resync (`agent.sync.customer_resync`), each command handed to the
+message bus (one handler each, listed in `agent.bootstrap`). Services
 never see a payload. Anything that raises while parsing or applying a message is logged,
 counted (`retail_edge_malformed_inputs_dropped_total{source="mqtt.…"}`) and dropped: it never
 reaches the MQTT link, so a poison message (JSON nested 100 000 deep, a 2**64 version) cannot
@@ -12,23 +14,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
+from agent.core.customer_sync import ApplyCustomerBatch, parse_manifest, parse_page
 from agent.core.customers import (
-    INT64_MAX,
+    CustomerMessage,
     MalformedMessage,
-    json_object,
     parse_checkin,
     parse_customer_message,
 )
-from agent.core.messages import ApplyCustomerMessage
 from agent.core.ports import Clock
 from agent.core.readings import AppCheckin
 from agent.core.resend import parse_resend_request
 from agent.metrics import Metrics
-from agent.sync.link import InboundRoute
+from agent.sync.customer_resync import CustomerResync
+from agent.sync.inbound_queue import InboundItem
+from agent.sync.link import ConnectionJob, InboundRoute
 from agent.sync.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 # The message bus's `handle` (sync sits below services, so it takes the function, not the bus).
 CommandSink = Callable[[object], Awaitable[object]]
 
@@ -41,34 +47,49 @@ class InboundAdapter:
         self._metrics = metrics
         # The broker's queue for this client may drop messages silently (mosquitto's
         # max_queued_messages): count customers messages since the last subscription against
-        # what central announces it keeps retained (docs/sync.md, "records behind").
+        # what central announces it keeps retained (docs/sync.md, "records behind"), and
+        # compare what is held with central's manifest to ask for what is missing.
         self._customers_received = 0
         self._announced: int | None = None
+        self.resync = CustomerResync(topics, handle, metrics)
 
     def routes(self) -> list[InboundRoute]:
         return [
-            InboundRoute(self._topics.customers_filter, self.customer, self._resubscribing),
+            # First: subscribed before the replay, so a full broker queue cannot drop it.
+            InboundRoute(self._topics.customer_count, self.customer_count),
+            InboundRoute(
+                self._topics.customers_filter,
+                self.customer,
+                self._resubscribing,
+                batch=self.customers,
+            ),
             InboundRoute(self._topics.checkins, self.checkin),
             InboundRoute(self._topics.resend, self.resend),
-            InboundRoute(self._topics.customer_count, self.customer_count),
+            InboundRoute(self._topics.customer_pages, self.customer_page),
         ]
+
+    def jobs(self) -> list[ConnectionJob]:
+        """What runs beside the routes while connected: the manifest check and resync."""
+        return [self.resync.run]
 
     def _resubscribing(self) -> None:
         # Each subscription makes the broker send every retained customer topic once more.
         self._customers_received = 0
         self._update_behind()
+        self.resync.subscribing()
 
     async def customer_count(self, _topic: str, payload: bytes) -> None:
-        """Extension (docs/sync.md): how many customer topics central keeps retained."""
+        """Extension (docs/sync.md): central's manifest of the customer topics it keeps."""
         try:
-            records = _parse_count(payload)
+            manifest = parse_manifest(payload)
         except MalformedMessage as exc:
-            _LOGGER.warning("dropped malformed customer count: %s", exc)
+            _LOGGER.warning("dropped malformed customer manifest: %s", exc)
             self._metrics.malformed_dropped.labels(source="mqtt.customer_count").inc()
             return
-        self._announced = records
-        self._metrics.customer_records_announced.set(records)
+        self._announced = manifest.records
+        self._metrics.customer_records_announced.set(manifest.records)
         self._update_behind()
+        self.resync.manifest_arrived(manifest)
 
     def _update_behind(self) -> None:
         self._metrics.customer_messages_received.set(self._customers_received)
@@ -77,22 +98,75 @@ class InboundAdapter:
             self._metrics.customer_records_behind.set(behind)
 
     async def customer(self, topic: str, payload: bytes) -> None:
-        customer_id = self._topics.customer_id(topic)
-        if customer_id is None:
-            return
-        self._customers_received += 1
+        """One message from `customers/+` (the link hands them over in batches instead)."""
+        await self.customers([InboundItem(topic, payload)])
+
+    async def customers(self, items: list[InboundItem]) -> None:
+        """Messages from `customers/+` drained together: parsed one by one (a malformed one
+        is counted and dropped), applied as one batch of savepoints in shared commits."""
+        messages: list[CustomerMessage] = []
+        for item in items:
+            customer_id = self._topics.customer_id(item.topic)
+            if customer_id is None:
+                continue
+            self._customers_received += 1
+            if not item.payload:
+                # An empty retained message is how a broker clears a topic; nothing to apply.
+                self._outcome("ignored")
+                continue
+            message = self._parse(
+                "customers", partial(parse_customer_message, item.payload, customer_id)
+            )
+            if message is not None:
+                messages.append(message)
         self._update_behind()
-        if not payload:
-            # An empty retained message is how a broker clears a topic; nothing to apply.
-            self._outcome("ignored")
+        self.resync.customers_arrived(len(items))
+        await self._apply(messages)
+
+    async def customer_page(self, _topic: str, payload: bytes) -> None:
+        """Extension (docs/sync.md): one page of central's records, asked for by the resync."""
+        page = self._parse("customer_pages", partial(parse_page, payload))
+        if page is None:
             return
+        for _ in range(page.malformed):
+            self._dropped("customer_pages")
+        applied = await self._apply(list(page.records))
+        self._metrics.customer_records_recovered.inc(applied)
+        self.resync.page_arrived(page)
 
-        def parse() -> ApplyCustomerMessage:
-            return ApplyCustomerMessage(parse_customer_message(payload, customer_id))
+    async def _apply(self, messages: list[CustomerMessage]) -> int:
+        """Apply and count each message's outcome; returns how many were applied."""
+        if not messages:
+            return 0
+        outcomes = await self._deliver("customers", lambda: ApplyCustomerBatch(tuple(messages)))
+        if not isinstance(outcomes, list) or len(outcomes) != len(messages):
+            # The whole batch failed (dropped and counted once by _deliver): count the rest.
+            for _ in messages[1:]:
+                self._dropped("customers")
+            return 0
+        applied = stale = 0
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                _LOGGER.error("dropped a customers message that could not be applied: %r", outcome)
+                self._dropped("customers")
+            elif outcome:
+                applied += 1
+            else:
+                stale += 1
+        # Once per batch, not per record: a resync is thousands of them.
+        self._outcome("applied", applied)
+        self._outcome("stale", stale)
+        return applied
 
-        applied = await self._deliver("customers", parse)
-        if applied is not None:
-            self._outcome("applied" if applied else "stale")
+    def _parse(self, source: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except MalformedMessage as exc:
+            _LOGGER.warning("dropped malformed %s message: %s", source, exc)
+        except Exception:  # a parser bug must not become a dropped connection either
+            _LOGGER.exception("dropped a %s message the parser failed on", source)
+        self._dropped(source)
+        return None
 
     async def checkin(self, _topic: str, payload: bytes) -> None:
         def parse() -> AppCheckin:
@@ -131,15 +205,6 @@ class InboundAdapter:
         if source == "customers":
             self._outcome("malformed")
 
-    def _outcome(self, outcome: str) -> None:
-        self._metrics.inbound_applied.labels(topic="customers", outcome=outcome).inc()
-
-
-def _parse_count(payload: bytes) -> int:
-    """`{"records": N}` with 0 <= N < 2**63."""
-    records = json_object(payload, 1024, "customer count").get("records")
-    if not isinstance(records, int) or isinstance(records, bool):
-        raise MalformedMessage("records must be an integer")
-    if not 0 <= records <= INT64_MAX:
-        raise MalformedMessage("records out of range")
-    return records
+    def _outcome(self, outcome: str, count: int = 1) -> None:
+        if count:
+            self._metrics.inbound_applied.labels(topic="customers", outcome=outcome).inc(count)

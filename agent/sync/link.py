@@ -15,9 +15,10 @@ import logging
 import random
 import sqlite3
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho_mqtt
@@ -26,13 +27,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.aio import TCP_NODELAY, race
+from agent.aio import TCP_NODELAY, cancel_and_wait, race
 from agent.config.model import MqttConfig
 from agent.core.clock import rfc3339
 from agent.core.ports import Clock
 from agent.metrics import Metrics
 from agent.sync.acks import AckedPublisher, PublishRefused
 from agent.sync.backoff import Backoff
+from agent.sync.inbound_queue import InboundItem, InboundQueue
 from agent.sync.publisher import OutboxPublisher
 from agent.sync.topics import Topics
 
@@ -41,6 +43,8 @@ _LOGGER = logging.getLogger(__name__)
 InboundHandler = Callable[[str, bytes], Awaitable[None]]
 UNSUPPORTED_PROTOCOL_V3 = 1
 UNSUPPORTED_PROTOCOL_V5 = 132
+# Messages taken from the client and acknowledged together at most.
+ACK_BURST = 256
 
 
 class LinkState(enum.Enum):
@@ -49,12 +53,22 @@ class LinkState(enum.Enum):
     DISABLED = "disabled"
 
 
+InboundBatchHandler = Callable[[list[InboundItem]], Awaitable[None]]
+# Publishes one QoS 1 message on the current connection (requests of a connection job).
+PublishFn = Callable[[str, bytes], Awaitable[None]]
+# Runs for the life of each connection, beside the publisher and the inbound dispatch.
+ConnectionJob = Callable[[PublishFn], Coroutine[Any, Any, None]]
+
+
 @dataclass(frozen=True, slots=True)
 class InboundRoute:
     topic_filter: str
     handler: InboundHandler
     # Called just before the (re)subscription: the broker then replays the retained messages.
     subscribing: Callable[[], None] | None = None
+    # Takes consecutive messages of this route drained together (customer records: one group
+    # commit for the lot); without it, ``handler`` gets them one by one.
+    batch: InboundBatchHandler | None = None
 
 
 class _ConnectionEnded(Exception):
@@ -74,12 +88,17 @@ class MqttLink:
         version: str,
         rng: random.Random,
         first_retry_s: float = 0.5,
+        jobs: Sequence[ConnectionJob] = (),
     ) -> None:
         self._config = config
         self._topics = topics
         self._publisher = publisher
         self._routes = routes
+        self._jobs = tuple(jobs)
         self._metrics = metrics
+        # Outlives each connection: what was acknowledged into it is applied even if the
+        # connection drops meanwhile.
+        self._inbound = InboundQueue(metrics)
         self._clock = clock
         self._version = version
         self._backoff = Backoff(first_retry_s, config.reconnect_max_s, rng)
@@ -111,6 +130,13 @@ class MqttLink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until ``stop`` is set; then publish `offline` and disconnect."""
+        dispatcher = asyncio.create_task(self._dispatch(), name="mqtt-inbound")
+        try:
+            await self._stay_connected(stop)
+        finally:
+            await cancel_and_wait([dispatcher])
+
+    async def _stay_connected(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 async with self._client() as client:
@@ -160,6 +186,7 @@ class MqttLink:
             self._receive(client),
             self._publisher.run(self._publish_fn(client)),
             self._publish_retained(client),
+            *(job(self._request_fn(client)) for job in self._jobs),
         )
         if first == 0:
             # A clean disconnect suppresses the Last Will, so say `offline` ourselves.
@@ -196,19 +223,65 @@ class MqttLink:
 
         return publish
 
+    def _request_fn(self, client: aiomqtt.Client) -> PublishFn:
+        async def publish(topic: str, payload: bytes) -> None:
+            await client.publish(topic, payload, qos=1, timeout=30)
+
+        return publish
+
     async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            for route in self._routes:
-                if message.topic.matches(route.topic_filter):
-                    try:
-                        await route.handler(message.topic.value, payload)
-                    except Exception:
-                        # Handlers drop what they cannot apply (agent.sync.inbound); this is
-                        # the last line: one message lost, never the connection (§8.3).
-                        self._metrics.malformed_dropped.labels(source="mqtt.unhandled").inc()
-                        _LOGGER.exception("inbound handler failed on %s", message.topic.value)
-                    break
+        # Manual acknowledgements (set in _client): a QoS 1 message is acknowledged once it
+        # is in the bounded inbound queue; while the queue is full nothing is taken, nothing
+        # acknowledged, and the broker holds the rest (agent.sync.inbound_queue).
+        paho = client._client  # aiomqtt does not expose acknowledgements
+        # What aiomqtt already holds is taken in one go: one wake-up and one socket write
+        # for a burst's acknowledgements instead of one each (a resync is a burst).
+        arrived = client._queue  # the iterator's own queue, read here without waiting
+        async for first in client.messages:
+            burst = [first]
+            while len(burst) < ACK_BURST and not arrived.empty():
+                burst.append(arrived.get_nowait())
+            for message in burst:
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                await self._inbound.put(InboundItem(message.topic.value, payload))
+            for message in burst:
+                paho.ack(message.mid, message.qos)
+
+    def _route(self, topic: str) -> InboundRoute | None:
+        for route in self._routes:
+            if paho_mqtt.topic_matches_sub(route.topic_filter, topic):
+                return route
+        return None
+
+    async def _dispatch(self) -> None:
+        """Hand what is queued to the handlers: consecutive messages of a batch route as one
+        list, the others one by one, in arrival order."""
+        while True:
+            items = await self._inbound.drain()
+            start = 0
+            while start < len(items):
+                route = self._route(items[start].topic)
+                end = start + 1
+                if route is not None and route.batch is not None:
+                    while end < len(items) and self._route(items[end].topic) is route:
+                        end += 1
+                await self._handle(route, items[start:end])
+                start = end
+
+    async def _handle(self, route: InboundRoute | None, items: list[InboundItem]) -> None:
+        if route is None:
+            return
+        try:
+            if route.batch is not None:
+                await route.batch(items)
+                return
+            for item in items:
+                await route.handler(item.topic, item.payload)
+        except Exception:
+            # Handlers drop what they cannot apply (agent.sync.inbound); this is the last
+            # line: messages lost, never the connection nor the dispatcher (§8.3).
+            self._metrics.malformed_dropped.labels(source="mqtt.unhandled").inc()
+            _LOGGER.exception("inbound handler failed on %s", items[0].topic)
 
     def _client(self) -> aiomqtt.Client:
         # A new paho client per connection: paho's own queue of unacknowledged publishes
@@ -219,7 +292,7 @@ class MqttLink:
         if v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = c.session_expiry_s
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             c.host,
             c.port,
             identifier=c.client_id,
@@ -236,6 +309,8 @@ class MqttLink:
             timeout=15,
             socket_options=TCP_NODELAY,
         )
+        client._client.manual_ack_set(on=True)
+        return client
 
     def _status(self, state: str) -> bytes:
         doc = {"state": state, "version": self._version, "ts": rfc3339(self._clock.now())}

@@ -6,7 +6,11 @@ outbox is the only source of truth: a row is deleted only after its PUBACK, at m
 messages are unacknowledged at any time, and after a reconnect sending starts again from the
 oldest unacknowledged row (duplicates are possible and carry the same `id`; gaps are not).
 
-A PUBACK is recorded by moving the rows to the sent log, which is a write. When the disk is
+A PUBACK is recorded by moving the rows to the sent log, which is a write (and an fsync).
+PUBACKs that arrive while one such write runs are recorded together by the next one, group
+commit style: a 100k-event drain took 501 transactions of ~3.5 ms (1.7 of its 1.9 s) when
+each message's PUBACK had its own (issue 17). Until recorded, acknowledged seqs are never
+offered again. When the disk is
 full that write fails; the connection is fine, so it is kept: the acknowledged seqs are held in
 memory, never offered again, and written as one transaction as soon as a retry succeeds (every
 0.25 s, doubling up to 5 s). Raising instead made the link reconnect and send the whole outbox
@@ -68,6 +72,10 @@ class OutboxPublisher:
         # Seqs the broker acknowledged whose rows could not be moved to the sent log yet.
         self._held: set[int] = set()
         self._held_added = asyncio.Event()
+        # Seqs acknowledged since the last write began, and those the running write records.
+        self._acked: set[int] = set()
+        self._recording: set[int] = set()
+        self._acked_added = asyncio.Event()
         self.storage_problem: str | None = None
 
     @property
@@ -89,6 +97,7 @@ class OutboxPublisher:
         inflight: set[asyncio.Task[None]] = set()
         wakeup = self._uow.outbox_wakeup
         recorder = asyncio.create_task(self._record_held(), name="outbox-ack-recorder")
+        acks = asyncio.create_task(self._record_acks(), name="outbox-ack-writer")
         try:
             while True:
                 if self._rewind_to is not None:
@@ -97,7 +106,7 @@ class OutboxPublisher:
                     cursor = min(cursor, self._rewind_to - 1)
                     self._rewind_to = None
                 free = self._window - len(inflight)
-                paused = len(self._held) >= self._held_max
+                paused = len(self._held) + len(self._acked) >= self._held_max
                 self._metrics.outbox_drain_paused.set(1 if paused else 0)
                 read: list[OutboxEntry] = []
                 if free > 0:
@@ -114,7 +123,7 @@ class OutboxPublisher:
                     if not self._held:
                         self.storage_problem = None
                 # Acknowledged already (held, not yet recorded): never offered again.
-                entries = [entry for entry in read if entry.seq not in self._held]
+                entries = [entry for entry in read if not self._acknowledged(entry.seq)]
                 if read:
                     cursor = max(cursor, read[-1].seq)
                 for start in range(0, len(entries), self._batch_max):
@@ -125,7 +134,13 @@ class OutboxPublisher:
                     continue  # more may be waiting behind what was just read
                 await self._wait(inflight, wakeup, watch_wakeup=len(inflight) < self._window)
         finally:
-            await cancel_and_wait({*inflight, recorder})
+            await cancel_and_wait({*inflight, recorder, acks})
+            # Not written yet (or the write was cut short): the held recorder takes them over,
+            # so they are not offered again (a row already moved is skipped by the write).
+            self._held.update(self._acked, self._recording)
+            self._acked.clear()
+            self._recording.clear()
+            self._metrics.outbox_acks_unrecorded.set(len(self._held))
             for task in inflight:
                 if not task.cancelled():
                     task.exception()  # the connection is gone; these errors say nothing new
@@ -148,21 +163,39 @@ class OutboxPublisher:
                 inflight.discard(task)
                 task.result()  # a failed publish ends this connection's run
 
+    def _acknowledged(self, seq: int) -> bool:
+        return seq in self._held or seq in self._acked or seq in self._recording
+
     async def _send(self, publish: PublishFn, batch: Sequence[OutboxEntry]) -> None:
         await publish(self._topic, encode_batch(batch))
         self._metrics.events_published.inc(len(batch))
         seqs = [entry.seq for entry in batch]
-        if not self._held:
+        if self._held:
+            # Behind earlier held seqs (a failed write): the held recorder writes them all.
+            self._held.update(seqs)
+            self._metrics.outbox_acks_unrecorded.set(len(self._held))
+            self._held_added.set()
+            return
+        self._acked.update(seqs)
+        self._acked_added.set()
+
+    async def _record_acks(self) -> None:
+        """Write what was acknowledged, as one transaction per write (runs per connection):
+        PUBACKs arriving during a write wait for the next one."""
+        while True:
+            await self._acked_added.wait()
+            self._acked_added.clear()
+            if not self._acked:
+                continue
+            self._recording, self._acked = self._acked, set()
             try:
-                await self._uow.runner.run(self._outbox.acknowledge, seqs)
+                await self._uow.runner.run(self._outbox.acknowledge, sorted(self._recording))
             except sqlite3.Error as exc:
                 self._storage_failed("acknowledged events cannot be recorded", exc)
-            else:
-                return
-        # Behind earlier held seqs (or failed itself): the recorder writes them all together.
-        self._held.update(seqs)
-        self._metrics.outbox_acks_unrecorded.set(len(self._held))
-        self._held_added.set()
+                self._held.update(self._recording)
+                self._metrics.outbox_acks_unrecorded.set(len(self._held))
+                self._held_added.set()
+            self._recording = set()
 
     async def _record_held(self) -> None:
         """Retry writing the held acknowledgements until it succeeds (runs per connection)."""
@@ -184,7 +217,10 @@ class OutboxPublisher:
             self._metrics.outbox_acks_unrecorded.set(len(self._held))
             delay = RETRY_FIRST_S
             if not self._held:
-                _LOGGER.info("recorded %d held acknowledgements; storage writable again", len(seqs))
+                if self.storage_problem is not None:
+                    _LOGGER.info(
+                        "recorded %d held acknowledgements; storage writable again", len(seqs)
+                    )
                 self.storage_problem = None
                 self._uow.outbox_wakeup.set()  # a paused drain may go on
 

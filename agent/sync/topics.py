@@ -41,6 +41,16 @@ class Topics:
         return f"{self.prefix}/chain/customer_count"
 
     @property
+    def customer_resync(self) -> str:
+        """Extension: the agent asks central for a page of customer records (docs/sync.md)."""
+        return f"{self.prefix}/stores/{self.store}/customer_resync"
+
+    @property
+    def customer_pages(self) -> str:
+        """Extension: central's pages of customer records for this store (docs/sync.md)."""
+        return f"{self.prefix}/stores/{self.store}/customer_pages"
+
+    @property
     def customers_filter(self) -> str:
         return f"{self.prefix}/chain/customers/+"
 

@@ -253,3 +253,13 @@ def to_json(view: object) -> Any:
     if model is None:
         raise TypeError(f"{type(view).__name__} is not a view the web layer serialises")
     return model.model_validate(view).model_dump(mode="json")
+
+
+def view_json(view: object) -> str | None:
+    """A view model as compact JSON text, or None if it is not one: the same model and the
+    same JSON as `to_json` + `json.dumps`, but written by pydantic's serializer in one step
+    (an event stream sends one per watcher per change: issue 17's fan-out)."""
+    model = _MODELS.get(type(view))
+    if model is None:
+        return None
+    return model.model_validate(view).model_dump_json()

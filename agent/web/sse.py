@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 
+from agent.services.hub import Message
 from agent.services.staff import StaffService
-from agent.web.models import to_json
+from agent.web.models import to_json, view_json
 
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000
@@ -19,8 +20,17 @@ RETRY_MS = 2000
 def sse_frame(event: str, data: object) -> str:
     """``data`` is plain JSON data or a service's view model (the hub carries those as they
     are; they become JSON here, at the edge)."""
-    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=to_json)
+    payload = view_json(data)
+    if payload is None:  # plain JSON data (which may hold views: those go through to_json)
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=to_json)
     return f"event: {event}\ndata: {payload}\n\n"
+
+
+def message_frame(message: Message) -> str:
+    """A hub message's frame, encoded once and shared by every stream that sends it."""
+    if message.encoded is None:
+        message.encoded = sse_frame(message.name, message.data)
+    return message.encoded
 
 
 def sse_comment(text: str = "keep-alive") -> str:

@@ -17,7 +17,14 @@ from agent.web.context import WebContext
 from agent.web.customer_api import queue_or_404, rule_error
 from agent.web.errors import ApiError
 from agent.web.models import CallBody, FootfallDayOut, MoveBody, StaffQueueOut, StaffTicketOut
-from agent.web.sse import KEEPALIVE_S, device_frames, sse_comment, sse_frame, sse_response
+from agent.web.sse import (
+    KEEPALIVE_S,
+    device_frames,
+    message_frame,
+    sse_comment,
+    sse_frame,
+    sse_response,
+)
 from agent.web.wording import error_message, request_locale
 
 COALESCE_S = 0.05  # a tablet's queue frame waits this long for the changes that follow
@@ -181,4 +188,4 @@ async def _staff_frames(ctx: WebContext) -> AsyncIterator[str]:
                     sent[message.data.queue] = version
                     yield sse_frame("queue", view)
             else:
-                yield sse_frame(message.name, message.data)
+                yield message_frame(message)

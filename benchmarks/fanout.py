@@ -1,0 +1,230 @@
+"""Fan-out: a staff call-next while 500 phones watch their tickets and 10 tablets the queue.
+
+The agent runs as its own process (`retail-edge run`), as in a store. 500 waiting tickets
+each have their page's event stream open (`GET /api/v1/tickets/{id}/stream`) and 10 paired
+tablets their staff stream; the clients are plain sockets in this process that only count
+frames, so they cost the agent's process nothing. For each call (`POST .../call-next` over
+HTTP, its durable commit included) the figure is the time until the last of the 510 streams
+has received its frame: every waiting ticket moves up one place, so every phone gets one,
+and every tablet gets the queue's new view. Baseline: the call's own answer (the HTTP round
+trip with the commit), measured in the same calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from agent import tools
+from agent.config.loader import load_config
+from agent.core.window_token import WindowTokens
+from agent.store.database import Database
+from agent.store.secrets import window_secret
+from benchmarks.common import Figure, figure, percentile
+from simulators.mosquitto import free_port
+
+CONFIG = """
+[store]
+id = "bench-01"
+name = "Bench"
+timezone = "UTC"
+[storage]
+path = "{db}"
+[http]
+bind = "127.0.0.1"
+port = {port}
+public_url = "http://127.0.0.1:{port}"
+joins_per_client = 1000000
+join_window_s = 10
+joins_per_token_per_minute = 10000
+[queues.advice]
+label = "Advice"
+window_token = "static"
+max_waiting = 10000
+"""
+
+
+class _Stream(asyncio.Protocol):
+    """One event stream: counts frames of one event name and notes when the last came."""
+
+    def __init__(self, event: bytes, changed: asyncio.Event) -> None:
+        self._marker = b"event: " + event + b"\n"
+        self._changed = changed
+        self._tail = b""
+        self.frames = 0
+        self.last_at = 0.0
+        self.transport: asyncio.Transport | None = None
+        self.head = b""  # the start of the answer: its status line, if a stream fails
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if not self.head:
+            self.head = data[:120]
+        chunk = self._tail + data
+        found = chunk.count(self._marker)
+        self._tail = chunk[-len(self._marker) :]
+        if found:
+            self.frames += found
+            self.last_at = time.perf_counter()
+            self._changed.set()
+
+
+_opened = [0]
+
+
+async def _open(port: int, path: str, auth: str, event: bytes, changed: asyncio.Event) -> _Stream:
+    # Phones have addresses of their own: 100 streams per loopback address (127.0.0.2, ...),
+    # under the agent's cap of connections per address.
+    source = f"127.0.0.{2 + _opened[0] // 100}"
+    _opened[0] += 1
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(
+        lambda: _Stream(event, changed), "127.0.0.1", port, local_addr=(source, 0)
+    )
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    ).encode()
+    assert protocol.transport is not None
+    protocol.transport.write(request)
+    return protocol
+
+
+async def _until(streams: list[_Stream], counts: list[int], changed: asyncio.Event) -> None:
+    """Until every stream has more frames than ``counts`` says it had."""
+    while any(s.frames <= c for s, c in zip(streams, counts, strict=True)):
+        changed.clear()
+        try:
+            await asyncio.wait_for(changed.wait(), 30)
+        except TimeoutError:
+            behind = [s for s, c in zip(streams, counts, strict=True) if s.frames <= c]
+            raise RuntimeError(
+                f"{len(behind)} of {len(streams)} streams had no new frame; first: "
+                f"{behind[0].head!r}; indices {[streams.index(b) for b in behind][:5]}"
+            ) from None
+
+
+async def _measure(
+    port: int, config_path: Path, db: Path, watchers: int, tablets: int, calls: int
+) -> tuple[list[float], list[float]]:
+    config = load_config(config_path)
+    base = f"http://127.0.0.1:{port}"
+    database = Database.open(db, store_id="bench-01", exclusive=False)
+    window = WindowTokens(window_secret(database)).static("advice", 1)
+    database.close()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        tokens = []
+        for index in range(tablets):
+            code = tools.pairing_code(config, f"tablet-{index}")
+            paired = await client.post("/api/v1/pair", json={"code": code, "device_name": "t"})
+            tokens.append(paired.json()["token"])
+        staff = {"Authorization": f"Bearer {tokens[0]}"}
+        tickets = []
+        for _ in range(watchers + calls):
+            joined = await client.post(
+                "/api/v1/queues/advice/tickets", json={"window_token": window}
+            )
+            body = joined.json()
+            tickets.append((body["ticket"]["id"], body["secret"]))
+        changed = asyncio.Event()
+        # The first `calls` tickets are called in turn; the rest wait and watch throughout.
+        phones = [
+            await _open(port, f"/api/v1/tickets/{t}/stream", f"Ticket {s}", b"ticket", changed)
+            for t, s in tickets[calls:]
+        ]
+        boards = [
+            await _open(port, "/api/v1/staff/stream", f"Bearer {token}", b"queue", changed)
+            for token in tokens
+        ]
+        streams = phones + boards
+        await _until(streams, [0] * len(streams), changed)  # each has its first frame
+        fanout: list[float] = []
+        answer: list[float] = []
+        for _ in range(calls):
+            await asyncio.sleep(0.05)  # quiet between calls
+            counts = [s.frames for s in streams]
+            started = time.perf_counter()
+            called = await client.post("/api/v1/queues/advice/call-next", headers=staff)
+            answered = time.perf_counter()
+            called.raise_for_status()
+            await _until(streams, counts, changed)
+            fanout.append(max(s.last_at for s in streams) - started)
+            answer.append(answered - started)
+            await client.post(f"/api/v1/tickets/{called.json()['id']}/served", headers=staff)
+        for stream in streams:
+            if stream.transport is not None:
+                stream.transport.close()
+        return fanout, answer
+
+
+def measure(watchers: int, tablets: int, calls: int) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        port = free_port()
+        db = Path(tmp) / "agent.db"
+        config = Path(tmp) / "agent.toml"
+        config.write_text(CONFIG.format(db=db, port=port))
+        log_path = Path(tmp) / "agent.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "agent", "--log-level", "ERROR", "run", "-c", str(config)],
+                stdout=log, stderr=log, env=dict(os.environ),
+            )  # fmt: skip
+        try:
+            for _ in range(200):
+                if process.poll() is not None:
+                    raise RuntimeError(log_path.read_text())
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            spy = None
+            if os.environ.get("FANOUT_PYSPY"):  # profiling aid: py-spy raw output to this path
+                spy = subprocess.Popen(
+                    ["py-spy", "record", "-p", str(process.pid), "-r", "250", "-f", "raw",
+                     "-o", os.environ["FANOUT_PYSPY"], "--nonblocking"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            try:
+                return asyncio.run(_measure(port, config, db, watchers, tablets, calls))
+            finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+
+
+def run(quick: bool) -> list[Figure]:
+    watchers, tablets = (50, 2) if quick else (500, 10)
+    calls = 10 if quick else 50
+    fanout, answer = measure(watchers, tablets, calls)
+    ms = lambda xs, q: round(percentile(xs, q) * 1000, 1)  # noqa: E731
+    return [
+        figure(
+            "call-next -> the last of the watching streams has its frame, p50 / p99",
+            f"{ms(fanout, 0.5)} / {ms(fanout, 0.99)}",
+            f"{ms(answer, 0.5)} / {ms(answer, 0.99)}",
+            "ms (baseline: the call's own HTTP answer, durable commit included, same calls)",
+            "p99 < 20 ms",
+            f"{watchers} phones on their ticket streams + {tablets} tablets on the staff stream,"
+            f" {calls} calls; agent in its own process, clients are sockets counting frames",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    for f in run(quick="--quick" in sys.argv):
+        print(f)
