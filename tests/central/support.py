@@ -84,6 +84,13 @@ async def running_ingest(**options: Any) -> AsyncIterator[Ingest]:
     stop = asyncio.Event()
     task = asyncio.create_task(ingest.run(stop))
     try:
+        # Tables made and the subscription (or the pull consumer) in place.
+        deadline = asyncio.get_running_loop().time() + 15
+        while not metric(ingest, "central_broker_connects_total"):
+            if task.done() or asyncio.get_running_loop().time() > deadline:
+                await task
+                raise AssertionError("the ingest did not connect")
+            await asyncio.sleep(0.02)
         yield ingest
     finally:
         stop.set()
