@@ -90,7 +90,11 @@ class Ingest:
             migrate(conn)
         if self.options.metrics_port is not None:
             self.metrics.serve(self.options.metrics_port)
-        await self.source.start()
+        try:
+            await self.source.start()
+        except BaseException:
+            await self.source.close()
+            raise
         watcher = GapWatcher(
             self.options.dsn,
             self.options.prefix,

@@ -88,8 +88,19 @@ class NatsSource:
             reconnected_cb=reconnected,
             error_cb=error,
         )
+        # A cluster that is electing its leaders (just started, a node just lost) answers
+        # JetStream requests with timeouts or "unavailable" for a while: wait it out.
+        for attempt in range(120):
+            try:
+                await self._subscribe()
+                break
+            except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError) as exc:
+                if attempt == 119:
+                    raise
+                _LOGGER.info("JetStream not ready (%s); trying again", type(exc).__name__)
+                await asyncio.sleep(0.5)
         self._metrics.broker_reconnects.inc()
-        await self._subscribe()
+        _LOGGER.info("NATS consumer %s pulling from stream %s", self._group, self.stream)
 
     async def _subscribe(self) -> None:
         assert self._nc is not None  # noqa: S101 - start() connected
@@ -162,6 +173,8 @@ class NatsSource:
         await self._nc.publish(subject_of_topic(topic), payload)
 
     async def close(self) -> None:
-        if self._nc is not None:
-            await self._nc.drain()
-            self._nc = None
+        # close, not drain: a pull subscription's drain waits for a fetch that never comes, and
+        # whatever is not acknowledged is delivered again anyway.
+        nc, self._nc = self._nc, None
+        if nc is not None:
+            await nc.close()
