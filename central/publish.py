@@ -43,7 +43,8 @@ _LOGGER = logging.getLogger(__name__)
 
 _DUE = """
 SELECT customer_id, version, op, record FROM retail_customers
-WHERE published_version IS DISTINCT FROM version ORDER BY updated_at, customer_id LIMIT %s
+WHERE published_version IS DISTINCT FROM version AND refused_version IS DISTINCT FROM version
+ORDER BY updated_at, customer_id LIMIT %s
 """
 
 _CONFIRMED_ERASES = """
@@ -128,7 +129,14 @@ class Publisher:
                 payload = wire_message(customer_id, int(version), op, record or {})
             except MalformedMessage as exc:
                 self.refused += 1
-                _LOGGER.warning("customer %s v%s not published: %s", customer_id, version, exc)
+                _LOGGER.warning("customer %s v%s held back: %s", customer_id, version, exc)
+                # Held back so it does not take the budget of every pass; a new version of
+                # the row (fixed) is due again.
+                conn.execute(
+                    "UPDATE retail_customers SET refused_version = %s"
+                    " WHERE customer_id = %s AND version = %s",
+                    (version, customer_id, version),
+                )
                 continue
             self._send(f"{prefix}/chain/customers/{customer_id}", payload)
             with conn.transaction():

@@ -74,10 +74,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             updated_at timestamptz NOT NULL DEFAULT now(),
             published_version bigint,
             published_at timestamptz,
-            cleared_at timestamptz
+            cleared_at timestamptz,
+            -- A version the agents' parser would refuse: held back (and logged) until fixed.
+            refused_version bigint
         );
         CREATE INDEX retail_customers_unpublished ON retail_customers (updated_at)
-            WHERE published_version IS DISTINCT FROM version;
+            WHERE published_version IS DISTINCT FROM version
+              AND refused_version IS DISTINCT FROM version;
         CREATE INDEX retail_events_erased ON retail_events ((data ->> 'customer_id'))
             WHERE type = 'privacy.erased';
         """,
