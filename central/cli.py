@@ -94,7 +94,9 @@ def run_central(args: argparse.Namespace) -> int:
         if args.central_command == "status":
             from central.status import run_status
 
-            print(run_status(args.db, args.json))  # noqa: T201 - the command's output
+            output = run_status(args.db, args.json)
+            if output:  # no stores: no lines
+                print(output)  # noqa: T201 - the command's output
             return 0
         from central.publish import PublishOptions, run_publish
 

@@ -16,9 +16,12 @@ from typing import Any
 import psycopg
 
 from central.ledger import read_ledgers
+from central.schema import migrate
 
 
 async def status_rows(dsn: str) -> list[dict[str, Any]]:
+    with psycopg.connect(dsn) as setup:
+        migrate(setup)  # a fresh central database answers "no stores", not an error
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         now, ledgers = await read_ledgers(conn)
     rows: list[dict[str, Any]] = []
