@@ -30,6 +30,7 @@ BENCHMARKS = {
     "footprint": "benchmarks.footprint",
     "qr_decode": "benchmarks.qr_decode",
     "fleet": "benchmarks.fleet",
+    "central_ingest": "benchmarks.central_ingest",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (
