@@ -34,6 +34,13 @@ def add_central_parser(sub: Any) -> None:
         help="ask a store for a hole open this long, and again as often",
     )
     ingest.add_argument(
+        "--probe-after",
+        type=_positive_float,
+        default=30.0,
+        metavar="S",
+        help="ask a store silent this long for anything beyond its highest seq, once",
+    )
+    ingest.add_argument(
         "--replicas",
         type=_positive_int,
         default=1,
@@ -85,6 +92,7 @@ def run_central(args: argparse.Namespace) -> int:
                     client_id=args.client_id,
                     batch_max=args.batch_max,
                     resend_after_s=args.resend_after,
+                    probe_after_s=args.probe_after,
                     metrics_port=args.metrics_port,
                     replicas=args.replicas,
                     ack_wait_s=args.ack_wait,

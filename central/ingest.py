@@ -48,6 +48,7 @@ class IngestOptions:
     batch_max: int = 500
     batch_wait_s: float = 0.2
     resend_after_s: float = 5.0
+    probe_after_s: float = 30.0  # a store silent this long is asked for what may follow
     watch_interval_s: float = 1.0
     metrics_port: int | None = None
     replicas: int = 1  # NATS: the stream's and consumer's replicas (3 on a 3-node cluster)
@@ -102,6 +103,7 @@ class Ingest:
             self.metrics,
             resend_after_s=self.options.resend_after_s,
             interval_s=self.options.watch_interval_s,
+            probe_after_s=self.options.probe_after_s,
         )
         watching = asyncio.create_task(watcher.run(stop))
         try:

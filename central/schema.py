@@ -85,6 +85,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             WHERE type = 'privacy.erased';
         """,
     ),
+    (
+        3,
+        "tail probes: the highest seq a silent store was last asked beyond",
+        """
+        ALTER TABLE retail_store_progress ADD COLUMN probed_max_seq bigint;
+        """,
+    ),
 )
 
 

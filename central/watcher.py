@@ -9,6 +9,14 @@ closes, the lock goes with it, and another process takes over at its next pass.
 A hole is asked for once it has stayed open `resend_after_s` seconds (a store's resend of its
 unacknowledged window and the other consumers' queues may fill it by themselves first), then
 again every `resend_after_s` while it stays open.
+
+A loss at the **end** of a store's sequence leaves no hole until the store's next event: a
+broker that acknowledged a store's last events and lost them (a NATS stream without a leader
+for a few seconds after a node died, say) looks exactly like a quiet store. So a store silent
+for `probe_after_s` is asked once for what may lie beyond its highest seq
+(`max_seq + 1 .. max_seq + 10 000`): the agent resends what it has there from its sent log and
+ignores seqs it never allocated, so a store that really was quiet answers with nothing. One
+probe per silence (per highest seq), not one per pass.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ class GapWatcher:
         *,
         resend_after_s: float = 5.0,
         interval_s: float = 1.0,
+        probe_after_s: float = 30.0,
     ) -> None:
         self._dsn = dsn
         self._prefix = prefix
@@ -78,6 +87,7 @@ class GapWatcher:
         self._metrics = metrics
         self._resend_after = timedelta(seconds=resend_after_s)
         self._interval = interval_s
+        self._probe_after = timedelta(seconds=probe_after_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -129,6 +139,7 @@ class GapWatcher:
                         ]
                         row = HoleRow(*hole_key(row), row.first_seen_at, now, row.asks + 1)
                     rows.append(row)
+            asks += await self._probes(conn, ledgers, now)
             async with conn.cursor() as cursor:
                 await cursor.executemany(
                     "INSERT INTO retail_holes VALUES (%s, %s, %s, %s, %s, %s)",
@@ -139,6 +150,28 @@ class GapWatcher:
                 )
         self._export(now, ledgers)
         return asks
+
+    async def _probes(
+        self, conn: psycopg.AsyncConnection[TupleRow], ledgers: list[StoreLedger], now: datetime
+    ) -> list[ResendAsk]:
+        """Tail probes due now (and marked as made, in the pass's transaction)."""
+        cursor = await conn.execute("SELECT store, probed_max_seq FROM retail_store_progress")
+        probed = {str(store): seq for store, seq in await cursor.fetchall()}
+        due = [
+            s
+            for s in ledgers
+            if s.max_seq > 0
+            and s.last_received_at is not None
+            and now - s.last_received_at >= self._probe_after
+            and probed.get(s.store) != s.max_seq
+        ]
+        if due:
+            await conn.execute(
+                "UPDATE retail_store_progress p SET probed_max_seq = u.m"
+                " FROM unnest(%s::text[], %s::bigint[]) AS u(s, m) WHERE p.store = u.s",
+                ([s.store for s in due], [s.max_seq for s in due]),
+            )
+        return [ResendAsk(s.store, s.max_seq + 1, s.max_seq + MAX_SPAN) for s in due]
 
     @staticmethod
     async def _holes(conn: psycopg.AsyncConnection[TupleRow]) -> dict[str, list[HoleRow]]:

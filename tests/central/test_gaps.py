@@ -162,3 +162,61 @@ async def test_events_no_longer_kept_are_known_losses_and_not_asked_for_again(
         20,
     )
     assert row["state"] == "online"
+
+
+async def test_one_gap_watcher_at_a_time_and_another_takes_over(
+    broker: MosquittoBroker, pg: str
+) -> None:
+    common = {"broker": broker.url, "dsn": pg, "watch_interval_s": 0.1}
+    async with running_ingest(**common, client_id="c-1") as first:
+        async with running_ingest(**common, client_id="c-2") as second:
+
+            def leaders() -> list[float]:
+                return [metric(i, "central_gap_watcher_leader") for i in (first, second)]
+
+            await eventually(lambda: sum(leaders()) == 1, message="one leader")
+            await asyncio.sleep(0.5)  # several passes: still exactly one
+            assert sum(leaders()) == 1
+            was_first = leaders()[0] == 1
+        if not was_first:  # the second (the leader) is gone: the first takes over
+            await eventually(
+                lambda: metric(first, "central_gap_watcher_leader") == 1, message="takeover"
+            )
+    if was_first:
+        async with running_ingest(**common, client_id="c-2") as second:
+            await eventually(
+                lambda: metric(second, "central_gap_watcher_leader") == 1,
+                message="the lock is free again once its holder stopped",
+            )
+
+
+async def test_a_loss_at_the_end_of_the_sequence_is_found_by_the_tail_probe(
+    amnesic_broker: MosquittoBroker, pg: str, write_config, start_agent
+) -> None:
+    """The broker loses a store's last events and the store says nothing more: no hole shows,
+    but the silent store is asked for what may follow its highest seq, once."""
+    options = {
+        "broker": amnesic_broker.url,
+        "dsn": pg,
+        "client_id": "c-1",
+        "resend_after_s": 1.0,
+        "watch_interval_s": 0.2,
+        "probe_after_s": 1.0,
+    }
+    agent = await start_agent(config_for(write_config, amnesic_broker.url))
+    async with running_ingest(**options):
+        await eventually(
+            lambda: query(pg, "SELECT count(*) FROM retail_events")[0][0] == 1,
+            message="agent.started in the table",
+        )
+    await _lose_events(amnesic_broker, agent, 50, pg)  # seq 2..51, and nothing after them
+    async with running_ingest(**options) as ingest:
+        await eventually(
+            lambda: query(pg, "SELECT contiguous_seq FROM retail_store_progress")[0][0] == 51,
+            timeout=20,
+            message="the lost tail asked for and resent",
+        )
+        assert query(pg, "SELECT count(*) FROM retail_holes")[0][0] == 0
+        asked = metric(ingest, "central_resend_requests_total")
+        await asyncio.sleep(2.0)  # silent again, but nothing new: asked once per highest seq
+        assert metric(ingest, "central_resend_requests_total") == asked + 1  # the probe past 51
