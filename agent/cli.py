@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke", help="revoke a tablet or screen (by id or name)")
     revoke.add_argument("-c", "--config", required=True, type=Path, metavar="FILE")
     revoke.add_argument("device", metavar="ID_OR_NAME")
+
+    from central.cli import add_central_parser  # argparse only; psycopg/nats load on use
+
+    add_central_parser(sub)
     return parser
 
 
@@ -147,6 +151,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _demo(args)
     if args.command == "doctor":
         return _doctor(args.config, args.skip)
+    if args.command == "central":
+        from central.cli import run_central
+
+        return run_central(args)
     return _tool(args)
 
 

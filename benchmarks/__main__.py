@@ -40,6 +40,7 @@ BENCHMARKS = {
     "manager_report": "benchmarks.manager_report",
     "customer_resync": "benchmarks.customer_resync",
     "fanout": "benchmarks.fanout",
+    "central_ingest": "benchmarks.central_ingest",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (

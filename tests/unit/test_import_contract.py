@@ -39,7 +39,7 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
 
 def copy_tree(tmp_path: Path) -> Path:
     tree = tmp_path / "tree"
-    for package in ("agent", "simulators"):
+    for package in ("agent", "simulators", "central"):
         shutil.copytree(ROOT / package, tree / package, ignore=COPY_IGNORE)
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree
@@ -84,6 +84,29 @@ def test_a_simulator_reaching_into_the_store_breaks_its_contract(tmp_path: Path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Simulators stand where adapters stand" in result.stdout
     assert "simulators.back_import -> agent.store.database" in result.stdout
+
+
+def test_the_central_ingest_reaching_into_the_agents_services_breaks_its_contract(
+    tmp_path: Path,
+) -> None:
+    tree = copy_tree(tmp_path)
+    (tree / "central" / "back_import.py").write_text(
+        "import agent.services.customers\n", encoding="utf-8"
+    )
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "The central ingest stands beside the agent" in result.stdout
+    assert "central.back_import -> agent.services.customers" in result.stdout
+
+
+def test_the_agent_loading_the_central_ingest_breaks_its_contract(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    (tree / "agent" / "services" / "back_import.py").write_text(
+        "import central.ingest\n", encoding="utf-8"
+    )
+    result = lint_imports(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "The agent never loads the central ingest" in result.stdout
 
 
 def banned_imports(path: str, source: str) -> list[str]:
