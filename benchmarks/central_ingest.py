@@ -345,7 +345,7 @@ def _now(dsn: str) -> object:
 def run(quick: bool = False) -> list[Figure]:
     backlog = 2_000 if quick else 100_000
     c_messages = 8_000 if quick else 200_000
-    per_worker, rate, seconds = (5, 2.0, 2.0) if quick else (50, 4.0, 15.0)
+    per_worker, rate, seconds = (3, 2.0, 1.5) if quick else (50, 4.0, 15.0)
     workdir = Path(tempfile.mkdtemp(prefix="central-bench-"))
     figures: list[Figure] = []
     with database() as dsn:

@@ -207,7 +207,7 @@ async def test_clients_without_a_chain_certificate_are_refused(
         context.load_cert_chain(str(pki.cert(who)), str(pki.key(who)))
     # A generous client timeout: on a loaded machine a 2 s one could give up inside the TLS
     # handshake, and the broker would then log that instead of its verdict on the certificate.
-    client = aiomqtt.Client("127.0.0.1", chain_broker.port, tls_context=context, timeout=10)
+    client = aiomqtt.Client("127.0.0.1", chain_broker.port, tls_context=context, timeout=4)
     with pytest.raises(aiomqtt.MqttError):
         async with client:
             await client.publish(f"{PREFIX}/stores/{A}/events", b"{}", qos=1)
