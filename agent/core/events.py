@@ -161,7 +161,8 @@ class QueuePrioritised(DomainEvent):
 class AppointmentCheckedIn(DomainEvent):
     """Extension (issue 14): a booked customer checked in and has a ticket (`ticket_id`,
     `number` in `queue`). `timing` is `on_time` (ordered by `booked_at`) or `late` (ordered
-    as a walk-in from now); `via` as for `queue.checked_in` (`ticket_qr`, `ble`, ...)."""
+    as a walk-in from now); `via` as for `queue.checked_in` (`ticket_qr`, `ble`, ...), or
+    `staff` for a check-in by hand on the tablet."""
 
     type: ClassVar[str] = "appointment.checked_in"
     appointment_id: str

@@ -76,6 +76,8 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/tickets/{ticket_id}/served"): (409,),
     ("post", "/api/v1/tickets/{ticket_id}/no-show"): (409,),
     ("post", "/api/v1/tickets/{ticket_id}/recall"): (409,),
+    # issue 14: a booking checked in already, cancelled, a no-show, too early or not today
+    ("post", "/api/v1/appointments/{appointment_id}/check-in"): (409,),
     ("get", "/api/v1/footfall/hours"): (400, 404),  # a bad day; no footfall on this agent
     # main's ticket printer (branch 'counter'): an ended ticket; no printer set up.
     ("post", "/api/v1/tickets/{ticket_id}/print"): (409,),

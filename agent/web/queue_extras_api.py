@@ -1,6 +1,6 @@
-"""Issue 14's staff routes beyond contract 8.7: priority classes on waiting tickets (and the
-day's appointments, see appointments in docs/queue.md). Bearer token from pairing, as for
-every staff route; the tablet is checked before the body."""
+"""Issue 14's staff routes beyond contract 8.7: priority classes on waiting tickets, and staff
+checking a booking of the day in by hand (appointments in docs/queue.md). Bearer token from
+pairing, as for every staff route; the tablet is checked before the body."""
 
 from __future__ import annotations
 
@@ -48,5 +48,18 @@ def queue_extras_router(ctx: WebContext) -> APIRouter:
         """Take a waiting ticket out of its priority class: back to its join-time place."""
         await staff_device(request, ctx)
         return await act(request, "priority", lambda: queues.prioritise(ticket_id, None))
+
+    @router.post("/api/v1/appointments/{appointment_id}/check-in", dependencies=[Depends(tablet)])
+    async def check_in_booking(appointment_id: str, request: Request) -> StaffTicketOut:
+        """Check a booking of today in by hand: its ticket, placed as the booking's QR code
+        would place it (404 unknown booking; 409 checked in already, cancelled, no-show,
+        too early or not today)."""
+        try:
+            ticket = await queues.check_in_booking(appointment_id)
+        except LookupError:
+            raise ApiError(404, "not_found", "No such booking.") from None
+        except QueueRuleError as exc:
+            raise staff_rule_error(exc, request, "check_in") from None
+        return StaffTicketOut.model_validate(queues.staff_view(ticket))
 
     return router

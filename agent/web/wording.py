@@ -40,6 +40,11 @@ _ERRORS: dict[str, dict[str, str]] = {
         "same_queue": "The ticket is already in that queue.",
         "unknown_priority": "There is no priority class by that name here.",
         "not_waiting/priority": "Only a waiting ticket can be given or lose a priority.",
+        "appointment_checked_in": "This booking is already checked in.",
+        "appointment_cancelled": "This booking was cancelled.",
+        "appointment_no_show": "This booking has passed: it is a no-show. Add a walk-in.",
+        "appointment_too_early": "Too early for this booking. Add a walk-in, or check in later.",
+        "appointment_not_today": "This booking is not for today.",
     },
     "fr": {
         "not_active": "Ce ticket n'est plus dans la file.",
@@ -61,6 +66,15 @@ _ERRORS: dict[str, dict[str, str]] = {
         "same_queue": "Le ticket est déjà dans cette file.",
         "unknown_priority": "Il n'y a pas de priorité de ce nom ici.",
         "not_waiting/priority": "Seul un ticket en attente peut recevoir ou perdre une priorité.",
+        "appointment_checked_in": "Ce rendez-vous est déjà enregistré.",
+        "appointment_cancelled": "Ce rendez-vous a été annulé.",
+        "appointment_no_show": (
+            "Ce rendez-vous est passé : client absent. Ajoutez un client sans rendez-vous."
+        ),
+        "appointment_too_early": (
+            "Trop tôt pour ce rendez-vous. Ajoutez un client sans rendez-vous, ou plus tard."
+        ),
+        "appointment_not_today": "Ce rendez-vous n'est pas pour aujourd'hui.",
     },
 }
 _ERRORS["fr"] = {code: french_spacing(text) for code, text in _ERRORS["fr"].items()}

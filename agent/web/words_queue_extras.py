@@ -13,6 +13,9 @@ QUEUE_EXTRA_STRINGS: dict[str, dict[str, str]] = {
         "appointment_line": "{t} · {name}",
         "appointment_due": "expected",
         "appointment_no_name": "booked customer",
+        "appointment_check_in": "Check in",
+        "appointment_check_in_label": "Check in {name}, booked {t}",
+        "appointment_checked_in": "Checked in: No. {n}",
     },
     "fr": {
         "priority_label": "Priorité du n° {n}",
@@ -23,5 +26,8 @@ QUEUE_EXTRA_STRINGS: dict[str, dict[str, str]] = {
         "appointment_line": "{t} · {name}",
         "appointment_due": "attendu",
         "appointment_no_name": "client avec rendez-vous",
+        "appointment_check_in": "Enregistrer l'arrivée",
+        "appointment_check_in_label": "Enregistrer l'arrivée de {name}, RDV {t}",
+        "appointment_checked_in": "Arrivée enregistrée : n° {n}",
     },
 }

@@ -52,6 +52,7 @@ async def test_declared_security_is_enforced_and_nothing_else_asks(
         assert schemes["Ticket"] == schemes["Ticket"] | {"type": "http", "scheme": "Ticket"}
         assert schemes["Bearer"]["scheme"] == "bearer"
         values = {"queue": "advice", "ticket_id": ticket, "alert_id": "a1", "customer_id": "c1"}
+        values["appointment_id"] = "b-1"  # issue 14: a booking's manual check-in
         wrong: list[str] = []
         for path, operations in document["paths"].items():
             for method, operation in operations.items():

@@ -25,7 +25,7 @@ from agent.core.clock import rfc3339
 from agent.core.estimate import WaitRange
 from agent.core.events import AppointmentCheckedIn, AppointmentNoShow, DomainEvent
 from agent.core.ports import Clock
-from agent.core.queue import Ticket, TicketState
+from agent.core.queue import QueueRuleError, Ticket, TicketState
 from agent.metrics import Metrics
 from agent.services.queue.announce import Announcer
 from agent.services.queue.state import QueueRegistry, QueueState
@@ -138,23 +138,43 @@ class AppointmentDesk:
                 done += 1
         return done
 
+    async def check_in_by_staff(self, appointment_id: str) -> Ticket:
+        """Staff check a booking in by hand from the tablet (no phone, or the code does not
+        scan): the same path, event and ordering rule as the camera's. LookupError: no such
+        booking here; QueueRuleError: checked in already, cancelled, no-show, too early or
+        not today (the reason is the code)."""
+        return await self._settle(appointment_id, "staff", customer_id=None)
+
     async def _check_in(self, appointment_id: str, via: str, customer_id: str | None) -> bool:
+        """A check-in from a reading: a refusal is not an error, only a false."""
+        try:
+            await self._settle(appointment_id, via, customer_id)
+        except LookupError:
+            return False
+        except QueueRuleError as refused:
+            if refused.code == "appointment_too_early":
+                self._metrics.readings_dropped.labels(kind="appointment_too_early").inc()
+            return False
+        return True
+
+    async def _settle(self, appointment_id: str, via: str, customer_id: str | None) -> Ticket:
         known = await self._uow.read(self._repo.get, appointment_id)
         if known is None or known.queue not in self._registry.queues:
-            return False
+            raise LookupError(appointment_id)
         q = self._registry.get(known.queue)
         now = self._clock.now()
         async with q.lock:
             # Read again under the lock: the same QR code shown twice makes one ticket.
             current = await self._uow.read(self._repo.get, appointment_id)
-            if current is None or current.status != AppointmentStatus.BOOKED:
-                return False
+            if current is None:
+                raise LookupError(appointment_id)
+            if current.status != AppointmentStatus.BOOKED:
+                raise QueueRuleError(f"appointment_{current.status.value}")
             if self._registry.local_day(current.at) != self._registry.local_day(now):
-                return False
+                raise QueueRuleError("appointment_not_today")
             timing = check_in_window(current.at, now, self._config.early_s, self._config.late_s)
             if timing == CheckInWindow.TOO_EARLY:
-                self._metrics.readings_dropped.labels(kind="appointment_too_early").inc()
-                return False
+                raise QueueRuleError("appointment_too_early")
             work = self._work(q, current, now, timing, via, customer_id)
             ticket = await self._desk.settle(q, self._uow.submit(work))
         self._registry.where[ticket.id] = q.config.id
@@ -162,7 +182,7 @@ class AppointmentDesk:
         await self.load()
         await self._desk.announce_approaching(q.config.id)
         self._announcer.changed(q)
-        return True
+        return ticket
 
     def _work(
         self,

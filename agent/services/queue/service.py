@@ -209,6 +209,10 @@ class QueueService:
         tickets = await self._checkins.check_in_customer(customer_id, via)
         return tickets + await self._appointments.check_in_customer(customer_id, via)
 
+    async def check_in_booking(self, appointment_id: str) -> Ticket:
+        """Staff check a booking in by hand (issue 14): LookupError, or QueueRuleError."""
+        return await self._appointments.check_in_by_staff(appointment_id)
+
     async def apply_appointments(self, command: ApplyAppointmentDay) -> bool:
         """The central service's appointments of a day (issue 14; a bus command)."""
         return await self._appointments.apply_day(command)

@@ -248,6 +248,12 @@
       line.appendChild(node("span", "who", b.name || RE.t("appointment_no_name")));
       line.appendChild(node("span", "party", RE.t("party", { n: b.party_size || 1 })));
       li.appendChild(line);
+      /* By hand, for a customer without a phone or whose code does not scan. */
+      var actions = node("div", "row-actions");
+      var check = button(RE.t("appointment_check_in"), "check-in", b.id, "secondary");
+      check.setAttribute("aria-label", RE.t("appointment_check_in_label", { name: b.name || RE.t("appointment_no_name"), t: clock(b.at) }));
+      actions.appendChild(check);
+      li.appendChild(actions);
       return li;
     });
     col.querySelector(".booked-list").replaceChildren.apply(col.querySelector(".booked-list"), items);
@@ -332,6 +338,12 @@
       });
     } else if (target.dataset.action === "call") {
       act("POST", ticketUrl + "/call", counter()).then(done);
+    } else if (target.dataset.action === "check-in") {
+      var bookingUrl = "/api/v1/appointments/" + encodeURIComponent(target.dataset.id) + "/check-in";
+      act("POST", bookingUrl).then(function (result) {
+        done();
+        if (result && result.status === 200) toast(RE.t("appointment_checked_in", { n: result.data.number }));
+      });
     } else if (target.dataset.action === "move") {
       act("POST", ticketUrl + "/move", { queue: target.dataset.queue }).then(done);
     } else if (["served", "no-show", "recall"].indexOf(target.dataset.action) >= 0) {
