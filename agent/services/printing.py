@@ -35,6 +35,14 @@ _LOGGER = logging.getLogger(__name__)
 PRINT_QUEUE = 32  # tickets waiting for paper; past this a walk-in's print is refused at once
 SECRETS_KEPT = 2000  # walk-in secrets kept for reprints (a few days of a busy counter)
 
+
+def ticket_link(public_url: str, ticket_id: str, secret: str) -> str:
+    """What a paper ticket's QR code opens (agent/web/printer_api.py): the secret becomes the
+    ticket's cookie and the phone lands on the ticket page. Also the QR code the tablet shows
+    after a booking's check-in by hand."""
+    return f"{public_url}/t/{quote(ticket_id)}/open?s={quote(secret)}"
+
+
 # (locale) -> (heading above the number, hint under the QR code): the web layer's words.
 PrintWording = Callable[[str], tuple[str, str]]
 
@@ -134,7 +142,7 @@ class TicketPrinting:
         secret = self._secrets.get(ticket.id)
         url = None
         if secret is not None:
-            url = f"{self._public_url}/t/{quote(ticket.id)}/open?s={quote(secret)}"
+            url = ticket_link(self._public_url, ticket.id, secret)
         return TicketPrint(
             store=self._store_name,
             queue_label=self._queue_label(ticket.queue),

@@ -139,6 +139,17 @@ class TicketCreated(_Out):
     secret: str
 
 
+class BookingCheckedIn(_Out):
+    """Issue 14: a booking checked in by hand. As for a walk-in, the tablet receives the
+    ticket's secret; `link` opens the ticket page on a phone (the tablet shows it as a QR
+    code, `qr_svg`, a standalone SVG document)."""
+
+    ticket: StaffTicketOut
+    secret: str
+    link: str
+    qr_svg: str
+
+
 class PairedOut(_Out):
     token: str
 

@@ -9,11 +9,14 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, Request
 
 from agent.core.queue import QueueRuleError, Ticket
+from agent.services.printing import ticket_link
 from agent.web.auth import STAFF_AUTH, staff_device
 from agent.web.context import WebContext
 from agent.web.errors import ApiError
-from agent.web.models import PriorityBody, StaffTicketOut
+from agent.web.i18n import strings
+from agent.web.models import BookingCheckedIn, PriorityBody, StaffTicketOut
 from agent.web.staff_api import staff_rule_error
+from agent.web.window import qr_svg_document
 from agent.web.wording import error_message, request_locale
 
 
@@ -50,16 +53,25 @@ def queue_extras_router(ctx: WebContext) -> APIRouter:
         return await act(request, "priority", lambda: queues.prioritise(ticket_id, None))
 
     @router.post("/api/v1/appointments/{appointment_id}/check-in", dependencies=[Depends(tablet)])
-    async def check_in_booking(appointment_id: str, request: Request) -> StaffTicketOut:
+    async def check_in_booking(appointment_id: str, request: Request) -> BookingCheckedIn:
         """Check a booking of today in by hand: its ticket, placed as the booking's QR code
-        would place it (404 unknown booking; 409 checked in already, cancelled, no-show,
-        too early or not today)."""
+        would place it, and the link to its ticket page (404 unknown booking; 409 checked in
+        already, cancelled, no-show, too early or not today)."""
         try:
-            ticket = await queues.check_in_booking(appointment_id)
+            ticket, secret = await queues.check_in_booking(appointment_id)
         except LookupError:
             raise ApiError(404, "not_found", "No such booking.") from None
         except QueueRuleError as exc:
             raise staff_rule_error(exc, request, "check_in") from None
-        return StaffTicketOut.model_validate(queues.staff_view(ticket))
+        if ctx.printing is not None:
+            ctx.printing.walk_in(ticket, secret)  # paper as for a walk-in, if they print
+        link = ticket_link(ctx.config.http.public_url, ticket.id, secret)
+        title = strings(request_locale(request))["appointment_link_title"]
+        return BookingCheckedIn(
+            ticket=StaffTicketOut.model_validate(queues.staff_view(ticket)),
+            secret=secret,
+            link=link,
+            qr_svg=qr_svg_document(link, title),
+        )
 
     return router

@@ -16,6 +16,9 @@ QUEUE_EXTRA_STRINGS: dict[str, dict[str, str]] = {
         "appointment_check_in": "Check in",
         "appointment_check_in_label": "Check in {name}, booked {t}",
         "appointment_checked_in": "Checked in: No. {n}",
+        "appointment_link_title": "Ticket page",
+        "appointment_link_text": "No. {n}: the customer scans this to follow it on their phone.",
+        "appointment_link_close": "Close",
     },
     "fr": {
         "priority_label": "Priorité du n° {n}",
@@ -29,5 +32,8 @@ QUEUE_EXTRA_STRINGS: dict[str, dict[str, str]] = {
         "appointment_check_in": "Enregistrer l'arrivée",
         "appointment_check_in_label": "Enregistrer l'arrivée de {name}, RDV {t}",
         "appointment_checked_in": "Arrivée enregistrée : n° {n}",
+        "appointment_link_title": "Page du ticket",
+        "appointment_link_text": "N° {n} : le client scanne ce code pour le suivre sur son mobile.",
+        "appointment_link_close": "Fermer",
     },
 }

@@ -1,6 +1,7 @@
 """Staff check a booking in by hand on the tablet (issue 14), as they see it at 1180x820: the
 "Check in" button of a booked row is inside the viewport, and after the tap the booked
-customer is in the waiting list (on time: ahead of the walk-in) and gone from "Booked"."""
+customer is in the waiting list (on time: ahead of the walk-in) and gone from "Booked", and
+the tablet shows the ticket page's QR code, which a phone opens on that ticket."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from agent.core.appointments import ApplyAppointmentDay, parse_appointment_day
 from agent.core.clock import rfc3339
 from agent.web.i18n import strings
-from tests.browser.support import screenshot
+from tests.browser.support import decode_qr, screenshot
 from tests.browser.test_staff_actions import inside_viewport
 from tests.browser.test_tablet_priorities import SIZES, paired_tablet
 from tests.integration.queue_fixtures import in_zone, midday_zone, staff_headers
@@ -76,7 +77,31 @@ async def test_check_in_a_booking_by_hand_on_the_tablet(
     toast = page.locator("#toast")
     await toast.filter(has_text=EN["appointment_checked_in"].format(n=number)).wait_for()
     await inside_viewport(page, toast)
-    await screenshot(page, "staff-booked-check-in-after")
+
+    # The ticket page's QR code, for the customer's phone: what a camera reads on the screen.
+    dialog = page.locator("#ticket-link")
+    await dialog.wait_for(timeout=5_000)
+    assert EN["appointment_link_text"].format(n=number) in await dialog.inner_text()
+    close = dialog.get_by_role("button", name=EN["appointment_link_close"])
+    await inside_viewport(page, dialog.locator("svg"))
+    await inside_viewport(page, close)
+    png = await page.screenshot()  # the viewport, as the person sees it
+    await screenshot(page, "staff-booked-check-in-after", docs=True)
+    (link,) = decode_qr(png)
+    ticket_id = agent.components.queues.queue_view("advice").waiting[0].id
+    assert link.startswith(f"{config.http.public_url}/t/{ticket_id}/open?s="), link
+    phone_context = await browser.new_context(viewport={"width": 390, "height": 844})
+    phone = await phone_context.new_page()
+    await phone.goto(link)
+    await phone.locator("#number").wait_for(timeout=5_000)
+    assert await phone.inner_text("#number") == str(number)
+    await inside_viewport(phone, phone.locator("#number"))
+    await screenshot(phone, "booked-ticket-phone")
+    await phone_context.close()
+
+    await close.tap()
+    await dialog.wait_for(state="hidden", timeout=5_000)
+    await inside_viewport(page, first.locator(".who"))
     await context.close()
 
 

@@ -64,12 +64,24 @@ async def test_staff_check_in_places_bookings_by_the_booking_rule_and_refuses_th
 
         r = await client.post(url("late"), headers=staff)
         assert r.status_code == 200, r.text
-        late = r.json()
+        late = r.json()["ticket"]
         assert late["name"] == "Late" and late["booked_at"] is None and late["at_door"] is True
         r = await client.post(url("ontime"), headers=staff)
         assert r.status_code == 200, r.text
-        on_time = r.json()
+        on_time = r.json()["ticket"]
         assert on_time["state"] == "waiting" and on_time["booked_at"] is not None
+        # The link the tablet shows as a QR code: it opens this ticket's page with its key.
+        link, svg = r.json()["link"], r.json()["qr_svg"]
+        assert link.startswith(c.config.http.public_url + f"/t/{on_time['id']}/open?s=")
+        assert svg.startswith("<?xml") and "http://www.w3.org/2000/svg" in svg
+        async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as phone:
+            opened = await phone.get(link.removeprefix(c.config.http.public_url))
+            assert opened.status_code == 303
+            assert opened.headers["location"] == f"/t/{on_time['id']}"
+            page = await phone.get(f"/api/v1/tickets/{on_time['id']}")
+            assert page.status_code == 200 and page.json()["number"] == on_time["number"]
+        stranger = await client.get(f"/api/v1/tickets/{on_time['id']}")
+        assert stranger.status_code in (401, 403, 404), stranger.text
 
         view = (await client.get("/api/v1/queues/advice", headers=staff)).json()
         # On time (in 5 min, 30 min head start): ahead of the walk-in who joined now; late

@@ -138,16 +138,18 @@ class AppointmentDesk:
                 done += 1
         return done
 
-    async def check_in_by_staff(self, appointment_id: str) -> Ticket:
+    async def check_in_by_staff(self, appointment_id: str) -> tuple[Ticket, str]:
         """Staff check a booking in by hand from the tablet (no phone, or the code does not
-        scan): the same path, event and ordering rule as the camera's. LookupError: no such
-        booking here; QueueRuleError: checked in already, cancelled, no-show, too early or
-        not today (the reason is the code)."""
+        scan): the same path, event and ordering rule as the camera's. Returns the ticket and
+        its secret, for the ticket page's link the tablet shows (as a walk-in's paper has).
+        LookupError: no such booking here; QueueRuleError: checked in already, cancelled,
+        no-show, too early or not today (the reason is the code)."""
         return await self._settle(appointment_id, "staff", customer_id=None)
 
     async def _check_in(self, appointment_id: str, via: str, customer_id: str | None) -> bool:
         """A check-in from a reading: a refusal is not an error, only a false."""
         try:
+            # The secret is dropped: nobody at a camera or a door can be handed the link.
             await self._settle(appointment_id, via, customer_id)
         except LookupError:
             return False
@@ -157,7 +159,9 @@ class AppointmentDesk:
             return False
         return True
 
-    async def _settle(self, appointment_id: str, via: str, customer_id: str | None) -> Ticket:
+    async def _settle(
+        self, appointment_id: str, via: str, customer_id: str | None
+    ) -> tuple[Ticket, str]:
         known = await self._uow.read(self._repo.get, appointment_id)
         if known is None or known.queue not in self._registry.queues:
             raise LookupError(appointment_id)
@@ -175,14 +179,15 @@ class AppointmentDesk:
             timing = check_in_window(current.at, now, self._config.early_s, self._config.late_s)
             if timing == CheckInWindow.TOO_EARLY:
                 raise QueueRuleError("appointment_too_early")
-            work = self._work(q, current, now, timing, via, customer_id)
+            secret = secrets.token_urlsafe(24)
+            work = self._work(q, current, now, timing, via, customer_id, secret)
             ticket = await self._desk.settle(q, self._uow.submit(work))
         self._registry.where[ticket.id] = q.config.id
         self._metrics.ticket_checkins.labels(via=via).inc()
         await self.load()
         await self._desk.announce_approaching(q.config.id)
         self._announcer.changed(q)
-        return ticket
+        return ticket, secret
 
     def _work(
         self,
@@ -192,6 +197,7 @@ class AppointmentDesk:
         timing: CheckInWindow,
         via: str,
         customer_id: str | None,
+        secret: str,
     ) -> Callable[[], tuple[tuple[Ticket, tuple[Ticket, ...]], Sequence[DomainEvent]]]:
         draft = Ticket(
             id=secrets.token_urlsafe(9),
@@ -200,9 +206,9 @@ class AppointmentDesk:
             state=TicketState.WAITING,
             sort_key=0.0,
             created_at=now,
-            # Nobody holds this ticket's secret: the booked customer follows it at the counter
-            # and on the board (a phone page for bookings is not built; docs/queue.md).
-            secret_hash=hash_secret(secrets.token_urlsafe(24)),
+            # Only a check-in by hand passes the secret on (the tablet shows the ticket
+            # page's QR code); otherwise the customer follows the board and the counter.
+            secret_hash=hash_secret(secret),
             name=booking.name,
             party_size=booking.party_size,
             checked_in_at=now,

@@ -209,8 +209,9 @@ class QueueService:
         tickets = await self._checkins.check_in_customer(customer_id, via)
         return tickets + await self._appointments.check_in_customer(customer_id, via)
 
-    async def check_in_booking(self, appointment_id: str) -> Ticket:
-        """Staff check a booking in by hand (issue 14): LookupError, or QueueRuleError."""
+    async def check_in_booking(self, appointment_id: str) -> tuple[Ticket, str]:
+        """Staff check a booking in by hand (issue 14): the ticket and its secret;
+        LookupError, or QueueRuleError."""
         return await self._appointments.check_in_by_staff(appointment_id)
 
     async def apply_appointments(self, command: ApplyAppointmentDay) -> bool:

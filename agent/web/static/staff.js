@@ -322,6 +322,24 @@
     else act("DELETE", url).then(done);
   });
 
+  /* A booking checked in by hand (issue 14): the ticket page's QR code, as a walk-in's
+     paper carries it, for the customer's phone. Parsed as the window page parses its code:
+     only an element in the SVG namespace is drawn. */
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function showTicketLink(data) {
+    var doc = new DOMParser().parseFromString(data.qr_svg || "", "image/svg+xml");
+    var svg = doc.documentElement;
+    if (!svg || svg.namespaceURI !== SVG_NS || doc.getElementsByTagName("parsererror").length) return;
+    el("ticket-link-qr").replaceChildren(document.importNode(svg, true));
+    RE.setText(el("ticket-link-text"), RE.t("appointment_link_text", { n: data.ticket.number }));
+    el("ticket-link").hidden = false;
+    el("ticket-link-close").focus();
+  }
+  el("ticket-link-close").addEventListener("click", function () {
+    el("ticket-link").hidden = true;
+    el("ticket-link-qr").replaceChildren();
+  });
+
   el("main").addEventListener("click", function (event) {
     var target = event.target.closest("button");
     if (!target || target.disabled) return;
@@ -342,7 +360,10 @@
       var bookingUrl = "/api/v1/appointments/" + encodeURIComponent(target.dataset.id) + "/check-in";
       act("POST", bookingUrl).then(function (result) {
         done();
-        if (result && result.status === 200) toast(RE.t("appointment_checked_in", { n: result.data.number }));
+        if (result && result.status === 200) {
+          toast(RE.t("appointment_checked_in", { n: result.data.ticket.number }));
+          showTicketLink(result.data);
+        }
       });
     } else if (target.dataset.action === "move") {
       act("POST", ticketUrl + "/move", { queue: target.dataset.queue }).then(done);
