@@ -1,4 +1,4 @@
-"""Staff check a booking in by hand on the tablet (issue 14), as they see it at 1180x820: the
+"""Staff check a booking in by hand on the tablet (issue 14), as they see it at 1180x820 and 820x1180: the
 "Check in" button of a booked row is inside the viewport, and after the tap the booked
 customer is in the waiting list (on time: ahead of the walk-in) and gone from "Booked", and
 the tablet shows the ticket page's QR code, which a phone opens on that ticket."""
@@ -25,8 +25,9 @@ EN = strings("en")
 ZONE = midday_zone()  # bookings minutes from now fall on the store's today
 
 
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
 async def test_check_in_a_booking_by_hand_on_the_tablet(
-    browser, browser_config, start_agent
+    browser, browser_config, start_agent, orientation: str
 ) -> None:
     config = in_zone(browser_config(), ZONE)
     agent = await start_agent(config)
@@ -48,7 +49,7 @@ async def test_check_in_a_booking_by_hand_on_the_tablet(
         ApplyAppointmentDay(parse_appointment_day(payload, day))
     )
 
-    context, page = await paired_tablet(browser, agent, config, SIZES["landscape"])
+    context, page = await paired_tablet(browser, agent, config, SIZES[orientation])
     advice = page.locator('.queue-col[data-queue="advice"]')
     waiting = advice.locator(".waiting-list .ticket-row")
     booked = advice.locator(".booked-list .booked-row")
@@ -59,7 +60,7 @@ async def test_check_in_a_booking_by_hand_on_the_tablet(
     ))  # fmt: skip
     await inside_viewport(page, check_in)
     assert await waiting.count() == 1
-    await screenshot(page, "staff-booked-check-in-before")
+    await screenshot(page, f"staff-booked-check-in-before-{orientation}")
 
     await check_in.tap()
     await advice.locator(".booked-list .booked-row", has_text="Dana").wait_for(
@@ -86,7 +87,7 @@ async def test_check_in_a_booking_by_hand_on_the_tablet(
     await inside_viewport(page, dialog.locator("svg"))
     await inside_viewport(page, close)
     png = await page.screenshot()  # the viewport, as the person sees it
-    await screenshot(page, "staff-booked-check-in-after", docs=True)
+    await screenshot(page, f"staff-booked-check-in-after-{orientation}", docs=True)
     (link,) = decode_qr(png)
     ticket_id = agent.components.queues.queue_view("advice").waiting[0].id
     assert link.startswith(f"{config.http.public_url}/t/{ticket_id}/open?s="), link
@@ -96,7 +97,7 @@ async def test_check_in_a_booking_by_hand_on_the_tablet(
     await phone.locator("#number").wait_for(timeout=5_000)
     assert await phone.inner_text("#number") == str(number)
     await inside_viewport(phone, phone.locator("#number"))
-    await screenshot(phone, "booked-ticket-phone")
+    await screenshot(phone, f"booked-ticket-phone-{orientation}")
     await phone_context.close()
 
     await close.tap()

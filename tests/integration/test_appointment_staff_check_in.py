@@ -2,11 +2,13 @@
 by the same rule as the booking's QR code (on time: the booked place, ahead of a walk-in who
 joined now; late: the walk-in order from the check-in), the same events are recorded (`via`
 "staff"), and every refusal answers with the error envelope: 401 without a tablet, 404 an
-unknown booking, 409 checked in already, cancelled, a no-show, too early. The day list comes
+unknown booking, 409 checked in already, cancelled, a no-show, too early; two tablets at
+once make one ticket, the other gets 409. The day list comes
 through the bus here; its MQTT path is test_appointments.py's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,3 +120,25 @@ async def test_staff_check_in_places_bookings_by_the_booking_rule_and_refuses_th
         "retail_edge_ticket_checkins_total", {"via": "staff"}
     )
     assert checkins == 2
+
+
+async def test_two_tablets_checking_one_booking_in_at_once_make_one_ticket(
+    write_config, start_agent
+) -> None:
+    agent = await start_agent(in_zone(queue_config(write_config, extra=APPOINTMENTS), ZONE))
+    c = agent.components
+    day = datetime.now(ZoneInfo(ZONE)).date().isoformat()
+    payload = json.dumps({"day": day, "version": 1, "appointments": [booking("both", 2)]})
+    assert await c.bus.handle(ApplyAppointmentDay(parse_appointment_day(payload.encode(), day)))
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
+        first = await staff_headers(client, c.config, "tablet-1")
+        second = await staff_headers(client, c.config, "tablet-2")
+        url = "/api/v1/appointments/both/check-in"
+        answers = await asyncio.gather(
+            client.post(url, headers=first), client.post(url, headers=second)
+        )
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    (refused,) = [r for r in answers if r.status_code == 409]
+    assert refused.json()["error"]["code"] == "appointment_checked_in"
+    assert len(c.queues.queue_view("advice").waiting) == 1
+    assert len(outbox(agent, "appointment.checked_in")) == 1
