@@ -16,6 +16,10 @@ from typing import NamedTuple
 
 from agent.core.customers import CustomerRecord, EidCredential
 
+# Made once: `json.dumps` with options builds a new encoder on every call (a resync puts
+# 20k records here in a burst).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 class _Held(NamedTuple):
     version: int
@@ -43,11 +47,7 @@ class CustomerDirectory:
         self.remove(record.customer_id)
         if not record.consent_recognition:
             return
-        profile = (
-            json.dumps(record.profile, separators=(",", ":"), ensure_ascii=False).encode()
-            if record.profile
-            else None
-        )
+        profile = _COMPACT_JSON(record.profile).encode() if record.profile else None
         self._held[record.customer_id] = _Held(
             record.version,
             record.display_name,
