@@ -21,7 +21,13 @@ from agent.core.customer_sync import (
     ReadHeldRecords,
     digest_of,
 )
-from agent.core.customers import CustomerMessage, CustomerRecord, Tombstone, is_newer
+from agent.core.customers import (
+    CustomerMessage,
+    CustomerRecord,
+    Tombstone,
+    is_newer,
+    profile_json,
+)
 from agent.core.events import PrivacyErased
 from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordChanged
 from agent.core.ports import Clock
@@ -105,6 +111,7 @@ class CustomerService:
         outcomes: list[bool | Exception] = []
         events: list[object] = []
         run: list[CustomerRecord] = []
+        texts: list[str] = []  # each run record's profile, encoded once for store and events
         for message in messages:
             if not is_newer(message.version, held.get(message.customer_id)):
                 outcomes.append(False)
@@ -113,13 +120,15 @@ class CustomerService:
             outcomes.append(True)
             change = _to_store(message)
             if isinstance(change, CustomerRecord):
+                text = profile_json(change.profile)
                 run.append(change)
-                events.append(CustomerRecordChanged(change))
+                texts.append(text)
+                events.append(CustomerRecordChanged(change, text))
                 continue
-            self._repository.upsert_many(run, now)
-            run = []
+            self._repository.upsert_many(run, now, texts)
+            run, texts = [], []
             events.extend(self._forget(change, now))
-        self._repository.upsert_many(run, now)
+        self._repository.upsert_many(run, now, texts)
         return outcomes, events
 
     def _apply_each(

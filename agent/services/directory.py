@@ -14,11 +14,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from agent.core.customers import CustomerRecord, EidCredential
-
-# Made once: `json.dumps` with options builds a new encoder on every call (a resync puts
-# 20k records here in a burst).
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+from agent.core.customers import CustomerRecord, EidCredential, profile_json
 
 
 class _Held(NamedTuple):
@@ -43,11 +39,15 @@ class CustomerDirectory:
         """Whether this customer consents to recognition now (the sighting path's check)."""
         return customer_id in self._held
 
-    def put(self, record: CustomerRecord) -> None:
+    def put(self, record: CustomerRecord, profile_text: str | None = None) -> None:
+        """Hold ``record``; ``profile_text``: its `profile_json` if already made."""
         self.remove(record.customer_id)
         if not record.consent_recognition:
             return
-        profile = _COMPACT_JSON(record.profile).encode() if record.profile else None
+        profile: bytes | None = None
+        if record.profile:
+            text = profile_json(record.profile) if profile_text is None else profile_text
+            profile = text.encode()
         self._held[record.customer_id] = _Held(
             record.version,
             record.display_name,

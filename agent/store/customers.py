@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from agent.core.clock import rfc3339
-from agent.core.customers import CustomerRecord, EidCredential, Tombstone
+from agent.core.customers import CustomerRecord, EidCredential, Tombstone, profile_json
 from agent.store.database import Database
 
 # Ids per `IN (...)` query, well under SQLite's limit on bound parameters.
@@ -40,10 +40,17 @@ class CustomerRepository:
     def upsert(self, record: CustomerRecord, now: datetime) -> None:
         self.upsert_many([record], now)
 
-    def upsert_many(self, records: Sequence[CustomerRecord], now: datetime) -> None:
+    def upsert_many(
+        self,
+        records: Sequence[CustomerRecord],
+        now: datetime,
+        profile_texts: Sequence[str] | None = None,
+    ) -> None:
         """Store ``records`` in order (a later one of the same customer wins), clearing any
         tombstone of theirs: two prepared statements run over the whole list, which is what
-        makes a resync batch cheap (issue 17). Raises at the first record SQLite refuses."""
+        makes a resync batch cheap (issue 17). ``profile_texts``: each record's
+        `profile_json`, if the caller made them already. Raises at the first record SQLite
+        refuses."""
         if not records:
             return
         conn = self._database.conn
@@ -62,7 +69,12 @@ class CustomerRepository:
                    consent_staff_profile = excluded.consent_staff_profile,
                    credentials = excluded.credentials, profile = excluded.profile,
                    updated_at = excluded.updated_at""",
-            [_row(record, updated_at) for record in records],
+            [_row(record, updated_at, profile_json(record.profile)) for record in records]
+            if profile_texts is None
+            else [
+                _row(record, updated_at, text)
+                for record, text in zip(records, profile_texts, strict=True)
+            ],
         )
 
     def forget(self, tombstone: Tombstone, now: datetime) -> int:
@@ -155,7 +167,7 @@ class CustomerRepository:
         return int(n)
 
 
-def _row(record: CustomerRecord, updated_at: str) -> tuple[object, ...]:
+def _row(record: CustomerRecord, updated_at: str, profile: str) -> tuple[object, ...]:
     return (
         record.customer_id,
         record.version,
@@ -163,13 +175,9 @@ def _row(record: CustomerRecord, updated_at: str) -> tuple[object, ...]:
         int(record.consent_recognition),
         int(record.consent_staff_profile),
         _credentials_json(record),
-        _PROFILE_JSON(record.profile),
+        profile,
         updated_at,
     )
-
-
-# One encoder made once: `json.dumps` with any option builds a new encoder per call.
-_PROFILE_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _credentials_json(record: CustomerRecord) -> str:
