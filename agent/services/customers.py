@@ -71,8 +71,8 @@ class CustomerService:
 
         One work, so one transaction and one fsync for the batch instead of one per record;
         the versions held are read for the whole batch at once and compared in arrival
-        order; each message has its own savepoint, so one that fails is handed back as its
-        exception without undoing the others (contract §8.3).
+        order; a message that fails is handed back as its exception without undoing the
+        others (contract §8.3): see `_apply_all`.
         """
         messages = command.messages
         outcomes, reactions = await self._uow.commit_deferred(lambda: self._apply_all(messages))
