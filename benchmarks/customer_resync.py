@@ -12,16 +12,25 @@ Peers in the same run, on the same broker and records:
 - the storage: the agent's own `CustomerRepository.upsert` of the same parsed records in one
   transaction with one fsync, no MQTT (the "one bulk transaction" of issue 17).
 Also reported: the agent process's RSS growth during the burst (the inbound queue's bound).
+
+The garbage collector is tuned as `retail-edge run` tunes it once started
+(`agent.daemon.tune_garbage_collector`), for the agent's rounds and both peers alike, and put
+back to CPython's defaults after each: measured with the defaults, the collector's full
+passes over the 20k parsed records were a quarter of the handler's time, which the daemon
+never pays (issue 17, resync section of RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 import random
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +40,7 @@ import aiomqtt
 from agent.bootstrap import assemble, build
 from agent.config.loader import parse_config
 from agent.core.customers import CustomerRecord, parse_customer_message
+from agent.daemon import tune_garbage_collector
 from agent.store.customers import CustomerRepository
 from agent.store.database import Database
 from agent.sync.inbound import InboundAdapter
@@ -84,6 +94,18 @@ async def _publish(url: str, records: list[dict[str, Any]]) -> None:
     await task
 
 
+@contextlib.contextmanager
+def _collector_as_the_daemon_runs() -> Iterator[None]:
+    """The daemon's collector settings for the block, CPython's defaults again after it."""
+    thresholds = gc.get_threshold()
+    tune_garbage_collector()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
 def _held(components: Any) -> float:
     sample = components.metrics.registry.get_sample_value("retail_edge_customer_records", {})
     return float(sample or 0)
@@ -97,14 +119,15 @@ async def _agent_resync(url: str, count: int) -> dict[str, float]:
         peak = rss_before
         started = time.perf_counter()
         await daemon.start()
-        while _held(components) < count:
-            peak = max(peak, rss_mb())
-            if time.perf_counter() - started > 300:
-                break
-            await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - started
-        held = _held(components)
-        await daemon.stop()
+        with _collector_as_the_daemon_runs():  # as `run_daemon` does: once started
+            while _held(components) < count:
+                peak = max(peak, rss_mb())
+                if time.perf_counter() - started > 300:
+                    break
+                await asyncio.sleep(0.005)
+            elapsed = time.perf_counter() - started
+            held = _held(components)
+            await daemon.stop()
         return {"s": elapsed, "held": held, "rss_growth": peak - rss_before}
 
 
@@ -131,12 +154,13 @@ def _bulk_transaction(records: list[dict[str, Any]]) -> float:
         database = Database.open(Path(tmp) / "bulk.db", store_id="bench-01")
         repository = CustomerRepository(database)
         now = datetime.now(UTC)
-        started = time.perf_counter()
-        with database.atomic():
-            for message in parsed:
-                assert isinstance(message, CustomerRecord)
-                repository.upsert(message, now)
-        elapsed = time.perf_counter() - started
+        with _collector_as_the_daemon_runs():
+            started = time.perf_counter()
+            with database.atomic():
+                for message in parsed:
+                    assert isinstance(message, CustomerRecord)
+                    repository.upsert(message, now)
+            elapsed = time.perf_counter() - started
         database.close()
         return elapsed
 
@@ -152,15 +176,16 @@ async def _apply_path(records: list[dict[str, Any]]) -> float:
         c = components
         adapter = InboundAdapter(c.topics, c.bus.handle, c.clock, c.metrics)
         batch = getattr(adapter, "customers", None)  # absent before issue 17: one by one
-        started = time.perf_counter()
-        if batch is not None:
-            for start in range(0, len(items), DRAIN_MAX):
-                await batch([InboundItem(t, p) for t, p in items[start : start + DRAIN_MAX]])
-        else:
-            for t, p in items:
-                await adapter.customer(t, p)
-        await c.bus.idle()
-        elapsed = time.perf_counter() - started
+        with _collector_as_the_daemon_runs():
+            started = time.perf_counter()
+            if batch is not None:
+                for start in range(0, len(items), DRAIN_MAX):
+                    await batch([InboundItem(t, p) for t, p in items[start : start + DRAIN_MAX]])
+            else:
+                for t, p in items:
+                    await adapter.customer(t, p)
+            await c.bus.idle()
+            elapsed = time.perf_counter() - started
         if _held(c) < len(records):
             raise RuntimeError(f"apply path held {_held(c)} of {len(records)}")
         c.runner.call(c.database.close)

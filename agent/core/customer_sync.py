@@ -145,8 +145,9 @@ def page_request(after: str, limit: int = PAGE_LIMIT) -> dict[str, object]:
 class ApplyCustomerBatch(Command):
     """Customer messages drained together from the inbound queue (or one resync page).
 
-    Applied in as few transactions as the unit of work groups them into, each message in its
-    own savepoint; the handler returns one outcome per message, in order: True (applied),
+    Applied in as few transactions as the unit of work groups them into, as if each message
+    had its own savepoint (it gets one only when its batch holds one that fails); the
+    handler returns one outcome per message, in order: True (applied),
     False (not newer than what is held) or the exception that message raised.
     """
 

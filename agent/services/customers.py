@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from agent.core.customer_sync import (
     ApplyCustomerBatch,
@@ -19,7 +21,13 @@ from agent.core.customer_sync import (
     ReadHeldRecords,
     digest_of,
 )
-from agent.core.customers import CustomerMessage, Tombstone, is_newer
+from agent.core.customers import (
+    CustomerMessage,
+    CustomerRecord,
+    Tombstone,
+    is_newer,
+    profile_json,
+)
 from agent.core.events import PrivacyErased
 from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordChanged
 from agent.core.ports import Clock
@@ -63,8 +71,8 @@ class CustomerService:
 
         One work, so one transaction and one fsync for the batch instead of one per record;
         the versions held are read for the whole batch at once and compared in arrival
-        order; each message has its own savepoint, so one that fails is handed back as its
-        exception without undoing the others (contract §8.3).
+        order; a message that fails is handed back as its exception without undoing the
+        others (contract §8.3): see `_apply_all`.
         """
         messages = command.messages
         outcomes, reactions = await self._uow.commit_deferred(lambda: self._apply_all(messages))
@@ -79,6 +87,51 @@ class CustomerService:
         return outcomes
 
     def _apply_all(
+        self, messages: Sequence[CustomerMessage]
+    ) -> tuple[list[bool | Exception], list[object]]:
+        """The whole batch at once when nothing in it fails; one savepoint per message only
+        for a batch that holds a message SQLite refuses (rare: a poison record)."""
+        try:
+            with self._uow.database.atomic():  # a savepoint inside the group's work
+                return self._apply_all_at_once(messages)
+        except sqlite3.OperationalError:
+            raise  # the disk, not one message: fails the whole work, as `each` does
+        except Exception:  # noqa: BLE001 - undone above; the slow path finds which one
+            _LOGGER.debug("a customer batch failed as a whole; applying it message by message")
+        return self._apply_each(messages)
+
+    def _apply_all_at_once(
+        self, messages: Sequence[CustomerMessage]
+    ) -> tuple[list[bool | Exception], list[object]]:
+        """Upserts in runs through two prepared statements each (`upsert_many`); a tombstone
+        ends the run before it, so every change lands in arrival order. Raises whatever a
+        message raises, for the caller to undo the batch."""
+        held = self._repository.held_versions_of({m.customer_id for m in messages})
+        now = self._clock.now()
+        outcomes: list[bool | Exception] = []
+        events: list[object] = []
+        run: list[CustomerRecord] = []
+        texts: list[str] = []  # each run record's profile, encoded once for store and events
+        for message in messages:
+            if not is_newer(message.version, held.get(message.customer_id)):
+                outcomes.append(False)
+                continue
+            held[message.customer_id] = message.version
+            outcomes.append(True)
+            change = _to_store(message)
+            if isinstance(change, CustomerRecord):
+                text = profile_json(change.profile)
+                run.append(change)
+                texts.append(text)
+                events.append(CustomerRecordChanged(change, text))
+                continue
+            self._repository.upsert_many(run, now, texts)
+            run, texts = [], []
+            events.extend(self._forget(change, now))
+        self._repository.upsert_many(run, now, texts)
+        return outcomes, events
+
+    def _apply_each(
         self, messages: Sequence[CustomerMessage]
     ) -> tuple[list[bool | Exception], list[object]]:
         held = self._repository.held_versions_of({m.customer_id for m in messages})
@@ -112,20 +165,29 @@ class CustomerService:
         if not is_newer(message.version, held_version):
             return False, []
         now = self._clock.now()
-        if isinstance(message, Tombstone):
-            tombstone = message
-        elif not message.consent_recognition:
-            # Data minimisation: without recognition consent the agent has no use for the
-            # record, so it keeps nothing but the version (as for a revoke).
-            tombstone = Tombstone("revoke", message.customer_id, message.version)
-        else:
-            if not message.consent_staff_profile:
-                message = replace(message, profile={})
-            self._repository.upsert(message, now)
-            return True, [CustomerRecordChanged(message)]
+        change = _to_store(message)
+        if isinstance(change, CustomerRecord):
+            self._repository.upsert(change, now)
+            return True, [CustomerRecordChanged(change)]
+        return True, self._forget(change, now)
+
+    def _forget(self, tombstone: Tombstone, now: datetime) -> list[object]:
         forgotten = self._forgetting.forget(tombstone, now)
         events: list[object] = []
         if tombstone.op == "erase":
             events.append(PrivacyErased(tombstone.customer_id, forgotten.records_deleted))
         events.append(CustomerForgotten(tombstone.customer_id, tombstone.op, forgotten.alert_ids))
-        return True, events
+        return events
+
+
+def _to_store(message: CustomerMessage) -> CustomerRecord | Tombstone:
+    """What the agent keeps of a newer message: the record, without its profile unless the
+    customer consents to a staff profile; without recognition consent only a tombstone
+    (data minimisation: the agent has no use for the record, as for a revoke)."""
+    if isinstance(message, Tombstone):
+        return message
+    if not message.consent_recognition:
+        return Tombstone("revoke", message.customer_id, message.version)
+    if not message.consent_staff_profile:
+        return replace(message, profile={})
+    return message

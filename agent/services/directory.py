@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from agent.core.customers import CustomerRecord, EidCredential
+from agent.core.customers import CustomerRecord, EidCredential, profile_json
 
 
 class _Held(NamedTuple):
@@ -39,15 +39,15 @@ class CustomerDirectory:
         """Whether this customer consents to recognition now (the sighting path's check)."""
         return customer_id in self._held
 
-    def put(self, record: CustomerRecord) -> None:
+    def put(self, record: CustomerRecord, profile_text: str | None = None) -> None:
+        """Hold ``record``; ``profile_text``: its `profile_json` if already made."""
         self.remove(record.customer_id)
         if not record.consent_recognition:
             return
-        profile = (
-            json.dumps(record.profile, separators=(",", ":"), ensure_ascii=False).encode()
-            if record.profile
-            else None
-        )
+        profile: bytes | None = None
+        if record.profile:
+            text = profile_json(record.profile) if profile_text is None else profile_text
+            profile = text.encode()
         self._held[record.customer_id] = _Held(
             record.version,
             record.display_name,

@@ -107,7 +107,7 @@ class RecognitionService:
 
     async def customer_changed(self, event: CustomerRecordChanged) -> None:
         record = event.record
-        self.directory.put(record)
+        self.directory.put(record, event.profile_json)
         credential = self.directory.credential(record.customer_id)  # the directory's copy
         if credential is not None:
             self.eids.upsert(record.customer_id, credential, self._clock.now().timestamp())

@@ -103,7 +103,8 @@ class InboundAdapter:
 
     async def customers(self, items: list[InboundItem]) -> None:
         """Messages from `customers/+` drained together: parsed one by one (a malformed one
-        is counted and dropped), applied as one batch of savepoints in shared commits."""
+        is counted and dropped), applied as one batch in shared commits (a savepoint per
+        message only if one of them fails)."""
         messages: list[CustomerMessage] = []
         for item in items:
             customer_id = self._topics.customer_id(item.topic)
