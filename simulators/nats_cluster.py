@@ -49,17 +49,13 @@ class NatsCluster:
             raise NatsUnavailable("nats-server not found on PATH")
         self.executable = executable
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="retail-edge-nats-cluster-"))
-        self.nodes = [
-            NatsNode(
-                f"n{i + 1}",
-                free_port(),
-                free_port(),
-                free_port(),
-                free_port(),
-                self.workdir / f"n{i + 1}",
-            )
-            for i in range(size)
-        ]
+        self.nodes = [self._new_node(i) for i in range(size)]
+
+    def _new_node(self, index: int) -> NatsNode:
+        name = f"n{index + 1}"
+        return NatsNode(
+            name, free_port(), free_port(), free_port(), free_port(), self.workdir / name
+        )
 
     @property
     def nats_url(self) -> str:
@@ -86,11 +82,32 @@ class NatsCluster:
         )
         return config
 
-    def start(self, timeout_s: float = 20.0) -> None:
+    def start(self, timeout_s: float = 20.0, attempts: int = 3) -> None:
+        """Start every node and wait until each is in the cluster. A free port found by
+        `free_port` can be taken by another process before the node binds it (seen with two
+        test suites on one machine): then every node is stopped and the cluster tries again on
+        new ports. Whatever fails, no node is left running."""
+        for attempt in range(attempts):
+            try:
+                for node in self.nodes:
+                    self.start_node(node, wait=False)
+                for node in self.nodes:
+                    self._wait(node, timeout_s)
+            except NatsUnavailable:
+                self.stop()
+                if attempt + 1 == attempts or not self._lost_a_port():
+                    raise
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                self.nodes = [self._new_node(i) for i in range(len(self.nodes))]
+            else:
+                return
+
+    def _lost_a_port(self) -> bool:
         for node in self.nodes:
-            self.start_node(node, wait=False)
-        for node in self.nodes:
-            self._wait(node, timeout_s)
+            log = node.workdir / "nats.log"
+            if log.exists() and "address already in use" in log.read_text(errors="replace"):
+                return True
+        return False
 
     def start_node(self, node: NatsNode, *, wait: bool = True, timeout_s: float = 20.0) -> None:
         config = self._config(node)
