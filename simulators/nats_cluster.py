@@ -109,7 +109,9 @@ class NatsCluster:
                 return True
         return False
 
-    def start_node(self, node: NatsNode, *, wait: bool = True, timeout_s: float = 20.0) -> None:
+    def start_node(self, node: NatsNode, *, wait: bool = True, timeout_s: float = 60.0) -> None:
+        # 60 s: a node restarted after SIGKILL catches up on the stream before /healthz says ok,
+        # which took over 20 s once in a CI run.
         config = self._config(node)
         with (node.workdir / "nats.log").open("ab") as log:
             node.process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own binary
