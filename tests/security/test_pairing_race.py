@@ -33,7 +33,17 @@ def from_address(agent, address: str) -> httpx.AsyncClient:  # type: ignore[no-u
 
 async def guess(client: httpx.AsyncClient, n: int) -> int:
     body = {"code": f"{n % 1_000_000:06d}", "device_name": "guess"}
-    return (await client.post("/api/v1/pair", json=body)).status_code
+    for attempt in range(3):
+        try:
+            return (await client.post("/api/v1/pair", json=body)).status_code
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # The HTTP/1.1 keep-alive race: with 400 requests on one event loop, a kept-alive
+            # connection can sit unread past uvicorn's 5 s keep-alive timeout under a loaded
+            # CI machine, and the server closes it as the client sends on it. The server never
+            # read that request (so it was not counted), and browsers resend in this case too.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.mark.timeout(120)
