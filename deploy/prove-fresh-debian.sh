@@ -161,7 +161,7 @@ t_test=""
 if [ "$FULL_TEST" = 1 ]; then
   say "./dev test in the chroot (FULL_TEST=1)"
   t0=$(now)
-  in_root bash -c "cd /root/retail-edge && ./dev test -q -x" >"$TARGET.test.log" 2>&1 \
+  in_root bash -c "cd /root/retail-edge && ./dev test -q" >"$TARGET.test.log" 2>&1 \
     && test_result="passed" || test_result="FAILED (see $TARGET.test.log)"
   t_test=$(($(now) - t0))
 fi
