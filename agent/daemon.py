@@ -16,7 +16,7 @@ from agent.services.sources import supervise
 from agent.systemd_notify import notify_ready, notify_stopping, watchdog_loop
 
 if TYPE_CHECKING:  # bootstrap builds the daemon, so the daemon cannot import it at run time
-    from agent.bootstrap import Components
+    from agent.bootstrap.components import Components
     from agent.web.server import WebServer
 
 _LOGGER = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Events (wire events from `agent.core.events` and internal ones from `agent.core.messages`)
 returned by a unit-of-work's work are handed to `emit` once their transaction is durable,
 and dispatched in commit order by one worker task to every handler the table in
-`agent.bootstrap` lists for their type. A handler failure is logged and counted
+`agent.bootstrap.handlers` lists for their type. A handler failure is logged and counted
 (`retail_edge_bus_handler_failures_total`) and never reaches the committer, nor stops the
 other handlers. Commands (`agent.core.messages.Command`, or a parsed inbound message) have
 exactly one handler, run in the sender's task by `handle`, whose result or error the sender

@@ -6,7 +6,7 @@ here: it never reaches the database, the logs or MQTT.
 
 What follows an arrival (a linked ticket checked in, the alert on the tablets) and what follows
 a customer change (tables rebuilt, everything about them forgotten) are events on the message
-bus, dispatched after commit (the handler table is in `agent.bootstrap`).
+bus, dispatched after commit (the handler table is in `agent.bootstrap.handlers`).
 """
 
 from __future__ import annotations

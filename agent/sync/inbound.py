@@ -3,7 +3,7 @@
 `customers/+` → `ApplyCustomerBatch` (the messages the link drained together),
 `checkins` → `AppCheckin`, `resend` → `ResendRequest`, `customer_count` (central's manifest)
 and `customer_pages` → the resync (`agent.sync.customer_resync`), each command handed to the
-message bus (one handler each, listed in `agent.bootstrap`). Services
+message bus (one handler each, listed in `agent.bootstrap.handlers`). Services
 never see a payload. Anything that raises while parsing or applying a message is logged,
 counted (`retail_edge_malformed_inputs_dropped_total{source="mqtt.…"}`) and dropped: it never
 reaches the MQTT link, so a poison message (JSON nested 100 000 deep, a 2**64 version) cannot
