@@ -32,26 +32,19 @@ from agent.config.loader import load_config
 from agent.core.queue import Ticket, TicketState
 from agent.store.database import Database
 from agent.store.tickets import TicketRepository
-from benchmarks.common import Figure, figure, percentile
+from benchmarks.common import STORE_HEAD, Figure, figure, percentile
 from simulators.mosquitto import free_port
 
-CONFIG = """
-[store]
-id = "bench-01"
-name = "Bench"
-timezone = "UTC"
-[storage]
-path = "{db}"
-[http]
-bind = "127.0.0.1"
-port = {port}
-public_url = "http://127.0.0.1:{port}"
+CONFIG = (
+    STORE_HEAD
+    + """
 [queues.advice]
 label = "Advice"
 window_token = "static"
 max_waiting = 5000
 servers = 2
 """
+)
 SIZES = (10, 100, 1000)
 QUICK_SIZES = (10, 100)  # CI's quick run: that it works, not the curve
 

@@ -20,6 +20,27 @@ class Figure:
     ratio: str = ""  # filled in when both sides are numbers
 
 
+# The agent config every single-store benchmark starts from (format with db= and port=); each
+# appends its [http] extras and its queues.
+STORE_HEAD = """
+[store]
+id = "bench-01"
+name = "Bench"
+timezone = "UTC"
+[storage]
+path = "{db}"
+[http]
+bind = "127.0.0.1"
+port = {port}
+public_url = "http://127.0.0.1:{port}"
+"""
+# [http] limits a benchmark's one client would hit at once: joins from one address are the load.
+JOINS_UNLIMITED = """joins_per_client = 1000000
+join_window_s = 10
+joins_per_token_per_minute = 10000
+"""
+
+
 def figure(
     name: str,
     ours: float | int | str,

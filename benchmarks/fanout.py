@@ -28,28 +28,19 @@ from agent.config.loader import load_config
 from agent.core.window_token import WindowTokens
 from agent.store.database import Database
 from agent.store.secrets import window_secret
-from benchmarks.common import Figure, figure, percentile
+from benchmarks.common import JOINS_UNLIMITED, STORE_HEAD, Figure, figure, percentile
 from simulators.mosquitto import free_port
 
-CONFIG = """
-[store]
-id = "bench-01"
-name = "Bench"
-timezone = "UTC"
-[storage]
-path = "{db}"
-[http]
-bind = "127.0.0.1"
-port = {port}
-public_url = "http://127.0.0.1:{port}"
-joins_per_client = 1000000
-join_window_s = 10
-joins_per_token_per_minute = 10000
+CONFIG = (
+    STORE_HEAD
+    + JOINS_UNLIMITED
+    + """
 [queues.advice]
 label = "Advice"
 window_token = "static"
 max_waiting = 10000
 """
+)
 
 
 class _Stream(asyncio.Protocol):

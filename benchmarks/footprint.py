@@ -12,25 +12,18 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import Figure, figure, rss_mb
+from benchmarks.common import STORE_HEAD, Figure, figure, rss_mb
 from simulators.mosquitto import free_port
 
-CONFIG = """
-[store]
-id = "bench-01"
-name = "Bench"
-timezone = "UTC"
-[storage]
-path = "{db}"
-[http]
-bind = "127.0.0.1"
-port = {port}
-public_url = "http://127.0.0.1:{port}"
+CONFIG = (
+    STORE_HEAD
+    + """
 [mqtt]
 url = "mqtt://127.0.0.1:1"
 [queues.advice]
 label = "Advice"
 """
+)
 
 
 def _start(config: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:

@@ -26,28 +26,20 @@ import httpx
 from agent.core.window_token import WindowTokens
 from agent.store.database import NO_FSYNC_ENV, Database
 from agent.store.secrets import window_secret
+from benchmarks.common import JOINS_UNLIMITED, STORE_HEAD
 from simulators.mosquitto import free_port
 
 CONNECTIONS = 16
-CONFIG = """
-[store]
-id = "bench-01"
-name = "Bench"
-timezone = "UTC"
-[storage]
-path = "{db}"
-[http]
-bind = "127.0.0.1"
-port = {port}
-public_url = "http://127.0.0.1:{port}"
-joins_per_client = 1000000
-join_window_s = 10
-joins_per_token_per_minute = 10000
+CONFIG = (
+    STORE_HEAD
+    + JOINS_UNLIMITED
+    + """
 [queues.pickup]
 label = "Pick-up"
 window_token = "static"
 max_waiting = 10000
 """
+)
 
 
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

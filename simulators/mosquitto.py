@@ -11,9 +11,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
+
+from simulators.server_process import terminate, wait_listening
 
 
 class MosquittoUnavailable(RuntimeError):
@@ -87,29 +88,17 @@ class MosquittoBroker:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise MosquittoUnavailable(
-                    f"mosquitto exited with {self.process.returncode}: {self.log_tail()}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
+        problem = wait_listening(self.process, self.port, timeout_s)
+        if problem is None:
+            return
+        if self.process.poll() is not None:
+            raise MosquittoUnavailable(f"mosquitto {problem}: {self.log_tail()}")
         self.stop()
-        raise MosquittoUnavailable(f"mosquitto did not listen on port {self.port}")
+        raise MosquittoUnavailable(f"mosquitto {problem}")
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM): mosquitto saves its persistence file."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace_s=5)
         self.process = None
 
     def kill(self) -> None:

@@ -7,13 +7,12 @@ NATS speaks MQTT 3.1.1 only, and refuses an MQTT 5 CONNECT properly: the agent's
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from simulators.mosquitto import free_port
+from simulators.server_process import terminate, wait_listening
 
 
 class NatsUnavailable(RuntimeError):
@@ -53,26 +52,15 @@ class NatsMqttBroker:
                 stderr=log,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise NatsUnavailable(f"nats-server exited with {self.process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise NatsUnavailable(f"nats-server did not listen on port {self.port}")
+        problem = wait_listening(self.process, self.port, timeout_s)
+        if problem is None:
+            return
+        if self.process.poll() is None:
+            self.stop()
+        raise NatsUnavailable(f"nats-server {problem}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, grace_s=10)
         self.process = None
 
     def close(self) -> None:

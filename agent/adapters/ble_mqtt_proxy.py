@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from types import TracebackType
-from typing import Self
 
 import aiomqtt
 
-from agent.adapters.mqtt_client import DeviceSubscription
+from agent.adapters.mqtt_client import DeviceSubscription, OverDeviceSubscription
 from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 from agent.core.bttomqtt import MalformedAdvertisement, parse_bttomqtt
 from agent.core.eddystone import parse_eid_frame
@@ -39,7 +37,7 @@ MAX_BATCH = 1024
 OUTCOMES = ("eid", "not_eddystone", "not_eid", "malformed", "queue_full")
 
 
-class MqttProxyScanner:
+class MqttProxyScanner(OverDeviceSubscription):
     def __init__(
         self,
         url: str,
@@ -65,18 +63,6 @@ class MqttProxyScanner:
         self._count = count
         self._readers: dict[str, str] = {}  # topic -> "proxy:<gateway>", one string each
         self.name = f"mqtt-proxy:{topic}"
-
-    async def __aenter__(self) -> Self:
-        await self._broker.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._broker.__aexit__(exc_type, exc, tb)
 
     async def readings(self) -> AsyncIterator[EidSighting]:
         async for batch in self.batches():

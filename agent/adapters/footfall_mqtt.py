@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
-from typing import Self
 
-from agent.adapters.mqtt_client import DeviceSubscription
+from agent.adapters.mqtt_client import DeviceSubscription, OverDeviceSubscription
 from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 from agent.core.ports import Clock
 from agent.core.readings import FootfallCount
@@ -28,7 +26,7 @@ def parse_count(payload: bytes) -> int | None:
     return int(match[1]) if match else None
 
 
-class MqttDoorCounter:
+class MqttDoorCounter(OverDeviceSubscription):
     def __init__(
         self,
         url: str,
@@ -48,18 +46,6 @@ class MqttDoorCounter:
         self._clock = clock
         self._on_dropped = on_dropped
         self.name = f"footfall-mqtt:{door}"
-
-    async def __aenter__(self) -> Self:
-        await self._broker.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._broker.__aexit__(exc_type, exc, tb)
 
     async def readings(self) -> AsyncIterator[FootfallCount]:
         async for message in self._broker.messages():

@@ -173,3 +173,22 @@ class DeviceSubscription:
             while len(batch) < max_batch and not inbox.empty():
                 batch.append(inbox.get_nowait())
             yield batch
+
+
+class OverDeviceSubscription:
+    """A device source that reads one `DeviceSubscription` (`self._broker`): entering and
+    leaving the source connects and disconnects it."""
+
+    _broker: DeviceSubscription
+
+    async def __aenter__(self) -> Self:
+        await self._broker.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._broker.__aexit__(exc_type, exc, tb)

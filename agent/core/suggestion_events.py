@@ -14,10 +14,9 @@ OUTCOMES = ("offered", "accepted", "declined")
 
 
 @dataclass(frozen=True, slots=True)
-class SuggestionShown(DomainEvent):
-    """Contract 8.8: these kinds were on the arrival alert staff saw."""
+class _KindsOnAlert(DomainEvent):
+    """What a shown and a withheld suggestion say alike: which alert, whose, which kinds."""
 
-    type: ClassVar[str] = "suggestion.shown"
     alert_id: str
     customer_id: str
     kinds: tuple[str, ...]
@@ -31,20 +30,17 @@ class SuggestionShown(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SuggestionWithheld(DomainEvent):
+class SuggestionShown(_KindsOnAlert):
+    """Contract 8.8: these kinds were on the arrival alert staff saw."""
+
+    type: ClassVar[str] = "suggestion.shown"
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionWithheld(_KindsOnAlert):
     """Contract 8.8: a campaign's holdout group: these kinds would have been shown."""
 
     type: ClassVar[str] = "suggestion.withheld"
-    alert_id: str
-    customer_id: str
-    kinds: tuple[str, ...]
-
-    def data(self) -> dict[str, JsonValue]:
-        return {
-            "alert_id": self.alert_id,
-            "customer_id": self.customer_id,
-            "kinds": list(self.kinds),
-        }
 
 
 @dataclass(frozen=True, slots=True)
