@@ -73,26 +73,33 @@ def _consume(
     command += [str(count), str(workdir)]
     consumer = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert consumer.stdout is not None and consumer.stdin is not None
-    while consumer.stdout.readline().strip() != "ready":
-        if consumer.poll() is not None:
-            raise RuntimeError(f"{mode} consumer did not start")
-    if warmup:
-        _warm_up(broker.port, warmup)
-    consumer.stdin.write("go\n")
-    consumer.stdin.flush()
-    time.sleep(0.2)
-    started = time.monotonic()
-    if rate:
-        _paced_publish(broker.port, lines_file, rate)
-    else:
-        publish = [
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
-            "-t", PUBLISH_TOPIC, "-q", "0", "-l",
-        ]  # fmt: skip
-        with lines_file.open("rb") as source:
-            subprocess.run(publish, stdin=source, check=True)
-    result: dict[str, float] = json.loads(consumer.stdout.readline())
-    consumer.wait(timeout=30)
+    try:
+        while consumer.stdout.readline().strip() != "ready":
+            if consumer.poll() is not None:
+                raise RuntimeError(f"{mode} consumer did not start")
+        if warmup:
+            _warm_up(broker.port, warmup)
+        consumer.stdin.write("go\n")
+        consumer.stdin.flush()
+        time.sleep(0.2)
+        started = time.monotonic()
+        if rate:
+            _paced_publish(broker.port, lines_file, rate)
+        else:
+            publish = [
+                "mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port),
+                "-t", PUBLISH_TOPIC, "-q", "0", "-l",
+            ]  # fmt: skip
+            with lines_file.open("rb") as source:
+                subprocess.run(publish, stdin=source, check=True)
+        result: dict[str, float] = json.loads(consumer.stdout.readline())
+        consumer.wait(timeout=30)
+    finally:
+        # A failed run (no mosquitto_pub, say) must not leave the consumer running with the
+        # suite's stderr open: `python -m benchmarks` would never be seen to end.
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.wait()
     result["seconds"] = result["last_at"] - started
     return result
 

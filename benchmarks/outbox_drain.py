@@ -158,6 +158,8 @@ async def _peer_drain(
     started = time.perf_counter()
     sender = asyncio.create_task(asyncio.to_thread(send, port, topic, payloads, WINDOW))
     while len(ledger.by_seq) < events:
+        if sender.done() and sender.exception() is not None:
+            await sender  # the publisher failed (no mosquitto_pub, say): say so now
         if time.perf_counter() - started > 120:
             raise RuntimeError(f"{store}: {len(ledger.by_seq)} of {events} events arrived")
         await asyncio.sleep(0.01)

@@ -151,7 +151,7 @@ demo_debian_mb=$(($(debian_mb) - base_mb))
 demo_venv_mb=$(mb "$TARGET/root/retail-edge/.venv")
 
 # What ./dev test would add: measured with `apt-get -s` unless FULL_TEST=1 runs it.
-test_packages="chromium nats-server wrk libzbar0 libatomic1 systemd"
+test_packages="chromium nats-server wrk libzbar0 libatomic1 systemd mosquitto-clients"
 # shellcheck disable=SC2086
 in_root apt-get -s -q install --no-install-recommends $test_packages >"$TARGET.test-sim.log" 2>&1
 test_extra_mb=$(awk '/^Inst / { print $2 }' "$TARGET.test-sim.log" \
