@@ -92,6 +92,8 @@ def publish_backlog(port: int, files: list[tuple[str, Path]], *, v311: bool) -> 
     for store, path in files:
         command = [
             "mosquitto_pub",
+            "-h",
+            "127.0.0.1",  # not "localhost", its default: a minimal Debian root has no /etc/hosts
             "-p",
             str(port),
             "-q",

@@ -137,7 +137,20 @@ def _paho_windowed(port: int, topic: str, payloads: list[bytes], window: int) ->
 def _mosquitto_pub(port: int, topic: str, payloads: list[bytes], window: int) -> None:
     """mosquitto's C client: one message per stdin line, QoS 1, ``window`` in flight."""
     subprocess.run(
-        ["mosquitto_pub", "-p", str(port), "-t", topic, "-q", "1", "-M", str(window), "-l"],
+        [
+            "mosquitto_pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-t",
+            topic,
+            "-q",
+            "1",
+            "-M",
+            str(window),
+            "-l",
+        ],
         input=b"\n".join(payloads) + b"\n",
         check=True,
         timeout=120,
