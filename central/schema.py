@@ -92,6 +92,14 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE retail_store_progress ADD COLUMN probed_max_seq bigint;
         """,
     ),
+    (
+        4,
+        "tail probes again, backing off: how many probes past probed_max_seq, and the last one",
+        """
+        ALTER TABLE retail_store_progress ADD COLUMN probes integer NOT NULL DEFAULT 0;
+        ALTER TABLE retail_store_progress ADD COLUMN probed_at timestamptz;
+        """,
+    ),
 )
 
 

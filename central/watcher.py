@@ -13,10 +13,13 @@ again every `resend_after_s` while it stays open.
 A loss at the **end** of a store's sequence leaves no hole until the store's next event: a
 broker that acknowledged a store's last events and lost them (a NATS stream without a leader
 for a few seconds after a node died, say) looks exactly like a quiet store. So a store silent
-for `probe_after_s` is asked once for what may lie beyond its highest seq
+for `probe_after_s` is asked for what may lie beyond its highest seq
 (`max_seq + 1 .. max_seq + 10 000`): the agent resends what it has there from its sent log and
-ignores seqs it never allocated, so a store that really was quiet answers with nothing. One
-probe per silence (per highest seq), not one per pass.
+ignores seqs it never allocated, so a store that really was quiet answers with nothing. The
+answer can be lost the same way (the fleet test killed the stream's leader: the agents' answers
+to the first probe went to a stream with no leader yet), so while the highest seq stays the
+same the store is probed again, each time after twice the previous wait (`probe_after_s`, then
+2x, 4x, ... up to `probe_max_s`): a handful of probes per quiet night, not one per pass.
 """
 
 from __future__ import annotations
@@ -63,6 +66,15 @@ class HoleRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeState:
+    """The tail probes made past a store's highest seq: past which seq, how many, when."""
+
+    max_seq: int | None
+    probes: int
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ResendAsk:
     store: str
     from_seq: int
@@ -80,6 +92,7 @@ class GapWatcher:
         resend_after_s: float = 5.0,
         interval_s: float = 1.0,
         probe_after_s: float = 30.0,
+        probe_max_s: float = 3600.0,
     ) -> None:
         self._dsn = dsn
         self._prefix = prefix
@@ -88,6 +101,7 @@ class GapWatcher:
         self._resend_after = timedelta(seconds=resend_after_s)
         self._interval = interval_s
         self._probe_after = timedelta(seconds=probe_after_s)
+        self._probe_max = timedelta(seconds=probe_max_s)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -155,23 +169,43 @@ class GapWatcher:
         self, conn: psycopg.AsyncConnection[TupleRow], ledgers: list[StoreLedger], now: datetime
     ) -> list[ResendAsk]:
         """Tail probes due now (and marked as made, in the pass's transaction)."""
-        cursor = await conn.execute("SELECT store, probed_max_seq FROM retail_store_progress")
-        probed = {str(store): seq for store, seq in await cursor.fetchall()}
-        due = [
-            s
-            for s in ledgers
-            if s.max_seq > 0
-            and s.last_received_at is not None
-            and now - s.last_received_at >= self._probe_after
-            and probed.get(s.store) != s.max_seq
-        ]
+        cursor = await conn.execute(
+            "SELECT store, probed_max_seq, probes, probed_at FROM retail_store_progress"
+        )
+        rows = await cursor.fetchall()
+        probed = {str(store): ProbeState(seq, probes, at) for store, seq, probes, at in rows}
+        due: list[tuple[StoreLedger, int]] = []  # (store, its probe count once this one is made)
+        for ledger in ledgers:
+            if (
+                ledger.max_seq <= 0
+                or ledger.last_received_at is None
+                or now - ledger.last_received_at < self._probe_after
+            ):
+                continue
+            state = probed.get(ledger.store, ProbeState(None, 0, None))
+            if state.max_seq != ledger.max_seq:
+                due.append((ledger, 1))  # a new silence: the first probe past this seq
+            elif state.at is None or now - state.at >= self._probe_wait(state.probes):
+                due.append((ledger, state.probes + 1))
         if due:
             await conn.execute(
-                "UPDATE retail_store_progress p SET probed_max_seq = u.m"
-                " FROM unnest(%s::text[], %s::bigint[]) AS u(s, m) WHERE p.store = u.s",
-                ([s.store for s in due], [s.max_seq for s in due]),
+                "UPDATE retail_store_progress p"
+                " SET probed_max_seq = u.m, probes = u.n, probed_at = %s"
+                " FROM unnest(%s::text[], %s::bigint[], %s::int[]) AS u(s, m, n)"
+                " WHERE p.store = u.s",
+                (
+                    now,
+                    [s.store for s, _ in due],
+                    [s.max_seq for s, _ in due],
+                    [n for _, n in due],
+                ),
             )
-        return [ResendAsk(s.store, s.max_seq + 1, s.max_seq + MAX_SPAN) for s in due]
+        return [ResendAsk(s.store, s.max_seq + 1, s.max_seq + MAX_SPAN) for s, _ in due]
+
+    def _probe_wait(self, probes: int) -> timedelta:
+        """How long after the `probes`-th probe past the same seq the next one is made."""
+        factor: int = 2 ** min(probes, 30)
+        return min(self._probe_after * factor, self._probe_max)
 
     @staticmethod
     async def _holes(conn: psycopg.AsyncConnection[TupleRow]) -> dict[str, list[HoleRow]]:

@@ -194,7 +194,8 @@ async def test_a_loss_at_the_end_of_the_sequence_is_found_by_the_tail_probe(
     amnesic_broker: MosquittoBroker, pg: str, write_config, start_agent
 ) -> None:
     """The broker loses a store's last events and the store says nothing more: no hole shows,
-    but the silent store is asked for what may follow its highest seq, once."""
+    but the silent store is asked for what may follow its highest seq; while it stays silent
+    it is asked again, backing off (1 s, then 2 s, 4 s ... here), not at every pass (0.2 s)."""
     options = {
         "broker": amnesic_broker.url,
         "dsn": pg,
@@ -218,5 +219,14 @@ async def test_a_loss_at_the_end_of_the_sequence_is_found_by_the_tail_probe(
         )
         assert query(pg, "SELECT count(*) FROM retail_holes")[0][0] == 0
         asked = metric(ingest, "central_resend_requests_total")
-        await asyncio.sleep(2.0)  # silent again, but nothing new: asked once per highest seq
-        assert metric(ingest, "central_resend_requests_total") == asked + 1  # the probe past 51
+        # Silent again, nothing new past 51: probed past 51 after 1 s, again 2 s later, then
+        # 4 s later. Per pass, 3.5 s would have made ~15 requests.
+        await asyncio.sleep(3.5)
+        assert asked + 1 <= metric(ingest, "central_resend_requests_total") <= asked + 2
+        await eventually(
+            lambda: metric(ingest, "central_resend_requests_total") >= asked + 2,
+            timeout=10,
+            message="a silent store is probed again (its answer may have been lost too)",
+        )
+        probes = query(pg, "SELECT probed_max_seq, probes FROM retail_store_progress")[0]
+        assert probes[0] == 51 and probes[1] >= 2, probes
