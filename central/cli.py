@@ -5,6 +5,7 @@ own commands never load them."""
 from __future__ import annotations
 
 import argparse
+import ssl
 from typing import Any
 
 from agent.errors import UserFacingError
@@ -16,7 +17,7 @@ def add_central_parser(sub: Any) -> None:
 
     ingest = commands.add_parser("ingest", help="store events from the broker into PostgreSQL")
     ingest.add_argument(
-        "--broker", required=True, metavar="URL", help="mqtt://, mqtts:// or nats://"
+        "--broker", required=True, metavar="URL", help="mqtt://, mqtts://, nats:// or tls:// (NATS)"
     )
     ingest.add_argument("--db", required=True, metavar="DSN", help="PostgreSQL connection string")
     ingest.add_argument("--prefix", default="retail/v1", metavar="P")
@@ -38,7 +39,7 @@ def add_central_parser(sub: Any) -> None:
         type=_positive_float,
         default=30.0,
         metavar="S",
-        help="ask a store silent this long for anything beyond its highest seq, once",
+        help="ask a store silent this long for what may follow its last seq (again, backing off)",
     )
     ingest.add_argument(
         "--replicas",
@@ -54,7 +55,9 @@ def add_central_parser(sub: Any) -> None:
         metavar="S",
         help="NATS: redeliver what is not acknowledged within this time",
     )
-    ingest.add_argument("--ca-file", default=None, metavar="FILE", help="mqtts: the broker's CA")
+    ingest.add_argument(
+        "--ca-file", default=None, metavar="FILE", help="mqtts:// and tls://: the broker's CA"
+    )
 
     status = commands.add_parser("status", help="each store's contiguous seq, holes and losses")
     status.add_argument("--db", required=True, metavar="DSN")
@@ -122,6 +125,10 @@ def run_central(args: argparse.Namespace) -> int:
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserFacingError(f"database: {first}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise UserFacingError(
+            f"broker: its TLS certificate is not trusted ({exc.verify_message}); check --ca-file"
+        ) from exc
     except ValueError as exc:
         raise UserFacingError(str(exc)) from exc
 

@@ -68,7 +68,7 @@ def make_source(options: IngestOptions, metrics: IngestMetrics) -> Source:
             ca_file=options.ca_file,
             receive_maximum=max(100, 2 * options.batch_max),
         )
-    if options.broker.startswith("nats://"):
+    if options.broker.startswith(("nats://", "tls://")):
         return NatsSource(
             options.broker,
             options.prefix,
@@ -76,8 +76,11 @@ def make_source(options: IngestOptions, metrics: IngestMetrics) -> Source:
             metrics,
             replicas=options.replicas,
             ack_wait_s=options.ack_wait_s,
+            ca_file=options.ca_file,
         )
-    raise ValueError(f"--broker must be mqtt://, mqtts:// or nats://, got {options.broker!r}")
+    raise ValueError(
+        f"--broker must be mqtt://, mqtts://, nats:// or tls:// (NATS), got {options.broker!r}"
+    )
 
 
 class Ingest:

@@ -6,6 +6,9 @@ pulls from one durable consumer named by `--group`, which JetStream shares among
 A message is acknowledged after its batch is committed. One that is not (the process died, or
 the batch failed) is delivered again after `ack_wait`, to whichever process pulls next.
 
+`tls://h1:4222,h2:4222` connects with TLS (`--ca-file` names the CA that signed the servers'
+certificates); `nats://` is plain.
+
 Requests to a store (resend) are published on the store's subject with core NATS; the server
 delivers them to the agent's MQTT subscription with QoS 0 (a NATS message carries no QoS). A
 request lost that way is made again while the hole stays open.
@@ -14,7 +17,9 @@ request lost that way is made again while the hole stays open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,8 +63,12 @@ class NatsSource:
         ack_wait_s: float = 30.0,
         max_ack_pending: int = 20_000,
         stream: str | None = None,
+        ca_file: str | None = None,
     ) -> None:
         self._servers = nats_servers(url)
+        # tls://: the servers' certificates are checked against `ca_file` (the system's CAs
+        # without it), names included; nats:// is plain.
+        self._tls = ssl.create_default_context(cafile=ca_file) if url.startswith("tls://") else None
         self._prefix = prefix
         self._group = group
         self._metrics = metrics
@@ -73,21 +82,39 @@ class NatsSource:
         self._sub: Any = None
 
     async def start(self) -> None:
+        untrusted = asyncio.Event()
+        refusal: list[ssl.SSLCertVerificationError] = []
+
         async def reconnected() -> None:
             self._metrics.broker_reconnects.inc()
             _LOGGER.info("NATS: reconnected")
 
         async def error(exc: Exception) -> None:
+            if isinstance(exc, ssl.SSLCertVerificationError) and self._nc is None:
+                refusal.append(exc)  # a wrong --ca-file is not going to get better: stop
+                untrusted.set()
             _LOGGER.warning("NATS: %s", exc)
 
-        self._nc = await nats.connect(
-            servers=self._servers,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            connect_timeout=5,
-            reconnected_cb=reconnected,
-            error_cb=error,
+        connecting = asyncio.create_task(
+            nats.connect(
+                servers=self._servers,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=5,
+                tls=self._tls,
+                reconnected_cb=reconnected,
+                error_cb=error,
+            )
         )
+        refused = asyncio.create_task(untrusted.wait())
+        await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+        refused.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            raise refusal[0]
+        self._nc = connecting.result()
         # A cluster that is electing its leaders (just started, a node just lost) answers
         # JetStream requests with timeouts or "unavailable" for a while: wait it out.
         for attempt in range(120):

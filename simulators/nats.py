@@ -20,7 +20,11 @@ class NatsUnavailable(RuntimeError):
 
 
 class NatsMqttBroker:
-    def __init__(self, workdir: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path | None = None, *, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        """`tls`: (certificate, key) files for the NATS client port (`tls://`); the MQTT
+        listener stays plain."""
         executable = shutil.which("nats-server") or (
             "/usr/sbin/nats-server" if Path("/usr/sbin/nats-server").exists() else None
         )
@@ -31,10 +35,15 @@ class NatsMqttBroker:
         self.client_port = free_port()
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="retail-edge-nats-"))
         self.process: subprocess.Popen[bytes] | None = None
+        self.tls = tls
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def nats_url(self) -> str:
+        return f"{'tls' if self.tls else 'nats'}://127.0.0.1:{self.client_port}"
 
     def start(self, timeout_s: float = 15.0) -> None:
         config = self.workdir / "nats.conf"
@@ -42,7 +51,12 @@ class NatsMqttBroker:
             f"listen: 127.0.0.1:{self.client_port}\n"
             "server_name: retail-edge-test\n"
             f'jetstream {{ store_dir: "{self.workdir / "js"}" }}\n'
-            f"mqtt {{ listen: 127.0.0.1:{self.port} }}\n",
+            f"mqtt {{ listen: 127.0.0.1:{self.port} }}\n"
+            + (
+                f'tls {{ cert_file: "{self.tls[0]}", key_file: "{self.tls[1]}" }}\n'
+                if self.tls
+                else ""
+            ),
             encoding="utf-8",
         )
         with (self.workdir / "nats.log").open("ab") as log:

@@ -4,6 +4,7 @@ converted subjects, a durable consumer shared by the ingest processes, on a 3-no
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 
 import paho.mqtt.client as paho
@@ -111,3 +112,33 @@ async def test_events_the_stream_lost_are_asked_for_over_nats_and_resent(
             )
         ]
         assert versions == [f"lost-{i}" for i in range(30)]
+
+
+async def test_a_tls_nats_url_is_verified_against_the_ca_file(tmp_path, pg: str) -> None:
+    """`tls://` with `--ca-file`: events flow over TLS; a server whose certificate another CA
+    signed is refused (the ingest never connects), not trusted."""
+    from simulators.nats import NatsMqttBroker
+    from tests.tls import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    (tmp_path / "nats").mkdir()
+    broker = NatsMqttBroker(tmp_path / "nats", tls=(pki.server_cert, pki.server_key))
+    broker.start()
+    try:
+        assert broker.nats_url.startswith("tls://")
+        options = {"broker": broker.nats_url, "dsn": pg, "group": "tls-test"}
+        async with running_ingest(**options, ca_file=str(pki.ca_cert)):
+            client = mqtt311(broker.port)
+            client.publish(f"{P}/stores/s-tls/events", json.dumps(event("s-tls", 1)), qos=1)
+            await eventually(
+                lambda: query(pg, "SELECT count(*) FROM retail_events")[0][0] == 1,
+                timeout=20,
+                message="the event stored through a TLS connection",
+            )
+            client.disconnect()
+            client.loop_stop()
+        with pytest.raises(ssl.SSLCertVerificationError):
+            async with running_ingest(**options, ca_file=str(pki.other_ca_cert)):
+                pass
+    finally:
+        broker.close()
