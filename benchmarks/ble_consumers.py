@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks.common import STORE_HEAD
+
 IDLE_END_S = 2.0  # nothing new for this long after the first message: the run is over
 TOPIC = "home/+/BTtoMQTT/#"
 
@@ -65,27 +67,19 @@ def bare_paho(port: int, count: int) -> None:
     print(json.dumps({"received": n, "last_at": last_at, "cpu_s": cpu, "queue_full": 0}))
 
 
-CONFIG = """
-[store]
-id = "bench-01"
-name = "Bench"
-timezone = "UTC"
-[storage]
-path = "{db}"
-[http]
-bind = "127.0.0.1"
-port = {http_port}
-public_url = "http://127.0.0.1:{http_port}"
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
+CONFIG = (
+    STORE_HEAD
+    + """[mqtt]
+url = "mqtt://127.0.0.1:{broker_port}"
 [queues.advice]
 label = "Advice"
 [[devices]]
 kind = "ble"
 adapter = "mqtt-proxy"
-url = "mqtt://127.0.0.1:{port}"
+url = "mqtt://127.0.0.1:{broker_port}"
 topic = "{topic}"
 """
+)
 
 
 def seed_customers(db_path: Path, records: list[dict[str, object]]) -> None:
@@ -112,7 +106,7 @@ def agent_config(directory: Path, port: int) -> Path:
 
     config = directory / "agent.toml"
     config.write_text(
-        CONFIG.format(db=directory / "agent.db", http_port=free_port(), port=port, topic=TOPIC)
+        CONFIG.format(db=directory / "agent.db", port=free_port(), broker_port=port, topic=TOPIC)
     )
     return config
 
