@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import fields
 from html import escape
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict
 
-from agent.core.reports import ManagerReport
+from agent.core.reports import DayFigures, ManagerReport
 from agent.services.reports import ReportService
 from agent.web.auth import STAFF_AUTH, manager_device
 from agent.web.context import WebContext
@@ -35,52 +35,9 @@ from agent.web.rendering import (
 PERIODS = (7, 30)
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True, frozen=True)
-
-
-class DayFiguresOut(_Out):
-    day: str
-    entries: int
-    joins: int
-    served: int
-    no_show: int
-    walked_out: int
-    left: int
-    median_wait_s: float | None
-    within_estimate: float | None
-    estimate_error_s: float | None
-    new_customers: int
-    returning_customers: int
-
-
-class ReportTotalsOut(_Out):
-    entries: int
-    joins: int
-    joins_per_100_entries: float | None
-    ended: int
-    no_show_rate: float | None
-    walkout_rate: float | None
-    left_rate: float | None
-    median_wait_s: float | None
-    p90_wait_s: float | None
-    within_estimate: float | None
-    estimate_error_s: float | None
-    new_customers: int
-    returning_customers: int
-
-
-class ManagerReportOut(_Out):
-    days: int
-    first_day: str
-    last_day: str
-    timezone: str
-    entries_by_hour: list[list[int]]
-    daily: list[DayFiguresOut]
-    totals: ReportTotalsOut
-
-
-CSV_COLUMNS = tuple(DayFiguresOut.model_fields)
+# The JSON is the core's report as it is (FastAPI documents the dataclasses in the OpenAPI
+# schema); the CSV has one row per day with the same names.
+CSV_COLUMNS = tuple(field.name for field in fields(DayFigures))
 
 
 def manager_router(ctx: WebContext, reports: ReportService) -> APIRouter:
@@ -94,9 +51,9 @@ def manager_router(ctx: WebContext, reports: ReportService) -> APIRouter:
         return await reports.report(int(days))
 
     @router.get("/api/v1/manager/report", dependencies=STAFF_AUTH)
-    async def report(request: Request, days: str = "30") -> ManagerReportOut:
+    async def report(request: Request, days: str = "30") -> ManagerReport:
         await manager_device(request, ctx)
-        return ManagerReportOut.model_validate(await report_for(days))
+        return await report_for(days)
 
     @router.get(
         "/api/v1/manager/report.csv",
