@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,8 +195,8 @@ async def test_a_store_cannot_take_over_another_stores_session(
 @pytest.mark.parametrize(
     ("who", "broker_says"),
     [
-        (None, "peer did not return a certificate"),
-        ("impostor", "certificate verify failed"),  # signed by another CA
+        (None, "TLSV13_ALERT_CERTIFICATE_REQUIRED"),
+        ("impostor", "TLSV1_ALERT_UNKNOWN_CA"),  # signed by another CA
     ],
     ids=["no certificate", "another CA's certificate"],
 )
@@ -206,15 +207,14 @@ async def test_clients_without_a_chain_certificate_are_refused(
     if who is not None:
         context.load_cert_chain(str(pki.cert(who)), str(pki.key(who)))
     # A generous client timeout: on a loaded machine a 2 s one could give up inside the TLS
-    # handshake, and the broker would then log that instead of its verdict on the certificate.
+    # handshake.
     client = aiomqtt.Client("127.0.0.1", chain_broker.port, tls_context=context, timeout=4)
     with pytest.raises(aiomqtt.MqttError):
         async with client:
             await client.publish(f"{PREFIX}/stores/{A}/events", b"{}", qos=1)
-    # mosquitto writes its log line a moment after it closes the connection.
-    await eventually(
-        lambda: broker_says in chain_broker.log_tail(200), timeout=15, message="broker log line"
-    )
+    # Why: the broker's TLS alert, as the client receives it. (Not mosquitto's log: in a fresh
+    # Debian root it once wrote no line for a certificate it refused.)
+    assert await asyncio.to_thread(tls_verdict, chain_broker.port, context) == broker_says
     # Control: the same connection with a chain certificate goes through.
     async with peer(chain_broker, pki, A) as store_a:
         await store_a.client.publish(f"{PREFIX}/stores/{A}/events", b"{}", qos=1)
@@ -239,3 +239,16 @@ async def test_events_the_broker_refuses_stay_in_the_outbox(
     await agent.components.uow.record([])  # nothing new; what was refused must still be there
     stats = agent.components.outbox.stats()
     assert stats.depth >= 1 and stats.oldest_seq == 1  # agent.started, kept for a retry
+
+
+def tls_verdict(port: int, context: ssl.SSLContext) -> str:
+    """The reason of the TLS alert the broker answers this client with, or "accepted". With
+    TLS 1.3 the client's handshake ends before the server has checked the client's
+    certificate, so the alert comes with the first read."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.recv(1)
+        except ssl.SSLError as exc:
+            return exc.reason or str(exc)
+    return "accepted"
