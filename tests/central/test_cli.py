@@ -31,7 +31,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(pg: str) -> None:
     result = run("ingest", "--broker", "amqp://127.0.0.1", "--db", pg)
     assert (result.returncode, result.stderr) == (
         1,
-        "retail-edge: error: --broker must be mqtt://, mqtts:// or nats://, got 'amqp://127.0.0.1'\n",
+        "retail-edge: error: --broker must be mqtt://, mqtts://, nats:// or tls:// (NATS), got 'amqp://127.0.0.1'\n",
     )
     result = run("ingest", "--broker", "mqtt://x", "--db", pg, "--batch-max", "0")
     assert (

@@ -79,7 +79,23 @@ class StaffStream:
                     self.events.append((event, json.loads(line[6:])))
 
     def of(self, name: str) -> list[Any]:
-        return [data for event, data in self.events if event == name]
+        """The events of this name, each alert once: an alert raised while the stream opens
+        comes in its snapshot and live (the hub's "sent twice, never lost"), and the tablet
+        keeps one card per `alert_id` (staff_alerts.js), so this does too."""
+        found: list[Any] = []
+        seen: set[str] = set()
+        for event, data in self.events:
+            if event != name:
+                continue
+            alert_id = (
+                data.get("alert_id") if name == "arrival" and isinstance(data, dict) else None
+            )
+            if alert_id is not None:
+                if alert_id in seen:
+                    continue
+                seen.add(alert_id)
+            found.append(data)
+        return found
 
 
 async def lines(stream: AsyncIterator[str]) -> list[str]:
