@@ -41,6 +41,7 @@ BENCHMARKS = {
     "customer_resync": "benchmarks.customer_resync",
     "fanout": "benchmarks.fanout",
     "central_ingest": "benchmarks.central_ingest",
+    "soak_memory": "benchmarks.soak_memory",
 }
 RESULTS = Path(__file__).parent / "RESULTS.md"
 FOOTER = (
