@@ -119,6 +119,7 @@ def build(
     alerts = AlertBoard(
         uow,
         visits,
+        customer_repository,
         directory,
         clock,
         metrics,
@@ -155,7 +156,7 @@ def build(
         identify_pass=recognition.identify_pass,
         subscriptions=subscriptions,
         inside=lambda: footfall.occupancy.inside,
-        tier_priority=tier_priority(config.priorities, recognition.directory.get),
+        tier_priority=tier_priority(config.priorities, recognition.directory.tier),
         appointments=appointments,
     )
     push = push_service(config, uow, runner, database, subscriptions, queues, clock, metrics, rng)

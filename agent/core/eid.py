@@ -9,7 +9,7 @@ Computed as in the Eddystone-EID specification, with the time counter T = unix t
 all integers big-endian. The temporary key changes every 65536 s, the EID every 2**K s.
 
 The resolution table keeps, for every consenting customer, the EIDs of the previous, current
-and next period (the phone's clock may be a little off) in one dict, so resolving an
+and next period (the phone's clock may be a little off) in one hash index, so resolving an
 advertisement is a single lookup; customers whose period is about to roll over are refreshed
 from a heap of due times, ahead of the boundary and in bounded slices (`EidTable`).
 """
@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import heapq
 import struct
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from agent.core.customers import EidCredential
+from agent.core.eid_index import EidIndex
 
 _PAD = bytes(11)
 _TK_BLOCK = struct.Struct(">11xB2xH")  # 00*11 | FF | 00 00 | T >> 16
@@ -107,13 +108,23 @@ def time_counter(credential: EidCredential, unix_time: float) -> int:
 # at once held the event loop for 0.95 s at 100 000 customers (benchmarks/loop_lag.py).
 ROLLOVER_LEAD_S = 60.0  # start adding the coming period's EIDs this long before it begins
 
+_THREE_EIDS = struct.Struct(">Q8xQ8xQ8x")  # the first 8 bytes of three AES blocks
+_EID_BYTES = 8
 
-@dataclass(slots=True)
-class _Entry:
-    credential: EidCredential
-    eids: tuple[bytes, ...]  # previous, current and next period around `period`
-    period: int  # the period index the eids were computed around
-    retiring: tuple[bytes, ...] = ()  # still resolvable, dropped once `period` has begun
+
+def _window(key: bytes, k: int, epoch: int, now_unix: float) -> tuple[tuple[int, ...], int]:
+    """`eids_around` as 64-bit integers (0 where a period does not exist: before period 0)."""
+    period = max(0, int(now_unix) - epoch) >> k
+    base = (period - 1) << k
+    last = (period + 1) << k
+    if period > 0 and last <= 0xFFFFFFFF and base >> 16 == last >> 16:
+        tk = _aes(key, _TK_BLOCK.pack(0xFF, base >> 16))
+        return _THREE_EIDS.unpack(
+            _aes(tk, _THREE_BLOCKS.pack(k, base, k, base + (1 << k), k, last))
+        ), period
+    periods = [p for p in (period - 1, period, period + 1) if p >= 0]
+    eids = [int.from_bytes(e, "big") for e in period_eids(key, k, periods)]
+    return (0, *eids) if period == 0 else tuple(eids), period
 
 
 class EidTable:
@@ -121,57 +132,104 @@ class EidTable:
 
     Keeping it current is work per customer at two moments of each period: *prefetch*
     (shortly before the next period begins: add the EIDs around it, keeping the old ones)
-    and *retire* (once it has begun: drop the EIDs no longer in the window). Either only
+    and *retire* (once it has begun: drop the EID no longer in the window). Either only
     widens the window for a while (a phone a period ahead or behind still resolves), so the
     work can be spread over slices (`advance_slice`) without a customer ever failing to
-    resolve. The work is kept as buckets of customers by due time, not an item per customer
-    (customers mostly share due times; a tuple each cost ~100 bytes per customer), and what
-    a bucket asks of a customer is checked against the customer's entry when it is due.
+    resolve. The work is kept as buckets of customers by due time, and what a bucket asks of
+    a customer is checked against the customer's state when it is due.
+
+    Held compactly (benchmarks/customer_memory.py): each customer has a *slot*, a row across
+    flat arrays (identity key, exponent, epoch, period, the three EIDs as integers, the one
+    retiring), and the EIDs point to slots through `EidIndex`, 12 bytes an entry. Python
+    objects per customer (a dataclass, a tuple, a `bytes` per EID, a dict that only grew)
+    were ~400 bytes, and ~590 after two roll-overs.
     """
 
     def __init__(self) -> None:
-        self._by_eid: dict[bytes, str] = {}
-        self._entries: dict[str, _Entry] = {}
-        self._due: dict[float, list[str]] = {}  # due unix time -> customers
+        self._reset(0)
+
+    def _reset(self, customers: int) -> None:
+        self._index = EidIndex(4 * customers)  # three EIDs each, four near a boundary
+        self._slot_of: dict[str, int] = {}
+        self._ids: list[str | None] = []  # slot -> customer (None: free)
+        self._free: list[int] = []
+        self._keys = bytearray()  # 16 bytes a slot
+        self._exponents = bytearray()
+        self._epochs = array("q")
+        self._periods = array("q")  # the period the three EIDs are computed around
+        self._eids = array("Q")  # three a slot: previous, current, next (0: none)
+        self._retiring = array("Q")  # one a slot: resolvable until `period` begins (0: none)
+        self._due: dict[float, array[int]] = {}  # due unix time -> slots
         self._times: list[float] = []  # heap of the keys of _due
-        self._periods: dict[int, int] = {}  # one int object per period index in use
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._slot_of)
 
     def resolve(self, eid: bytes) -> str | None:
-        return self._by_eid.get(eid)
+        if len(eid) != _EID_BYTES:
+            return None
+        slot = self._index.get(int.from_bytes(eid, "big"))
+        return None if slot < 0 else self._ids[slot]
 
     def upsert(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
         self.remove(customer_id)
         self._add(customer_id, credential, now_unix)
 
     def remove(self, customer_id: str) -> None:
-        entry = self._entries.pop(customer_id, None)
-        if entry is None:
+        slot = self._slot_of.pop(customer_id, None)
+        if slot is None:
             return
-        for eid in entry.eids + entry.retiring:
-            if self._by_eid.get(eid) == customer_id:  # never drop another customer's entry
-                del self._by_eid[eid]
+        index, eids = self._index, self._eids
+        for eid in (*eids[3 * slot : 3 * slot + 3], self._retiring[slot]):
+            index.discard(eid, slot)
+        self._ids[slot] = None
+        eids[3 * slot : 3 * slot + 3] = array("Q", (0, 0, 0))
+        self._retiring[slot] = 0
+        self._keys[16 * slot : 16 * slot + 16] = bytes(16)  # the key is not kept once removed
+        self._free.append(slot)
 
     def rebuild(self, records: Iterable[tuple[str, EidCredential]], now_unix: float) -> None:
-        # One tight loop (locals, no per-customer method call): at 100k customers the Python
-        # bookkeeping around the two AES calls was as costly as AES itself.
-        by_eid: dict[bytes, str] = {}
-        entries: dict[str, _Entry] = {}
-        due: dict[float, list[str]] = {}
-        periods: dict[int, int] = {}
+        records = list(records)
+        self.clear(len(records))
+        self.extend(records, now_unix)
+
+    def clear(self, expected_customers: int = 0) -> None:
+        """Hold no one, sized for ``expected_customers`` to come (no regrowth while loading)."""
+        self._reset(expected_customers)
+
+    def extend(self, records: Iterable[tuple[str, EidCredential]], now_unix: float) -> None:
+        """Add these customers (at start, a page at a time: no list of everyone's credentials
+        is ever alive at once)."""
+        # One tight loop with locals: at 100k customers the bookkeeping around the two AES
+        # calls was as costly as AES itself.
+        index, ids, keys, exponents = self._index, self._ids, self._keys, self._exponents
+        epochs, periods, all_eids, slot_of = self._epochs, self._periods, self._eids, self._slot_of
+        retiring = self._retiring
+        due: dict[float, list[int]] = {}
         for customer_id, credential in records:
-            eids, period = eids_around(credential, now_unix)
-            period = periods.setdefault(period, period)
-            entries[customer_id] = _Entry(credential, eids, period)
+            if customer_id in slot_of:
+                self.remove(customer_id)
+            key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
+            eids, period = _window(key, k, epoch, now_unix)
+            slot = len(ids)
+            slot_of[customer_id] = slot
+            ids.append(customer_id)
+            keys += key
+            exponents.append(k)
+            epochs.append(epoch)
+            periods.append(period)
+            all_eids.extend(eids)
+            retiring.append(0)
             for eid in eids:
-                by_eid[eid] = customer_id
-            due.setdefault(_prefetch_due(credential, period), []).append(customer_id)
-        times = list(due)
-        heapq.heapify(times)
-        self._by_eid, self._entries, self._due, self._times = by_eid, entries, due, times
-        self._periods = periods
+                index.put(eid, slot)
+            due.setdefault(_prefetch_due(k, epoch, period), []).append(slot)
+        for when, slots in due.items():
+            held = self._due.get(when)
+            if held is None:
+                self._due[when] = array("I", slots)
+                heapq.heappush(self._times, when)
+            else:
+                held.extend(slots)
 
     def advance(self, now_unix: float) -> int:
         """All roll-over work due by now, at once; returns how many customers got the
@@ -189,26 +247,27 @@ class EidTable:
         return self._slice(now_unix, max_items)[0]
 
     def _slice(self, now_unix: float, max_items: int) -> tuple[bool, int]:
-        times, due, entries = self._times, self._due, self._entries
+        times, due, ids = self._times, self._due, self._ids
+        exponents, epochs, periods = self._exponents, self._epochs, self._periods
         refreshed = 0
         budget = max_items
         while times and times[0] <= now_unix:
             when = times[0]
-            customers = due[when]
-            while customers and budget:
-                customer_id = customers.pop()
+            slots = due[when]
+            while slots and budget:
+                slot = slots.pop()
                 budget -= 1
-                entry = entries.get(customer_id)
-                if entry is None:
+                if ids[slot] is None:
                     continue  # removed since
-                credential = entry.credential
-                if when == _prefetch_due(credential, entry.period):
-                    self._prefetch(customer_id, entry, now_unix)
+                k, epoch, period = exponents[slot], epochs[slot], periods[slot]
+                if when == _prefetch_due(k, epoch, period):
+                    self._prefetch(slot, now_unix)
                     refreshed += 1
-                elif entry.retiring and when == _start(credential, entry.period):
-                    self._retire(customer_id, entry)
-                # else: refreshed or replaced since this was scheduled
-            if customers:
+                elif self._retiring[slot] and when == _start(k, epoch, period):
+                    self._index.discard(self._retiring[slot], slot)
+                    self._retiring[slot] = 0
+                # else: refreshed, replaced or the slot reused since this was scheduled
+            if slots:
                 return True, refreshed  # the budget ran out in this bucket
             del due[when]
             if times[0] == when:
@@ -220,52 +279,71 @@ class EidTable:
                 break
         return bool(times) and times[0] <= now_unix, refreshed
 
-    def _schedule(self, when: float, customer_id: str) -> None:
-        customers = self._due.get(when)
-        if customers is None:
-            self._due[when] = [customer_id]
+    def _schedule(self, when: float, slot: int) -> None:
+        slots = self._due.get(when)
+        if slots is None:
+            self._due[when] = array("I", (slot,))
             heapq.heappush(self._times, when)
         else:
-            customers.append(customer_id)
+            slots.append(slot)
 
-    def _prefetch(self, customer_id: str, entry: _Entry, now_unix: float) -> None:
-        credential = entry.credential
-        k = credential.rotation_exponent
+    def _prefetch(self, slot: int, now_unix: float) -> None:
+        k, epoch, period = self._exponents[slot], self._epochs[slot], self._periods[slot]
         # The coming period, or the current one if the clock jumped past several.
-        target = max(entry.period + 1, max(0, int(now_unix) - credential.epoch) >> k)
-        eids, period = eids_around(credential, credential.epoch + (target << k))
+        target = max(period + 1, max(0, int(now_unix) - epoch) >> k)
+        key = bytes(self._keys[16 * slot : 16 * slot + 16])
+        eids, new_period = _window(key, k, epoch, epoch + (target << k))
+        index, old = self._index, self._eids[3 * slot : 3 * slot + 3]
+        index.discard(self._retiring[slot], slot)  # still there only after a clock jump
+        self._retiring[slot] = 0
+        for eid in old:
+            if eid not in eids:
+                if new_period == period + 1 and eid == old[0]:
+                    self._retiring[slot] = eid  # the usual roll-over: kept until it begins
+                else:
+                    index.discard(eid, slot)
         for eid in eids:
-            self._by_eid[eid] = customer_id
-        entry.retiring = tuple(e for e in entry.eids + entry.retiring if e not in eids)
-        entry.eids, entry.period = eids, self._periods.setdefault(period, period)
-        self._schedule(_start(credential, period), customer_id)  # retire
-        self._schedule(_prefetch_due(credential, period), customer_id)
-
-    def _retire(self, customer_id: str, entry: _Entry) -> None:
-        for eid in entry.retiring:
-            if self._by_eid.get(eid) == customer_id:
-                del self._by_eid[eid]
-        entry.retiring = ()
+            if eid not in old:
+                index.put(eid, slot)
+        self._eids[3 * slot : 3 * slot + 3] = array("Q", eids)
+        self._periods[slot] = new_period
+        if self._retiring[slot]:
+            self._schedule(_start(k, epoch, new_period), slot)
+        self._schedule(_prefetch_due(k, epoch, new_period), slot)
 
     def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
-        eids, period = eids_around(credential, now_unix)
-        period = self._periods.setdefault(period, period)
-        self._entries[customer_id] = _Entry(credential, eids, period)
+        key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
+        eids, period = _window(key, k, epoch, now_unix)
+        if self._free:
+            slot = self._free.pop()
+            self._ids[slot] = customer_id
+            self._keys[16 * slot : 16 * slot + 16] = key
+            self._exponents[slot], self._epochs[slot], self._periods[slot] = k, epoch, period
+            self._eids[3 * slot : 3 * slot + 3] = array("Q", eids)
+        else:
+            slot = len(self._ids)
+            self._ids.append(customer_id)
+            self._keys += key
+            self._exponents.append(k)
+            self._epochs.append(epoch)
+            self._periods.append(period)
+            self._eids.extend(eids)
+            self._retiring.append(0)
+        self._slot_of[customer_id] = slot
         for eid in eids:
-            self._by_eid[eid] = customer_id
-        self._schedule(_prefetch_due(credential, period), customer_id)
+            self._index.put(eid, slot)
+        self._schedule(_prefetch_due(k, epoch, period), slot)
 
 
-def _start(credential: EidCredential, period: int) -> float:
-    return float(credential.epoch + (period << credential.rotation_exponent))
+def _start(k: int, epoch: int, period: int) -> float:
+    return float(epoch + (period << k))
 
 
-def _prefetch_due(credential: EidCredential, period: int) -> float:
+def _prefetch_due(k: int, epoch: int, period: int) -> float:
     """When to add the EIDs around the period after ``period``: ROLLOVER_LEAD_S before it
     begins, or half a period before for short periods."""
-    k = credential.rotation_exponent
     lead = min(ROLLOVER_LEAD_S, (1 << k) / 2)
-    return credential.epoch + ((period + 1) << k) - lead
+    return epoch + ((period + 1) << k) - lead
 
 
 def naive_resolve(

@@ -24,9 +24,6 @@ class CustomerRecordChanged(InternalEvent):
     """A consenting customer's record was stored (recognition rebuilds its tables)."""
 
     record: CustomerRecord
-    # `profile_json(record.profile)` when the writer already made it (the directory keeps
-    # that text, so a resync's records are not encoded twice); None: encode it again.
-    profile_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from agent.core.alerts import ArrivalAlert
+from agent.core.customers import CustomerRecord
 from agent.core.events import JsonValue
 from agent.core.messages import AlertAcked, AlertRaised, CustomerForgotten
 from agent.core.ports import Clock
 from agent.metrics import Metrics
 from agent.services.directory import CustomerDirectory
 from agent.services.hub import STAFF_TOPIC, Hub, Message
+from agent.store.customers import CustomerRepository
 from agent.store.unit_of_work import UnitOfWork
 from agent.store.visits import StoredAlert, VisitHistory, VisitRepository
 
@@ -34,6 +36,7 @@ class AlertBoard:
         self,
         uow: UnitOfWork,
         visits: VisitRepository,
+        customers: CustomerRepository,
         directory: CustomerDirectory,
         clock: Clock,
         metrics: Metrics,
@@ -44,6 +47,7 @@ class AlertBoard:
     ) -> None:
         self._uow = uow
         self._visits = visits
+        self._customers = customers
         self._directory = directory
         self._clock = clock
         self._metrics = metrics
@@ -55,7 +59,7 @@ class AlertBoard:
         alert = event.alert
         # Consent is checked again at the moment of showing: a revoke handled since the
         # alert was written must win (its withdrawal found the row; this is the same alert).
-        if self._directory.get(alert.customer_id) is None:
+        if alert.customer_id not in self._directory:
             return
         self._hub.publish(STAFF_TOPIC, "arrival", alert.as_json())
         self._metrics.arrivals.labels(via=alert.via).inc()
@@ -77,11 +81,10 @@ class AlertBoard:
         since = self._clock.now() - self._window
         alerts = []
         opened = await self._uow.read(self._read_open, since)
-        ids = [stored.alert_id for stored, _ in opened]
+        ids = [stored.alert_id for stored, _, _ in opened]
         shown = {} if self._shown is None else await self._uow.read(self._shown, ids)
-        for stored, history in opened:
-            record = self._directory.get(stored.customer_id)
-            if record is None:  # forgotten meanwhile
+        for stored, history, record in opened:
+            if stored.customer_id not in self._directory:  # forgotten meanwhile
                 continue
             alerts.append(
                 ArrivalAlert.of(
@@ -100,12 +103,15 @@ class AlertBoard:
     async def snapshot(self) -> list[Message]:
         return [Message(STAFF_TOPIC, "arrival", a.as_json()) for a in await self.open_alerts()]
 
-    def _read_open(self, since: datetime) -> list[tuple[StoredAlert, VisitHistory]]:
-        return [
-            (stored, self._history(stored))
-            for stored in self._visits.open_alerts(since)
-            if self._directory.get(stored.customer_id) is not None
-        ]
+    def _read_open(self, since: datetime) -> list[tuple[StoredAlert, VisitHistory, CustomerRecord]]:
+        # The name and profile for each card come from the customers table (the directory
+        # does not hold them), read with the alerts on the store thread.
+        opened = []
+        for stored in self._visits.open_alerts(since):
+            record = self._customers.get(stored.customer_id)
+            if record is not None and stored.customer_id in self._directory:
+                opened.append((stored, self._history(stored), record))
+        return opened
 
     def _history(self, stored: StoredAlert) -> VisitHistory:
         # What the live alert said: the visits before this one.

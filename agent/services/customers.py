@@ -123,7 +123,7 @@ class CustomerService:
                 text = profile_json(change.profile)
                 run.append(change)
                 texts.append(text)
-                events.append(CustomerRecordChanged(change, text))
+                events.append(CustomerRecordChanged(change))
                 continue
             self._repository.upsert_many(run, now, texts)
             run, texts = [], []

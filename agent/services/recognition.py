@@ -48,7 +48,7 @@ from agent.store.visits import VisitRepository
 
 _LOGGER = logging.getLogger(__name__)
 CHECKIN_MAX_AGE_S = 300.0
-LOAD_PAGE = 1000  # customers read from the database at a time at start
+LOAD_PAGE = 100  # customers read from the database at a time at start (see `load`)
 # EID roll-over work is done in steps of a few customers, and the loop is let go after 5 ms
 # of them, so no page, stream or advertisement waits longer than that for it, on a fast
 # machine or a Pi alike (a customer costs 9-30 us here: benchmarks/loop_lag.py).
@@ -92,25 +92,30 @@ class RecognitionService:
         self._background: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
-        # A page at a time: all records parsed at once (profiles as dicts) was a peak of
-        # ~2 KB per customer that the process's RSS kept after it was freed (fragmented
-        # memory), more than the directory itself (benchmarks/customer_memory.py).
+        # A small page at a time, into the directory and the EID table: what a page's
+        # parsed records (profiles as dicts) take is freed again, but the process's RSS
+        # keeps its high-water mark (fragmented memory). All records at once was ~2 KB per
+        # customer kept, pages of 1 000 +8.3 MB at 10 000 customers, pages of 100 +2.2 MB
+        # (benchmarks/customer_memory.py); 100 000 customers then load in 1 000 reads.
+        now = self._clock.now().timestamp()
+        self.eids.clear(await self._uow.read(self._customers.count))
         after = ""
         while page := await self._uow.read(self._customers.page, after, LOAD_PAGE):
             for record in page:
                 self.directory.put(record)
+            self.eids.extend(
+                ((r.customer_id, r.eid) for r in page if r.consent_recognition and r.eid), now
+            )
             after = page[-1].customer_id
-        self.eids.rebuild(self.directory.credentials(), self._clock.now().timestamp())
         self._metrics.recognition_customers.set(len(self.directory))
 
     # --- customer changes (bus handlers, after the change is committed) -------------------
 
     async def customer_changed(self, event: CustomerRecordChanged) -> None:
         record = event.record
-        self.directory.put(record, event.profile_json)
-        credential = self.directory.credential(record.customer_id)  # the directory's copy
-        if credential is not None:
-            self.eids.upsert(record.customer_id, credential, self._clock.now().timestamp())
+        self.directory.put(record)
+        if record.consent_recognition and record.eid is not None:
+            self.eids.upsert(record.customer_id, record.eid, self._clock.now().timestamp())
         else:
             self.eids.remove(record.customer_id)
         self._metrics.recognition_customers.set(len(self.directory))
@@ -153,9 +158,7 @@ class RecognitionService:
         if self._pass_key is None:
             return None
         customer_id = verify_pass(payload, self._pass_key, self._clock.now().timestamp())
-        if customer_id is None or self.directory.get(customer_id) is None:
-            return None
-        return customer_id
+        return customer_id if customer_id in self.directory else None
 
     async def scan(self, reading: QrScan) -> None:
         if reading.payload.startswith((TICKET_CODE_PREFIX, BOOKING_CODE_PREFIX)):
@@ -199,8 +202,7 @@ class RecognitionService:
     async def add_note(self, customer_id: str, text: str, by: str) -> bool:
         """A staff note on a customer who consented to staff seeing their profile, sent up
         as `customer.note`; False (nothing recorded) for anyone else."""
-        record = self.directory.get(customer_id)
-        if record is None or not record.consent_staff_profile:
+        if not self.directory.staff_profile(customer_id):
             return False
         await self._uow.record([CustomerNote(customer_id, text, by)])
         return True
@@ -223,7 +225,7 @@ class RecognitionService:
             _LOGGER.error("recording a BLE arrival failed", exc_info=task.exception())
 
     async def _identified(self, customer_id: str | None, via: str, at: float) -> None:
-        if customer_id is None or self.directory.get(customer_id) is None:
+        if customer_id is None or customer_id not in self.directory:
             self._metrics.readings_dropped.labels(kind=via).inc()
             return
         self._metrics.readings_resolved.labels(kind=via).inc()
@@ -237,8 +239,7 @@ class RecognitionService:
                 await self._arrived(change)
 
     async def _arrived(self, change: Arrived | Recognised) -> None:
-        record = self.directory.get(change.customer_id)
-        if record is None:
+        if change.customer_id not in self.directory:
             return
         now = self._clock.now()
         new_visit = isinstance(change, Arrived)
@@ -246,7 +247,10 @@ class RecognitionService:
         alert_id = uuid.uuid4().hex if alert else None
 
         def work() -> tuple[None, Sequence[object]]:
-            if not self._customers.is_held(change.customer_id):
+            # The card's name and profile are read here, in its transaction (the directory
+            # holds neither: agent/services/directory.py).
+            record = self._customers.get(change.customer_id)
+            if record is None or not record.consent_recognition:
                 # Forgotten while this reading was on its way: nothing about them is written.
                 return None, []
             events: list[object] = []

@@ -194,10 +194,9 @@ class SuggestionService:
     def _consenting(self, customer_id: str | None) -> str:
         if customer_id is None:
             raise SuggestionError("no_alert")
-        record = self._directory.get(customer_id)
-        if record is None:
+        if customer_id not in self._directory:
             raise SuggestionError("no_alert")  # forgotten: as if the alert never was
-        if not record.consent_staff_profile:
+        if not self._directory.staff_profile(customer_id):
             raise SuggestionError("no_staff_profile")
         return customer_id
 

@@ -27,7 +27,9 @@ async def test_the_tick_yields_between_slices_and_nobody_stops_resolving(write_c
     for n, credential in enumerate(credentials):
         record = CustomerRecord(f"c-{n}", 1, "x", True, False, eid=credential)
         recognition.directory.put(record)
-    recognition.eids.rebuild(recognition.directory.credentials(), boundary - 300)
+    recognition.eids.rebuild(
+        [(f"c-{n}", credential) for n, credential in enumerate(credentials)], boundary - 300
+    )
 
     clock.advance(300 - ROLLOVER_LEAD_S + 1)  # inside the prefetch window: all 4000 due
     ran_meanwhile = 0

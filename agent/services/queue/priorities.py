@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from agent.config.queue_extras import PriorityConfig
-from agent.core.customers import CustomerRecord
 from agent.core.events import DomainEvent
 from agent.core.queue import Ticket
 from agent.services.queue.state import QueueState
@@ -20,23 +19,21 @@ from agent.services.queue.tickets import TicketDesk
 
 
 def tier_priority(
-    classes: tuple[PriorityConfig, ...], record: Callable[[str], CustomerRecord | None]
+    classes: tuple[PriorityConfig, ...], tier_of: Callable[[str], str | None]
 ) -> Callable[[str], str | None]:
     """customer id -> the best-ranked class whose `tiers` has the customer's `profile.tier`.
 
-    Only for a customer who consented to `staff_profile`: the class shows on the tablet, and
-    it would tell staff the customer's tier otherwise."""
+    ``tier_of`` gives a tier only for a customer who consented to `staff_profile`
+    (`CustomerDirectory.tier`): the class shows on the tablet, and it would tell staff the
+    customer's tier otherwise."""
     by_tier: dict[str, str] = {}
     for c in classes:  # already by rank: the first class that claims a tier keeps it
         for tier in c.tiers:
             by_tier.setdefault(tier, c.name)
 
     def lookup(customer_id: str) -> str | None:
-        found = record(customer_id)
-        if found is None or not found.consent_staff_profile:
-            return None
-        tier = found.profile.get("tier")
-        return by_tier.get(tier) if isinstance(tier, str) else None
+        tier = tier_of(customer_id)
+        return None if tier is None else by_tier.get(tier)
 
     return lookup
 
