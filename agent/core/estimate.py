@@ -47,41 +47,54 @@ class WaitEstimator:
         # service, so they are left out.
         self._gaps: deque[tuple[float, float]] = deque()
         self._last_call: tuple[float, bool] | None = None
+        # What the samples give, kept until they change: every waiting ticket's estimate
+        # reads both, once per change of the queue for each watching phone and again for the
+        # tablets' view (sorting the samples per ticket was a share of issue 17's fan-out).
+        self._service_s: float | None = None
+        self._mean_gap: float | None = None
 
     def record_service(self, service_s: float) -> None:
         if 0 < service_s < 4 * 3600:  # a ticket left open overnight is not a service time
             self._per_call.append(service_s)
+            self._service_s = None
 
     def record_no_show(self, waited_s: float) -> None:
         if 0 <= waited_s < 4 * 3600:
             self._per_call.append(waited_s)
+            self._service_s = None
 
     def forget(self, per_call_s: float) -> None:
         """An undone served or no-show: its sample was not a time per call after all."""
         for index in range(len(self._per_call) - 1, -1, -1):
             if self._per_call[index] == per_call_s:
                 del self._per_call[index]
+                self._service_s = None
                 return
 
     def record_call(self, at: float, *, backlog: bool = True) -> None:
         """A call at monotonic time ``at``; ``backlog``: people were still waiting after it."""
         if self._last_call is not None and self._last_call[1]:
             self._gaps.append((at, at - self._last_call[0]))
+            self._mean_gap = None
         self._last_call = (at, backlog)
 
     def service_time(self) -> float:
         if len(self._per_call) < MIN_SAMPLES:
             return self._default_service_s
-        return trimmed_mean(list(self._per_call))
+        if self._service_s is None:
+            self._service_s = trimmed_mean(list(self._per_call))
+        return self._service_s
 
     def throughput(self, now: float) -> float | None:
         """Calls per second while there was a backlog, over the recent window."""
         while self._gaps and self._gaps[0][0] < now - THROUGHPUT_WINDOW_S:
             self._gaps.popleft()
+            self._mean_gap = None
         if len(self._gaps) < MIN_THROUGHPUT_CALLS:
             return None
-        mean_gap = sum(gap for _, gap in self._gaps) / len(self._gaps)
-        return 1.0 / max(mean_gap, 1.0)
+        if self._mean_gap is None:
+            self._mean_gap = sum(gap for _, gap in self._gaps) / len(self._gaps)
+        return 1.0 / max(self._mean_gap, 1.0)
 
     def estimate(self, ahead: int, in_service_elapsed: list[float], now: float) -> WaitRange:
         """Wait until called for someone with ``ahead`` people before them."""

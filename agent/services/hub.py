@@ -38,14 +38,48 @@ class Subscription:
         self.topics = topics
         self.queue: asyncio.Queue[Message | None] = asyncio.Queue(SUBSCRIBER_BUFFER)
         self.lagged = False
+        # The silence timer is armed once and moved on only when it fires, not set and
+        # cancelled around every wait: with 500 phones watching, `asyncio.timeout` per
+        # message was ~6 % of a call's fan-out (issue 17, benchmarks/PROFILE.md).
+        self._deadline = 0.0  # loop time at which the current wait ends with None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
 
     async def next(self, idle_s: float) -> Message | None:
         """The next message, or None after ``idle_s`` seconds of silence."""
+        if not self.queue.empty():
+            return self.queue.get_nowait()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + idle_s
+        if self._timer is None or self._timer.when() > self._deadline:
+            self._arm(loop)
+        self._waiting = True
         try:
-            async with asyncio.timeout(idle_s):
-                return await self.queue.get()
-        except TimeoutError:
-            return None
+            # None here is the timer's (the hub never publishes None): the silence ended it.
+            return await self.queue.get()
+        finally:
+            self._waiting = False
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.close()
+        self._timer = loop.call_at(self._deadline, self._silence, loop)
+
+    def _silence(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if not self._waiting or not self.queue.empty():
+            return  # busy, or a message is on its way to the reader: the next wait re-arms
+        if self._deadline - loop.time() > _TIMER_SLACK_S:
+            self._arm(loop)  # a message came meanwhile: the silence started later
+        else:
+            self.queue.put_nowait(None)
+
+
+_TIMER_SLACK_S = 0.001  # a timer may run this much before its time: counted as on time
 
 
 Snapshot = Callable[[], Awaitable[list[Message]]]
@@ -76,6 +110,7 @@ class Hub:
             yield subscription
         finally:
             self._subscribers.discard(subscription)
+            subscription.close()
 
     def publish(self, topic: str, name: str, data: object) -> None:
         message = Message(topic, name, data)

@@ -264,7 +264,7 @@ async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
                 current = await queues.ticket(ticket.id)
                 if current is None:
                     return
-                view = queues.view(current)
+                view = queues.watched_view(current)
                 if view != last:  # a queue change that does not move this ticket says nothing
                     last = view
                     yield sse_frame("ticket", view)

@@ -162,6 +162,11 @@ class QueueService:
     def view(self, ticket: Ticket) -> TicketView:
         return self._views.view(ticket)
 
+    def watched_view(self, ticket: Ticket) -> TicketView:
+        """The view a ticket's stream sends: its wait shared with every stream woken by the
+        same change (announce.py), not worked out per phone."""
+        return self._views.view(ticket, self._announcer.place(ticket))
+
     def staff_view(self, ticket: Ticket) -> StaffTicketView:
         return self._views.staff_view(ticket)
 

@@ -93,13 +93,13 @@ class QueueRegistry:
     def base_estimate(self, q: QueueState, ahead: int) -> WaitRange:
         return q.estimator.estimate(ahead, self._elapsed(q), self._clock.monotonic())
 
-    def estimates(self, q: QueueState, count: int) -> list[WaitRange]:
-        """``estimate(q, ahead)`` for ahead = 0 .. count - 1, sharing the work they share."""
+    def estimates(self, q: QueueState, count: int, start: int = 0) -> list[WaitRange]:
+        """``estimate(q, ahead)`` for ahead = start .. count - 1, sharing the work they share."""
         elapsed, monotonic = self._elapsed(q), self._clock.monotonic()
         booked = self.booked_ahead
         return [
             q.estimator.estimate(a + (booked(q, a) if booked else 0), elapsed, monotonic)
-            for a in range(count)
+            for a in range(start, count)
         ]
 
     def _elapsed(self, q: QueueState) -> list[float]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from agent.core.estimate import WaitRange
 from agent.core.ports import Clock
 from agent.core.queue import UNDO_WINDOW_S, LeftReason, Source, Ticket, TicketState
-from agent.services.queue.state import QueueRegistry
+from agent.services.queue.state import QueueRegistry, QueueState
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,10 @@ class QueueSummary:
     full: bool
 
 
+# Read once: `fields()` for each ticket of a tablet's view cost more than the copy itself.
+_TICKET_FIELDS = tuple(f.name for f in fields(TicketView))
+
+
 def _approaching(ticket: Ticket) -> bool:
     return ticket.state == TicketState.WAITING and ticket.approached_at is not None
 
@@ -147,7 +151,7 @@ class QueueViews:
         # The customer's view plus the staff fields (the field list is written once, above).
         base = self.view(ticket, place)
         return StaffTicketView(
-            **{f.name: getattr(base, f.name) for f in fields(TicketView)},
+            **{name: getattr(base, name) for name in _TICKET_FIELDS},
             waited_s=int((now - ticket.created_at).total_seconds()),
             late=bool(
                 ticket.state == TicketState.CALLED
@@ -160,18 +164,21 @@ class QueueViews:
             booked_at=ticket.booked_at,
         )
 
-    def queue_view(self, queue: str) -> StaffQueue:
+    def queue_view(
+        self, queue: str, etas: Callable[[QueueState, int], list[WaitRange]] | None = None
+    ) -> StaffQueue:
+        """``etas(q, n)``: the waits of the first n in line (default: worked out now)."""
         q = self._registry.get(queue)
         # The whole line's estimates at once: what is shared (the counters' elapsed times, the
         # bookings due) is worked out once, not once per ticket (benchmarks/call_latency.py).
         waiting = q.book.waiting()
-        etas = self._registry.estimates(q, len(waiting))
+        waits = (etas or self._registry.estimates)(q, len(waiting))
         return StaffQueue(
             queue=queue,
             label=q.config.label,
             waiting=tuple(
                 self.staff_view(t, (n + 1, eta))
-                for n, (t, eta) in enumerate(zip(waiting, etas, strict=True))
+                for n, (t, eta) in enumerate(zip(waiting, waits, strict=True))
             ),
             called=tuple(self.staff_view(t) for t in q.book.called()),
             accuracy=EstimateAccuracy(
