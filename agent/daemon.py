@@ -70,6 +70,7 @@ class AgentDaemon:
                         self._stop,
                         self.c.metrics,
                         watchdog_s=spec.watchdog_s,
+                        handle_batch=spec.handle_batch,
                     ),
                     name=spec.name,
                 )

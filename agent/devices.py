@@ -8,7 +8,7 @@ one `match`; adapters are imported only when a store has that hardware.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -38,6 +38,8 @@ class SourceSpec:
     factory: Callable[[], ReadingSource[Any]]
     handle: Callable[[Any], Awaitable[None]]
     watchdog_s: float | None = None
+    # For a source that hands over batches: one call per batch instead of one per reading.
+    handle_batch: Callable[[Sequence[Any]], Awaitable[None]] | None = None
 
 
 def dropped_counter(metrics: Metrics) -> Callable[[str], None]:
@@ -107,6 +109,7 @@ def device_source(
                 lambda: MqttProxyScanner(url, topic, clock, counter, credentials=credentials),
                 recognition.sighting,
                 wiring.watchdog_s,
+                recognition.sightings,
             )
         case SimulatedBleDevice():
             from simulators.ble_phones import SimulatedPhones

@@ -20,7 +20,9 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import STORE_HEAD
 
@@ -34,19 +36,16 @@ def _go() -> None:
     sys.stdin.readline()
 
 
-def bare_paho(port: int, count: int) -> None:
+def paho_subscriber(port: int, on_payload: Callable[[bytes], None]) -> Any:
+    """The peer's client: paho with its own network thread, as paho is normally used,
+    subscribed to the scanners' topic (returned once the broker has said so)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    received = 0
-    last_at = 0.0
     subscribed = threading.Event()
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        nonlocal received, last_at
-        json.loads(message.payload)
-        received += 1
-        last_at = time.monotonic()
+        on_payload(message.payload)
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.on_message = on_message
@@ -54,7 +53,21 @@ def bare_paho(port: int, count: int) -> None:
     client.connect("127.0.0.1", port)
     client.subscribe(TOPIC, qos=0)
     client.loop_start()
-    subscribed.wait(10)
+    subscribed.wait(60)
+    return client
+
+
+def bare_paho(port: int, count: int) -> None:
+    received = 0
+    last_at = 0.0
+
+    def on_payload(payload: bytes) -> None:
+        nonlocal received, last_at
+        json.loads(payload)
+        received += 1
+        last_at = time.monotonic()
+
+    client = paho_subscriber(port, on_payload)
     _go()
     base, cpu_start = received, time.process_time()
     while True:

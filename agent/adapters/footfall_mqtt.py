@@ -26,7 +26,7 @@ def parse_count(payload: bytes) -> int | None:
     return int(match[1]) if match else None
 
 
-class MqttDoorCounter(OverDeviceSubscription):
+class MqttDoorCounter(OverDeviceSubscription[DeviceSubscription]):
     def __init__(
         self,
         url: str,

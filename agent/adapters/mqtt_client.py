@@ -12,16 +12,16 @@ supervisor (agent.services.sources) re-enters the adapter after a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self, cast
+from typing import Generic, Self, TypeVar, cast
 from urllib.parse import urlsplit
 
 import aiomqtt
 
-from agent.adapters import mqtt_buffered_reads
 from agent.aio import TCP_NODELAY
 from agent.config.model import NO_CREDENTIALS, BrokerCredentials
 
@@ -38,8 +38,7 @@ def device_broker_client(
 ) -> aiomqtt.Client:
     """A client (not yet connected) for the broker at ``url`` (mqtt:// or mqtts://), whose
     incoming messages go to ``inbox`` when given (aiomqtt's unbounded queue otherwise)."""
-    parts = urlsplit(url)
-    tls = parts.scheme == "mqtts"
+    host, port, tls = broker_address(url)
     password = None
     if credentials.password_file is not None:
         password = read_secret(credentials.password_file)
@@ -49,8 +48,8 @@ def device_broker_client(
         None if inbox is None else cast("type[asyncio.Queue[aiomqtt.Message]]", inbox.itself)
     )
     return aiomqtt.Client(
-        parts.hostname or "127.0.0.1",
-        parts.port or (8883 if tls else 1883),
+        host,
+        port,
         identifier=client_id,
         username=credentials.username,
         password=password,
@@ -59,6 +58,13 @@ def device_broker_client(
         socket_options=TCP_NODELAY,
         queue_type=queue_type,
     )
+
+
+def broker_address(url: str) -> tuple[str, int, bool]:
+    """(host, port, TLS?) of a device broker URL: the port from the scheme unless given."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
 
 
 def read_secret(path: Path) -> str:
@@ -108,7 +114,6 @@ class DeviceSubscription:
         client_id: str | None = None,
         max_queued: int = 0,
         on_queue_full: Callable[[], None] | None = None,
-        buffered_reads: bool = False,
     ) -> None:
         self._url = url
         self._credentials = credentials
@@ -116,9 +121,7 @@ class DeviceSubscription:
         self._client_id = client_id
         self._max_queued = max_queued
         self._on_queue_full = on_queue_full or (lambda: None)
-        self._buffered_reads = buffered_reads  # for busy topics: see mqtt_buffered_reads
         self._client: aiomqtt.Client | None = None
-        self._inbox: Inbox | None = None
 
     async def __aenter__(self) -> Self:
         # A fresh client per entry: the supervisor re-enters after a broken connection.
@@ -127,8 +130,6 @@ class DeviceSubscription:
             self._url, self._credentials, client_id=self._client_id, inbox=inbox
         )
         await client.__aenter__()
-        if self._buffered_reads:
-            mqtt_buffered_reads.install(client)
         try:
             for topic, qos in self._topics.items():
                 await client.subscribe(topic, qos=qos)
@@ -136,7 +137,7 @@ class DeviceSubscription:
             # `async with` does not call __aexit__ when __aenter__ raises: disconnect here.
             await client.__aexit__(None, None, None)
             raise
-        self._client, self._inbox = client, inbox
+        self._client = client
         return self
 
     async def __aexit__(
@@ -155,31 +156,16 @@ class DeviceSubscription:
         async for message in self._client.messages:
             yield message
 
-    async def message_batches(self, max_batch: int) -> AsyncIterator[list[aiomqtt.Message]]:
-        """What has arrived, up to ``max_batch`` messages at a time: under load the socket
-        delivers many messages per wake-up, and waiting for each one on its own (a task and
-        an `asyncio.wait` in aiomqtt's iterator) cost more than handling it."""
-        if self._client is None or self._inbox is None:
-            raise RuntimeError("enter the subscription before reading its messages")
-        inbox = self._inbox
-        messages = aiter(self._client.messages)
-        while True:
-            batch: list[aiomqtt.Message] = []
-            if inbox.empty():
-                # aiomqtt's iterator only to wait when nothing is waiting: it is what notices
-                # a broken connection (and raises, so the supervisor reconnects). Waiting
-                # through it for every batch under load let the inbox overflow.
-                batch.append(await anext(messages))
-            while len(batch) < max_batch and not inbox.empty():
-                batch.append(inbox.get_nowait())
-            yield batch
+
+_Subscription = TypeVar("_Subscription", bound=contextlib.AbstractAsyncContextManager[object])
 
 
-class OverDeviceSubscription:
-    """A device source that reads one `DeviceSubscription` (`self._broker`): entering and
-    leaving the source connects and disconnects it."""
+class OverDeviceSubscription(Generic[_Subscription]):
+    """A device source that reads one broker subscription (`self._broker`: a
+    `DeviceSubscription`, or the BLE scanners' `QoS0Subscription`): entering and leaving the
+    source connects and disconnects it."""
 
-    _broker: DeviceSubscription
+    _broker: _Subscription
 
     async def __aenter__(self) -> Self:
         await self._broker.__aenter__()

@@ -132,22 +132,38 @@ class RecognitionService:
     # --- readings --------------------------------------------------------------------------
 
     async def sighting(self, reading: EidSighting) -> None:
-        hit, customer_id = self.addresses.lookup(reading.address, reading.eid, reading.at)
-        if not hit:
-            customer_id = self.eids.resolve(reading.eid)
-            self.addresses.store(reading.address, reading.eid, customer_id, reading.at)
-        if customer_id is None or customer_id not in self.directory:
-            self._ble_unknown.inc()
-            return
-        self._ble_resolved.inc()
-        changes = self.presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
-        if changes:  # rare: most sightings are of customers already inside
-            # An arrival is a durable commit (milliseconds). Awaited here, it held up every
-            # advertisement behind it, and at thousands a second the scanner's queue
-            # overflowed (benchmarks/PROFILE.md). Presence has already recorded the visit,
-            # so the commit runs beside the sources pump, in order with the other writes
-            # (the store has one thread).
-            self._beside_readings(self._apply(changes))
+        await self.sightings((reading,))
+
+    async def sightings(self, readings: Sequence[EidSighting]) -> None:
+        """Each of a batch of sightings (a scanner's wake-up), counted once per batch: a
+        counter's `inc` takes a lock, and per advertisement that was a measurable share."""
+        resolved = unknown = 0
+        lookup, store, resolve = self.addresses.lookup, self.addresses.store, self.eids.resolve
+        directory, presence = self.directory, self.presence
+        for reading in readings:
+            try:
+                hit, customer_id = lookup(reading.address, reading.eid, reading.at)
+                if not hit:
+                    customer_id = resolve(reading.eid)
+                    store(reading.address, reading.eid, customer_id, reading.at)
+                if customer_id is None or customer_id not in directory:
+                    unknown += 1
+                    continue
+                resolved += 1
+                changes = presence.sighting(customer_id, reading.reader, reading.rssi, reading.at)
+                if changes:  # rare: most sightings are of customers already inside
+                    # An arrival is a durable commit (milliseconds). Awaited here, it held up
+                    # every advertisement behind it, and at thousands a second the scanner's
+                    # queue overflowed (benchmarks/PROFILE.md). Presence has already recorded
+                    # the visit, so the commit runs beside the sources pump, in order with the
+                    # other writes (the store has one thread).
+                    self._beside_readings(self._apply(changes))
+            except Exception:
+                _LOGGER.exception("handling a BLE sighting failed")  # the others go on
+        if resolved:
+            self._ble_resolved.inc(resolved)
+        if unknown:
+            self._ble_unknown.inc(unknown)
 
     async def tap(self, reading: NfcTap) -> None:
         customer_id = self.directory.by_nfc(reading.uid)

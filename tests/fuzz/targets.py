@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 NAMES = (
     "bttomqtt", "eid_frame", "customer", "checkin", "resend", "qr_payload", "inbound",
-    "appointments",
+    "appointments", "mqtt_wire",
 )  # fmt: skip
 
 
@@ -70,9 +70,39 @@ def load_targets() -> dict[str, Callable[[bytes], None]]:
         "inbound": inbound_target(),
         # Issue 14's retained day list of appointments (docs/sync.md).
         "appointments": malformed_ok(lambda data: parse_appointment_day(data, "2026-12-01")),
+        # What a broker sends the BLE scanners' subscriber (agent/adapters/mqtt_subscriber.py).
+        "mqtt_wire": mqtt_wire_target(),
     }
     assert tuple(targets) == NAMES
     return targets
+
+
+def mqtt_wire_target() -> Callable[[bytes], None]:
+    """Any bytes from a broker, cut in two where the first byte says: whatever they are, the
+    subscriber neither raises nor keeps more than its bound."""
+    import asyncio
+
+    from agent.adapters.mqtt_subscriber import MAX_PACKET_BYTES, _Wire
+
+    class Transport:
+        def abort(self) -> None:
+            return None
+
+    loop = asyncio.new_event_loop()
+
+    async def wire() -> _Wire:
+        return _Wire(16)  # its futures need a running loop
+
+    def target(data: bytes) -> None:
+        subscriber = loop.run_until_complete(wire())
+        subscriber.connection_made(Transport())  # type: ignore[arg-type]
+        cut = 1 + (data[0] if data else 0)
+        subscriber.data_received(data[1:cut])
+        subscriber.data_received(data[cut:])
+        assert len(subscriber.pending) <= 16
+        assert len(subscriber._rest) <= MAX_PACKET_BYTES + 5
+
+    return target
 
 
 def inbound_target() -> Callable[[bytes], None]:

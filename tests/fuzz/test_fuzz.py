@@ -48,6 +48,9 @@ SEEDS: dict[str, list[bytes]] = {
         b"\x01\x00\x00\x01" + b'{"customer_id":"c-00001","at":"2026-01-05T09:00:00Z"}',
         b"\x02\x00\x00\x01" + b'{"from_seq":1,"to_seq":10}',
     ],
+    "mqtt_wire": [
+        b'\x05\x30\x0c\x00\x04home{}{}\x30\x09\x00\x01t{"a":1}\xd0\x00\x20\x02\x00\x00',
+    ],
     "appointments": [
         (
             b'{"day":"2026-12-01","version":3,"appointments":[{"id":"a-1","queue":"advice",'

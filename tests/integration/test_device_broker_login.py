@@ -14,6 +14,7 @@ import aiomqtt
 import pytest
 
 from agent.adapters.ble_mqtt_proxy import MqttProxyScanner
+from agent.adapters.mqtt_subscriber import MqttSubscriberError
 from agent.config.loader import load_config
 from agent.config.model import BleMqttProxyDevice, FootfallMqttDevice
 from agent.core.clock import SystemClock
@@ -104,7 +105,7 @@ async def test_the_ble_proxy_reads_over_tls_and_a_wrong_password_is_refused(
     refused = MqttProxyScanner(
         proxy.url, proxy.topic, SystemClock(), count, credentials=proxy.credentials
     )
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(MqttSubscriberError, match="refused"):
         async with refused:
             pass
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -106,3 +106,33 @@ async def test_a_batched_source_is_read_by_batches_and_one_bad_reading_spoils_no
 
     await run_for(0.3, lambda: BatchedSource([1, 2, 3], "silent"), handle, watchdog_s=0.2)
     assert seen[:3] == [1, 2, 3]
+
+
+async def test_a_batch_handler_gets_each_batch_whole_and_its_errors_stop_nothing() -> None:
+    batches: list[list[int]] = []
+
+    async def handle(item: int) -> None:
+        raise AssertionError("with a batch handler, readings are not handled one by one")
+
+    async def handle_batch(batch: Sequence[int]) -> None:
+        batches.append(list(batch))
+        if batch[0] == 1:
+            raise ValueError("a bug in a handler")
+
+    metrics = Metrics()
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        supervise(
+            "scripted",
+            lambda: BatchedSource([1, 2, 3], "silent"),
+            handle,
+            stop,
+            metrics,
+            watchdog_s=0.2,
+            handle_batch=handle_batch,
+        )
+    )
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert batches[:2] == [[1, 2], [3]]
