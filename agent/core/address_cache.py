@@ -44,6 +44,15 @@ class AddressCache:
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    def purge(self, now: float) -> int:
+        """Drop every entry past its TTL; returns how many. Without this an expired entry
+        stayed until the LRU bound pushed it out: a stranger's address kept beyond its TTL,
+        and the cache grew to its bound in every store (the soak's RSS crept for ~20 min)."""
+        expired = [address for address, entry in self._entries.items() if entry.expires < now]
+        for address in expired:
+            del self._entries[address]
+        return len(expired)
+
     def forget_customer(self, customer_id: str) -> None:
         for address in [a for a, e in self._entries.items() if e.customer_id == customer_id]:
             del self._entries[address]

@@ -20,7 +20,8 @@ from agent.core.clock import ManualClock
 from agent.core.customers import parse_customer_message
 from agent.core.messages import ApplyCustomerMessage
 from agent.core.passes import sign_pass
-from agent.core.readings import NfcTap, QrScan
+from agent.core.readings import EidSighting, NfcTap, QrScan
+from agent.services.recognition import ADDRESS_PURGE_EVERY_S
 from simulators.ble_phones import Walk
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
@@ -124,6 +125,33 @@ async def test_visit_retention_purge(write_config) -> None:
             await components.recognition.purge(visit_retention_days=90, alert_retention_h=24) == 1
         )
         assert (count("visits"), count("alerts")) == (0, 0)
+    finally:
+        components.runner.call(components.database.close)
+        components.runner.close()
+
+
+async def test_a_strangers_address_is_forgotten_once_its_ttl_is_over(write_config) -> None:
+    # The address cache remembers a stranger's phone for unresolved_ttl_s (30 s) so it is not
+    # resolved on every advertisement; the recognition tick must then drop it, not keep it
+    # until the LRU bound pushes it out.
+    clock = ManualClock()
+    components = build(load_config(write_config(None, extra=DEVICES)), clock=clock)
+    recognition = components.recognition
+    try:
+        await recognition.load()
+        stranger = EidSighting(
+            bytes(range(8)), -60, -20, "AA:BB:CC:DD:EE:01", "t", clock.monotonic()
+        )
+        await recognition.sightings([stranger])
+        await recognition.tick()
+        assert "AA:BB:CC:DD:EE:01" in recognition.addresses._entries
+        clock.advance(29)
+        await recognition.tick()
+        assert "AA:BB:CC:DD:EE:01" in recognition.addresses._entries  # within its TTL
+        clock.advance(2 + ADDRESS_PURGE_EVERY_S)
+        await recognition.tick()
+        assert "AA:BB:CC:DD:EE:01" not in recognition.addresses._entries
+        assert len(recognition.addresses) == 0
     finally:
         components.runner.call(components.database.close)
         components.runner.close()
