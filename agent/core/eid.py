@@ -312,23 +312,17 @@ class EidTable:
         self._schedule(_prefetch_due(k, epoch, new_period), slot)
 
     def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+        if not self._free:
+            self.extend([(customer_id, credential)], now_unix)
+            return
+        # A slot freed by a removal is reused, so churn does not lengthen the arrays.
         key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
         eids, period = _window(key, k, epoch, now_unix)
-        if self._free:
-            slot = self._free.pop()
-            self._ids[slot] = customer_id
-            self._keys[16 * slot : 16 * slot + 16] = key
-            self._exponents[slot], self._epochs[slot], self._periods[slot] = k, epoch, period
-            self._eids[3 * slot : 3 * slot + 3] = array("Q", eids)
-        else:
-            slot = len(self._ids)
-            self._ids.append(customer_id)
-            self._keys += key
-            self._exponents.append(k)
-            self._epochs.append(epoch)
-            self._periods.append(period)
-            self._eids.extend(eids)
-            self._retiring.append(0)
+        slot = self._free.pop()
+        self._ids[slot] = customer_id
+        self._keys[16 * slot : 16 * slot + 16] = key
+        self._exponents[slot], self._epochs[slot], self._periods[slot] = k, epoch, period
+        self._eids[3 * slot : 3 * slot + 3] = array("Q", eids)
         self._slot_of[customer_id] = slot
         for eid in eids:
             self._index.put(eid, slot)

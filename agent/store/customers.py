@@ -91,13 +91,6 @@ class CustomerRepository:
         )
         return int(deleted)
 
-    def is_held(self, customer_id: str) -> bool:
-        """The record is stored (not erased, revoked or without recognition consent)."""
-        row = self._database.conn.execute(
-            "SELECT 1 FROM customers WHERE customer_id = ?", (customer_id,)
-        ).fetchone()
-        return row is not None
-
     def get(self, customer_id: str) -> CustomerRecord | None:
         row = self._database.conn.execute(
             """SELECT customer_id, version, display_name, consent_recognition,
