@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,8 +111,11 @@ class NatsCluster:
         return False
 
     def start_node(self, node: NatsNode, *, wait: bool = True, timeout_s: float = 60.0) -> None:
-        # 60 s: a node restarted after SIGKILL catches up on the stream before /healthz says ok,
-        # which took over 20 s once in a CI run.
+        """Start (or restart) one node; with ``wait``, until its JetStream server is up and
+        in the cluster's meta group (`/healthz?js-server-only=true`). A node restarted after
+        SIGKILL then catches up on the streams by itself: the full /healthz waits for that
+        too, which took over 20 s in a CI run and over 60 s on a loaded machine, and nothing
+        a client does needs it (clients of that node are served meanwhile)."""
         config = self._config(node)
         with (node.workdir / "nats.log").open("ab") as log:
             node.process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own binary
@@ -121,24 +125,29 @@ class NatsCluster:
                 start_new_session=True,
             )
         if wait:
-            self._wait(node, timeout_s)
+            self._wait(node, timeout_s, query="?js-server-only=true")
 
-    def _wait(self, node: NatsNode, timeout_s: float) -> None:
+    def _wait(self, node: NatsNode, timeout_s: float, query: str = "") -> None:
         deadline = time.monotonic() + timeout_s
+        last = "no answer"
         while time.monotonic() < deadline:
             if node.process is None or node.process.poll() is not None:
                 raise NatsUnavailable(f"nats-server {node.name} exited")
             # /healthz answers 200 once this node's JetStream is up and in the cluster (with a
             # meta leader); before that a stream cannot be created.
             try:
-                url = f"http://127.0.0.1:{node.monitor_port}/healthz"
+                url = f"http://127.0.0.1:{node.monitor_port}/healthz{query}"
                 with urllib.request.urlopen(url, timeout=1) as answer:
                     if answer.status == 200:
                         return
-            except OSError:
-                pass
+            except urllib.error.HTTPError as exc:  # 503 with the reason in its body
+                last = exc.read(300).decode(errors="replace")
+            except OSError as exc:
+                last = str(exc)
             time.sleep(0.1)
-        raise NatsUnavailable(f"nats-server {node.name} did not listen in {timeout_s} s")
+        raise NatsUnavailable(
+            f"nats-server {node.name} not healthy in {timeout_s} s (last /healthz{query}: {last})"
+        )
 
     def kill_node(self, node: NatsNode) -> None:
         """SIGKILL: no goodbye to the cluster, nothing flushed."""
