@@ -19,7 +19,7 @@ from agent.core.messages import (
     CheckInTicketCode,
     CustomerForgotten,
     CustomerIdentified,
-    CustomerRecordChanged,
+    CustomerRecordsChanged,
 )
 from agent.core.playbook import ApplyPlaybook
 from agent.core.readings import AppCheckin
@@ -59,8 +59,8 @@ def service_handlers(
         await queues.visit_left(event.customer_id)
 
     events: EventHandlers = {
-        # A consenting customer's record stored: recognise them from now on.
-        CustomerRecordChanged: [recognition.customer_changed],
+        # Consenting customers' records stored: recognise them from now on.
+        CustomerRecordsChanged: [recognition.customers_changed],
         # Erase, revoke, consent withdrawn (already one committed transaction in the store):
         # forget them in memory, unlink their live tickets, take their alerts back.
         CustomerForgotten: [recognition.customer_forgotten, unlink_tickets, alerts.withdraw],

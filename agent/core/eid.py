@@ -172,8 +172,19 @@ class EidTable:
         return None if slot < 0 else self._ids[slot]
 
     def upsert(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
-        self.remove(customer_id)
-        self._add(customer_id, credential, now_unix)
+        self.upsert_many([(customer_id, credential)], now_unix)
+
+    def upsert_many(self, records: list[tuple[str, EidCredential]], now_unix: float) -> None:
+        """Hold these customers with these credentials (new or changed), in order."""
+        for customer_id, _credential in records:
+            self.remove(customer_id)
+        # Slots freed by removals are reused first, so churn does not lengthen the arrays;
+        # the rest are appended in one `extend` (a resync's 20k records in a few calls).
+        reused = min(len(self._free), len(records))
+        for customer_id, credential in records[:reused]:
+            self._reuse_slot(customer_id, credential, now_unix)
+        if reused < len(records):
+            self.extend(records[reused:], now_unix)
 
     def remove(self, customer_id: str) -> None:
         slot = self._slot_of.pop(customer_id, None)
@@ -311,11 +322,9 @@ class EidTable:
             self._schedule(_start(k, epoch, new_period), slot)
         self._schedule(_prefetch_due(k, epoch, new_period), slot)
 
-    def _add(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
-        if not self._free:
-            self.extend([(customer_id, credential)], now_unix)
-            return
-        # A slot freed by a removal is reused, so churn does not lengthen the arrays.
+    def _reuse_slot(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+        if customer_id in self._slot_of:  # twice in one batch: the later record wins
+            self.remove(customer_id)
         key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
         eids, period = _window(key, k, epoch, now_unix)
         slot = self._free.pop()

@@ -20,10 +20,12 @@ class InternalEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerRecordChanged(InternalEvent):
-    """A consenting customer's record was stored (recognition rebuilds its tables)."""
+class CustomerRecordsChanged(InternalEvent):
+    """Consenting customers' records were stored, in this order (recognition updates its
+    tables). One event for a run of records: a resync stores 20k in a burst, and an event and
+    an EID table update per record were a third of the loop's work (benchmarks/PROFILE.md)."""
 
-    record: CustomerRecord
+    records: tuple[CustomerRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from agent.core.customers import (
     profile_json,
 )
 from agent.core.events import PrivacyErased
-from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordChanged
+from agent.core.messages import ApplyCustomerMessage, CustomerForgotten, CustomerRecordsChanged
 from agent.core.ports import Clock
 from agent.metrics import Metrics
 from agent.store.customers import CustomerRepository
@@ -111,7 +111,15 @@ class CustomerService:
         outcomes: list[bool | Exception] = []
         events: list[object] = []
         run: list[CustomerRecord] = []
-        texts: list[str] = []  # each run record's profile, encoded once for store and events
+        texts: list[str] = []  # each run record's profile, encoded once
+
+        def end_run() -> None:
+            if run:
+                self._repository.upsert_many(run, now, texts)
+                events.append(CustomerRecordsChanged(tuple(run)))
+                run.clear()
+                texts.clear()
+
         for message in messages:
             if not is_newer(message.version, held.get(message.customer_id)):
                 outcomes.append(False)
@@ -120,15 +128,12 @@ class CustomerService:
             outcomes.append(True)
             change = _to_store(message)
             if isinstance(change, CustomerRecord):
-                text = profile_json(change.profile)
                 run.append(change)
-                texts.append(text)
-                events.append(CustomerRecordChanged(change))
+                texts.append(profile_json(change.profile))
                 continue
-            self._repository.upsert_many(run, now, texts)
-            run, texts = [], []
+            end_run()
             events.extend(self._forget(change, now))
-        self._repository.upsert_many(run, now, texts)
+        end_run()
         return outcomes, events
 
     def _apply_each(
@@ -168,7 +173,7 @@ class CustomerService:
         change = _to_store(message)
         if isinstance(change, CustomerRecord):
             self._repository.upsert(change, now)
-            return True, [CustomerRecordChanged(change)]
+            return True, [CustomerRecordsChanged((change,))]
         return True, self._forget(change, now)
 
     def _forget(self, tombstone: Tombstone, now: datetime) -> list[object]:

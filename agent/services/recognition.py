@@ -31,7 +31,7 @@ from agent.core.messages import (
     CheckInTicketCode,
     CustomerForgotten,
     CustomerIdentified,
-    CustomerRecordChanged,
+    CustomerRecordsChanged,
 )
 from agent.core.passes import verify_pass
 from agent.core.ports import Clock
@@ -113,13 +113,16 @@ class RecognitionService:
 
     # --- customer changes (bus handlers, after the change is committed) -------------------
 
-    async def customer_changed(self, event: CustomerRecordChanged) -> None:
-        record = event.record
-        self.directory.put(record)
-        if record.consent_recognition and record.eid is not None:
-            self.eids.upsert(record.customer_id, record.eid, self._clock.now().timestamp())
-        else:
-            self.eids.remove(record.customer_id)
+    async def customers_changed(self, event: CustomerRecordsChanged) -> None:
+        recognised = []
+        latest = {record.customer_id: record for record in event.records}  # the later wins
+        for record in latest.values():
+            self.directory.put(record)
+            if record.consent_recognition and record.eid is not None:
+                recognised.append((record.customer_id, record.eid))
+            else:
+                self.eids.remove(record.customer_id)
+        self.eids.upsert_many(recognised, self._clock.now().timestamp())
         self._metrics.recognition_customers.set(len(self.directory))
 
     async def customer_forgotten(self, event: CustomerForgotten) -> None:
