@@ -108,6 +108,10 @@ class Database:
             (key, value),
         )
 
+    def release_memory(self) -> None:
+        """Empty this connection's page cache (it fills again as pages are read)."""
+        self.conn.execute("PRAGMA shrink_memory")
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             # Fold the WAL back into the main file so a copied .db is complete on its own.
