@@ -124,6 +124,28 @@ def test_remove_stops_resolution_at_once() -> None:
     assert table.advance(now + 10_000) == 0
 
 
+def test_a_batch_of_upserts_reuses_freed_slots_and_the_later_record_wins() -> None:
+    """A resync hands the table runs of records: a customer may come twice in one run (the
+    later version wins), and slots freed by removals are filled before the arrays grow."""
+    now = 1_700_100_000.0
+    table = EidTable()
+    table.upsert_many([(f"c-{n}", credential(n)) for n in range(10)], now)
+    for n in range(4):
+        table.remove(f"c-{n}")
+    slots = len(table._ids)
+    old, new = credential(100), credential(101)
+    batch = [("c-5", old), ("x-1", credential(200)), ("c-5", new), ("x-2", credential(201))]
+    table.upsert_many(batch, now)
+    assert len(table._ids) == slots  # four freed slots, two new customers: no growth
+    assert len(table) == 8
+    assert table.resolve(advertised(new, now)) == "c-5"
+    assert table.resolve(advertised(old, now)) is None  # the earlier record left nothing
+    assert table.resolve(advertised(credential(5), now)) is None
+    assert table.resolve(advertised(credential(201), now)) == "x-2"
+    assert table.advance(now + 3 * 1024) >= 8  # every held customer still rolls over
+    assert table.resolve(advertised(new, now + 3 * 1024)) == "c-5"
+
+
 @given(st.lists(st.floats(min_value=0, max_value=5000), min_size=1, max_size=20))
 def test_current_eid_always_resolves_as_time_advances(steps: list[float]) -> None:
     now = 1_700_100_000.0
