@@ -11,6 +11,8 @@ refuses more than a set number of simultaneous connections from one address.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +22,12 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+_LOGGER = logging.getLogger(__name__)
 HEADER_TIMEOUT_S = 10.0
+# What a refused request may show of itself in the log: a method token, or that it is not one
+# (a body left over from an earlier request would start with `{` or `"`). Never the target or
+# headers: they carry ticket ids and tokens.
+_METHOD = re.compile(rb"[A-Z]{1,10} ")
 MAX_CONNECTIONS_PER_ADDRESS = 256
 
 
@@ -45,6 +52,8 @@ def guarded_protocol(
             super().__init__(config, server_state, app_state, _loop)
             self._headers_due: asyncio.TimerHandle | None = None
             self._address: str | None = None
+            self._responses = 0  # completed on this connection (the 400 diagnostic)
+            self._last_chunk = b""  # the last bytes read (h11 drops what it refuses)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -67,15 +76,33 @@ def guarded_protocol(
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            self._last_chunk = data
             super().data_received(data)
             # h11 leaves IDLE once a request's headers are complete.
             if self.conn.their_state is not h11.IDLE:
                 self._disarm_header_deadline()
 
         def on_response_complete(self) -> None:
+            self._responses += 1
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm_header_deadline()  # the next request on this connection
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn says only "Invalid HTTP request received."; under CPU starvation the
+            # agent answered ordinary kept-alive requests so (benchmarks/RESULTS.md, soak runs
+            # 3-5) and the cause is not found: this says what h11 refused, without its content.
+            method = _METHOD.match(self._last_chunk)
+            _LOGGER.warning(
+                "h11 refused a request: their state %s, ours %s, %d responses before it on "
+                "this connection, last read %d bytes starting %s",
+                self.conn.their_state.__name__,
+                self.conn.our_state.__name__,
+                self._responses,
+                len(self._last_chunk),
+                method.group().decode("ascii").strip() if method else "with no method token",
+            )
+            super().send_400_response(msg)
 
         def _arm_header_deadline(self) -> None:
             self._disarm_header_deadline()
