@@ -85,10 +85,14 @@ _TIMER_SLACK_S = 0.001  # a timer may run this much before its time: counted as 
 Snapshot = Callable[[], Awaitable[list[Message]]]
 
 
+Listener = Callable[[Message], None]
+
+
 class Hub:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
         self._snapshots: dict[str, list[Snapshot]] = {}
+        self._listeners: dict[str, list[Listener]] = {}
 
     def provide_snapshot(self, topic: str, snapshot: Snapshot) -> None:
         """What a new subscriber of ``topic`` is given first (the staff stream's open alerts),
@@ -112,8 +116,25 @@ class Hub:
             self._subscribers.discard(subscription)
             subscription.close()
 
+    @contextlib.contextmanager
+    def listen(self, topic: str, listener: Listener) -> Iterator[None]:
+        """Call ``listener`` with each message of ``topic`` as it is published, inside
+        `publish`: for one consumer that serves many streams itself (the ticket pages'
+        fan-out, agent/web/ticket_streams.py), which must return at once and do its work
+        later. No queue, so nothing to fall behind on."""
+        listeners = self._listeners.setdefault(topic, [])
+        listeners.append(listener)
+        try:
+            yield
+        finally:
+            listeners.remove(listener)
+            if not listeners:
+                del self._listeners[topic]
+
     def publish(self, topic: str, name: str, data: object) -> None:
         message = Message(topic, name, data)
+        for listener in self._listeners.get(topic, ()):
+            listener(message)
         for subscription in list(self._subscribers):
             if topic not in subscription.topics or subscription.lagged:
                 continue
@@ -124,4 +145,4 @@ class Hub:
                 self._subscribers.discard(subscription)
 
     def has_subscribers(self, topic: str) -> bool:
-        return any(topic in s.topics for s in self._subscribers)
+        return topic in self._listeners or any(topic in s.topics for s in self._subscribers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,8 @@ import h11
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
+
+from agent.web.direct_body import DIRECT_BODY, DirectBody
 
 _LOGGER = logging.getLogger(__name__)
 HEADER_TIMEOUT_S = 10.0
@@ -54,6 +57,18 @@ def guarded_protocol(
             self._address: str | None = None
             self._responses = 0  # completed on this connection (the 400 diagnostic)
             self._last_chunk = b""  # the last bytes read (h11 drops what it refuses)
+            # The request cycle last given a direct body (weakly: nothing here keeps it).
+            self._offered: weakref.ref[object] | None = None
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            # A new request's cycle was made and its task scheduled, not yet run: the scope
+            # it will see can still be given the direct body of its response (direct_body.py).
+            cycle = self.cycle
+            if cycle is not None and (self._offered is None or self._offered() is not cycle):
+                self._offered = weakref.ref(cycle)
+                scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
+                scope.setdefault("extensions", {})[DIRECT_BODY] = DirectBody(cycle)
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)

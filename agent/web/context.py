@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.config.model import AgentConfig
 from agent.core.ports import Clock
@@ -14,6 +14,7 @@ from agent.services.hub import Hub
 from agent.services.printing import TicketPrinting
 from agent.services.queue import QueueService
 from agent.services.staff import StaffService
+from agent.web.ticket_streams import TicketStreams
 
 
 @dataclass
@@ -32,6 +33,12 @@ class WebContext:
     occupancy: Callable[[], OccupancyView] | None = None
     footfall_hours: Callable[[str | None], Awaitable[FootfallDay]] | None = None
     printing: TicketPrinting | None = None  # `[printer]`: walk-ins print a paper ticket
+    # The ticket pages' streams, fanned out together (ticket_streams.py); made from the hub
+    # and the queues when not given.
+    ticket_streams: TicketStreams = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ticket_streams = TicketStreams(self.queues, self.hub)
 
     @property
     def secure_cookies(self) -> bool:

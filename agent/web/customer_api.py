@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from agent.core.queue import QueueRuleError, Source, Ticket
-from agent.services.hub import queue_topic
-from agent.services.queue import JoinRequest, QueueService, QueueUnavailable, TicketView
+from agent.core.queue import QueueRuleError, Source
+from agent.services.queue import JoinRequest, QueueService, QueueUnavailable
 from agent.services.staff import PairingRefused
 from agent.web.auth import (
     DISPLAY_COOKIE,
@@ -33,7 +32,6 @@ from agent.web.models import (
     TicketOut,
     summary_out,
 )
-from agent.web.sse import KEEPALIVE_S, sse_comment, sse_frame, sse_response
 from agent.web.wording import error_message, request_locale
 
 TICKET_COOKIE_MAX_AGE_S = 12 * 3600
@@ -194,7 +192,7 @@ def customer_router(ctx: WebContext) -> APIRouter:
     @router.get("/api/v1/tickets/{ticket_id}/stream", dependencies=TICKET_AUTH)
     async def stream(ticket_id: str, request: Request) -> Response:
         ticket = await ticket_for(request, queues, ticket_id)
-        return sse_response(_ticket_frames(ctx, ticket))
+        return ctx.ticket_streams.response(ticket)
 
     @router.post("/api/v1/pair")
     async def pair(body: PairBody, request: Request, response: Response) -> PairedOut:
@@ -248,33 +246,3 @@ async def walk_in(
     if ctx.printing is not None:
         ctx.printing.walk_in(ticket, secret)  # queued: the answer never waits for paper
     return TicketCreated(ticket=TicketOut.model_validate(ctx.queues.view(ticket)), secret=secret)
-
-
-async def _ticket_frames(ctx: WebContext, ticket: Ticket) -> AsyncIterator[str]:
-    """A frame each time the ticket's view changes. The stream listens on the topic of the
-    queue the ticket is in now: after a staff move it follows the ticket to its new queue
-    (the move itself is announced on the old queue's topic, which is how the frame with the
-    new queue goes out at once), so later calls there reach this phone too."""
-    queues = ctx.queues
-    last: TicketView | None = None
-    queue = ticket.queue
-    while True:
-        with ctx.hub.subscribe(queue_topic(queue)) as subscription:
-            while True:
-                current = await queues.ticket(ticket.id)
-                if current is None:
-                    return
-                view = queues.watched_view(current)
-                if view != last:  # a queue change that does not move this ticket says nothing
-                    last = view
-                    yield sse_frame("ticket", view)
-                if not current.active:
-                    return  # served, no-show or left: nothing more will change
-                if current.queue != queue:
-                    queue = current.queue
-                    break  # subscribed again, then read again: no change in between is lost
-                message = await subscription.next(KEEPALIVE_S)
-                if subscription.lagged:
-                    return
-                if message is None:
-                    yield sse_comment()

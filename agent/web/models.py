@@ -22,6 +22,7 @@ from agent.services.queue import (
     TicketView,
 )
 from agent.services.queue.views import BoardQueue, BoardView, ServingView
+from agent.web.view_encoding import fast_view_json
 
 # The one timestamp format on the wire (UTC, milliseconds, `Z`), not pydantic's own.
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
@@ -270,6 +271,9 @@ def view_json(view: object) -> str | None:
     """A view model as compact JSON text, or None if it is not one: the same model and the
     same JSON as `to_json` + `json.dumps`, but written by pydantic's serializer in one step
     (an event stream sends one per watcher per change: issue 17's fan-out)."""
+    fast = fast_view_json(view)
+    if fast is not None:
+        return fast.decode()
     model = _MODELS.get(type(view))
     if model is None:
         return None

@@ -136,6 +136,10 @@ class QueueService:
     async def ticket(self, ticket_id: str) -> Ticket | None:
         return await self._desk.ticket(ticket_id)
 
+    def active_ticket(self, ticket_id: str) -> Ticket | None:
+        """An active ticket, from memory; None for any other (`ticket` reads those)."""
+        return self._registry.active(ticket_id)
+
     @staticmethod
     def secret_matches(ticket: Ticket, secret: str) -> bool:
         return hmac.compare_digest(ticket.secret_hash, hash_secret(secret))
