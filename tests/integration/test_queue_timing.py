@@ -103,3 +103,27 @@ async def test_two_tablets_see_the_same_changes(write_config, start_agent) -> No
         assert r.status_code == 200
         views = await asyncio.wait_for(asyncio.gather(*watchers), timeout=10)
         assert views[0] == views[1] == ["", "waiting", "called"]
+
+
+async def test_late_tickets_are_not_remembered_once_ended(write_config) -> None:
+    """The late flag's memory holds the called tickets late now, not every ticket that was
+    ever late: each one served or gone as a no-show was kept for the agent's lifetime."""
+    clock = ManualClock()
+    components = build(queue_config(write_config), clock=clock)
+    await components.queues.load()
+    try:
+        queues = components.queues
+        grace = queues.queue_config("advice").grace_s
+        for _ in range(20):
+            token = queues.tokens.rotating("advice", clock.now().timestamp())
+            await queues.join("advice", JoinRequest(token), "c1")
+            called = await queues.call_next("advice", "tablet-1")
+            clock.advance(grace + 1)
+            await queues.expire_overdue_calls()  # flags it late
+            await queues.served(called.id)
+        await queues.expire_overdue_calls()
+        remembered = queues._timers._flagged_late  # the memory under test
+        assert not any(remembered.values())
+    finally:
+        components.runner.call(components.database.close)
+        components.runner.close()

@@ -54,7 +54,9 @@ class QueueTimers:
         self._tickets = tickets
         self._clock = clock
         self._storage = storage
-        self._flagged_late: set[str] = set()
+        # queue -> its called tickets found late at the last pass: replaced each pass, so a
+        # late ticket that was served or became a no-show is not remembered for ever.
+        self._flagged_late: dict[str, set[str]] = {}
 
     async def expire_overdue_calls(self) -> int:
         """Called tickets past `grace_s` are flagged to staff (pushed once); past
@@ -72,9 +74,9 @@ class QueueTimers:
                 if (since := t.grace_started_at())
                 and (now - since).total_seconds() > q.config.grace_s
             }
-            if late - self._flagged_late:
+            if late - self._flagged_late.get(q.config.id, set()):
                 self._announcer.changed(q)  # tablets learn that someone became late
-            self._flagged_late = (self._flagged_late - {t.id for t in q.book.called()}) | late
+            self._flagged_late[q.config.id] = late
             limit = q.config.auto_no_show_s
             if limit <= 0:
                 continue
