@@ -19,11 +19,13 @@ from __future__ import annotations
 import heapq
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import islice
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from agent.core.customers import EidCredential
+from agent.core.eid_batch import CHUNK, windows
 from agent.core.eid_index import EidIndex
 
 _PAD = bytes(11)
@@ -127,6 +129,20 @@ def _window(key: bytes, k: int, epoch: int, now_unix: float) -> tuple[tuple[int,
     return (0, *eids) if period == 0 else tuple(eids), period
 
 
+def _window_of(key: bytes, k: int, period: int) -> Sequence[int]:
+    return _window(key, k, 0, period << k)[0]
+
+
+def _around(
+    records: Sequence[tuple[str, EidCredential]], now_unix: float
+) -> tuple[list[int], Sequence[Sequence[int]]]:
+    """The current period and the window's EIDs of each record's credential."""
+    now = int(now_unix)
+    periods = [max(0, now - c.epoch) >> c.rotation_exponent for _, c in records]
+    keys = b"".join(c.identity_key for _, c in records)
+    return periods, windows(keys, [c.rotation_exponent for _, c in records], periods, _window_of)
+
+
 class EidTable:
     """EID -> customer for previous/current/next period of every consenting customer.
 
@@ -180,11 +196,12 @@ class EidTable:
             self.remove(customer_id)
         # Slots freed by removals are reused first, so churn does not lengthen the arrays;
         # the rest are appended in one `extend` (a resync's 20k records in a few calls).
+        periods, around = _around(records, now_unix)  # one AES batch for all of them
         reused = min(len(self._free), len(records))
-        for customer_id, credential in records[:reused]:
-            self._reuse_slot(customer_id, credential, now_unix)
+        for i in range(reused):
+            self._reuse_slot(*records[i], periods[i], around[i])
         if reused < len(records):
-            self.extend(records[reused:], now_unix)
+            self._append(records[reused:], periods[reused:], around[reused:])
 
     def remove(self, customer_id: str) -> None:
         slot = self._slot_of.pop(customer_id, None)
@@ -210,22 +227,31 @@ class EidTable:
 
     def extend(self, records: Iterable[tuple[str, EidCredential]], now_unix: float) -> None:
         """Add these customers (at start, a page at a time: no list of everyone's credentials
-        is ever alive at once)."""
-        # One tight loop with locals: at 100k customers the bookkeeping around the two AES
-        # calls was as costly as AES itself.
+        is ever alive at once; here a chunk at a time, one AES batch each)."""
+        iterator = iter(records)
+        while chunk := list(islice(iterator, CHUNK)):
+            self._append(chunk, *_around(chunk, now_unix))
+
+    def _append(
+        self,
+        records: Sequence[tuple[str, EidCredential]],
+        current: Sequence[int],
+        around: Sequence[Sequence[int]],
+    ) -> None:
+        # One tight loop with locals: at 100k customers the bookkeeping around the AES was
+        # as costly as the AES itself.
         index, ids, keys, exponents = self._index, self._ids, self._keys, self._exponents
         epochs, periods, all_eids, slot_of = self._epochs, self._periods, self._eids, self._slot_of
         retiring = self._retiring
         due: dict[float, list[int]] = {}
-        for customer_id, credential in records:
+        for (customer_id, credential), period, eids in zip(records, current, around, strict=True):
             if customer_id in slot_of:
                 self.remove(customer_id)
-            key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
-            eids, period = _window(key, k, epoch, now_unix)
+            k, epoch = credential.rotation_exponent, credential.epoch
             slot = len(ids)
             slot_of[customer_id] = slot
             ids.append(customer_id)
-            keys += key
+            keys += credential.identity_key
             exponents.append(k)
             epochs.append(epoch)
             periods.append(period)
@@ -258,26 +284,15 @@ class EidTable:
         return self._slice(now_unix, max_items)[0]
 
     def _slice(self, now_unix: float, max_items: int) -> tuple[bool, int]:
-        times, due, ids = self._times, self._due, self._ids
-        exponents, epochs, periods = self._exponents, self._epochs, self._periods
+        times, due = self._times, self._due
         refreshed = 0
         budget = max_items
         while times and times[0] <= now_unix:
             when = times[0]
             slots = due[when]
             while slots and budget:
-                slot = slots.pop()
-                budget -= 1
-                if ids[slot] is None:
-                    continue  # removed since
-                k, epoch, period = exponents[slot], epochs[slot], periods[slot]
-                if when == _prefetch_due(k, epoch, period):
-                    self._prefetch(slot, now_unix)
-                    refreshed += 1
-                elif self._retiring[slot] and when == _start(k, epoch, period):
-                    self._index.discard(self._retiring[slot], slot)
-                    self._retiring[slot] = 0
-                # else: refreshed, replaced or the slot reused since this was scheduled
+                budget, done = self._bucket_work(when, slots, budget, now_unix)
+                refreshed += done
             if slots:
                 return True, refreshed  # the budget ran out in this bucket
             del due[when]
@@ -290,6 +305,45 @@ class EidTable:
                 break
         return bool(times) and times[0] <= now_unix, refreshed
 
+    def _bucket_work(
+        self, when: float, slots: array[int], budget: int, now_unix: float
+    ) -> tuple[int, int]:
+        """Take work from a bucket while the budget lasts, then do it in the order taken, the
+        prefetches' EIDs as one AES batch. Returns the budget left and the prefetch count."""
+        ids, exponents, epochs, periods = self._ids, self._exponents, self._epochs, self._periods
+        work: list[tuple[int, int]] = []  # (slot, the period to prefetch around, or -1: retire)
+        taken: set[int] = set()
+        now = int(now_unix)
+        # A slot twice in a bucket (freed and reused): what its first work does decides what
+        # the second asks, so the batch stops before it.
+        while slots and budget and slots[-1] not in taken:
+            slot = slots.pop()
+            budget -= 1
+            if ids[slot] is None:
+                continue  # removed since
+            k, epoch, period = exponents[slot], epochs[slot], periods[slot]
+            if when == _prefetch_due(k, epoch, period):
+                # The coming period, or the current one if the clock jumped past several.
+                work.append((slot, max(period + 1, max(0, now - epoch) >> k)))
+                taken.add(slot)
+            elif self._retiring[slot] and when == _start(k, epoch, period):
+                work.append((slot, -1))
+                taken.add(slot)
+            # else: refreshed, replaced or the slot reused since this was scheduled
+        targets = [(slot, target) for slot, target in work if target >= 0]
+        keys = b"".join(self._keys[16 * slot : 16 * slot + 16] for slot, _ in targets)
+        computed = windows(
+            keys, [exponents[s] for s, _ in targets], [t for _, t in targets], _window_of
+        )
+        ahead = iter(computed)
+        for slot, target in work:
+            if target >= 0:
+                self._prefetch(slot, target, next(ahead))
+            else:
+                self._index.discard(self._retiring[slot], slot)
+                self._retiring[slot] = 0
+        return budget, len(targets)
+
     def _schedule(self, when: float, slot: int) -> None:
         slots = self._due.get(when)
         if slots is None:
@@ -298,12 +352,9 @@ class EidTable:
         else:
             slots.append(slot)
 
-    def _prefetch(self, slot: int, now_unix: float) -> None:
+    def _prefetch(self, slot: int, new_period: int, eids: Sequence[int]) -> None:
+        """The EIDs around ``new_period`` (`_windows`) replace the slot's."""
         k, epoch, period = self._exponents[slot], self._epochs[slot], self._periods[slot]
-        # The coming period, or the current one if the clock jumped past several.
-        target = max(period + 1, max(0, int(now_unix) - epoch) >> k)
-        key = bytes(self._keys[16 * slot : 16 * slot + 16])
-        eids, new_period = _window(key, k, epoch, epoch + (target << k))
         index, old = self._index, self._eids[3 * slot : 3 * slot + 3]
         index.discard(self._retiring[slot], slot)  # still there only after a clock jump
         self._retiring[slot] = 0
@@ -322,11 +373,12 @@ class EidTable:
             self._schedule(_start(k, epoch, new_period), slot)
         self._schedule(_prefetch_due(k, epoch, new_period), slot)
 
-    def _reuse_slot(self, customer_id: str, credential: EidCredential, now_unix: float) -> None:
+    def _reuse_slot(
+        self, customer_id: str, credential: EidCredential, period: int, eids: Sequence[int]
+    ) -> None:
         if customer_id in self._slot_of:  # twice in one batch: the later record wins
             self.remove(customer_id)
         key, k, epoch = credential.identity_key, credential.rotation_exponent, credential.epoch
-        eids, period = _window(key, k, epoch, now_unix)
         slot = self._free.pop()
         self._ids[slot] = customer_id
         self._keys[16 * slot : 16 * slot + 16] = key

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from array import array
 
+import numpy as np
+
 MAX_LOAD = 0.75  # grow beyond this; linear probing stays short below it
 _MIN_CAPACITY = 64
 
@@ -111,12 +113,26 @@ class EidIndex:
         self._size -= 1
 
     def _grow(self) -> None:
-        old_keys, old_values = self._keys, self._values
+        # All entries placed at once (numpy): rehashed one `put` at a time, the growth of an
+        # empty table to a resync's 20k customers (60k EIDs, ten doublings) was a third of
+        # the table's work. Sorted by home place, each entry goes to its home or just after
+        # the one before, whichever is later: the places linear probing gives them.
+        held = np.frombuffer(self._keys, dtype=np.uint64)
+        live = np.flatnonzero(held)
+        keys, values = held[live], np.frombuffer(self._values, dtype=np.uint32)[live]
         self._capacity, self._keys, self._values = _allocate(2 * self._size)
-        self._size = 0
-        for place, key in enumerate(old_keys):
-            if key:
-                self.put(key, old_values[place])
+        homes = (keys % np.uint64(self._capacity)).astype(np.int64)
+        order = np.argsort(homes, kind="stable")
+        homes, keys, values = homes[order], keys[order], values[order]
+        steps = np.arange(len(homes))
+        places = np.maximum.accumulate(homes - steps) + steps if len(homes) else steps
+        inside = places < self._capacity
+        np.frombuffer(self._keys, dtype=np.uint64)[places[inside]] = keys[inside]
+        np.frombuffer(self._values, dtype=np.uint32)[places[inside]] = values[inside]
+        self._size = int(inside.sum())
+        # Runs past the last place wrap around to the first: those few the usual way.
+        for key, value in zip(keys[~inside].tolist(), values[~inside].tolist(), strict=True):
+            self.put(key, value)
 
 
 def _allocate(expected_entries: int) -> tuple[int, array[int], array[int]]:

@@ -71,3 +71,22 @@ def test_roll_over_churn_does_not_grow_it() -> None:
     assert len(index) == 3 * customers
     assert index.capacity == capacity
     assert all(index.get(k) == s for k, s in live)
+
+
+def test_growth_places_runs_that_wrap_past_the_last_place() -> None:
+    """Keys whose home after growth is the last place or near it: placed at once by the
+    growth, their run wraps around to the first places, and every one is found, replaced and
+    discarded as before."""
+    index = EidIndex()
+    held: dict[int, int] = {}
+    for m in range(1, 200):
+        # 129 is the capacity after the first growth; 1027 a later one's neighbourhood.
+        for key in (129 * m + 128, 129 * m + 127, 1027 * m + 1026):
+            index.put(key, m)
+            held[key] = m
+    assert len(index) == len(held)
+    assert all(index.get(key) == value for key, value in held.items())
+    for key in list(held)[::3]:
+        index.discard(key, held.pop(key))
+    assert all(index.get(key) == value for key, value in held.items())
+    assert len(index) == len(held)
