@@ -23,7 +23,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from agent.web.direct_body import DIRECT_BODY, DirectBody
+from agent.web.direct_body import DIRECT_BODY, DirectBody, can_write_directly
 
 _LOGGER = logging.getLogger(__name__)
 HEADER_TIMEOUT_S = 10.0
@@ -65,7 +65,9 @@ def guarded_protocol(
             # A new request's cycle was made and its task scheduled, not yet run: the scope
             # it will see can still be given the direct body of its response (direct_body.py).
             cycle = self.cycle
-            if cycle is not None and (self._offered is None or self._offered() is not cycle):
+            if cycle is None or not can_write_directly(cycle):
+                return
+            if self._offered is None or self._offered() is not cycle:
                 self._offered = weakref.ref(cycle)
                 scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
                 scope.setdefault("extensions", {})[DIRECT_BODY] = DirectBody(cycle)

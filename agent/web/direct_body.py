@@ -39,6 +39,15 @@ class BodyWriter(Protocol):
         """Send what `write` queued (a direct body has nothing to do); False as for write."""
 
 
+# What DirectBody reads of uvicorn's request cycle; a cycle without them (another uvicorn)
+# is offered no direct body, and its streams take the queued way.
+_CYCLE_ATTRIBUTES = ("conn", "transport", "disconnected", "response_started", "response_complete")
+
+
+def can_write_directly(cycle: object) -> bool:
+    return all(hasattr(cycle, name) for name in _CYCLE_ATTRIBUTES)
+
+
 class DirectBody:
     """A body written to uvicorn's h11 connection as its own `send` writes it (`conn.send`
     frames each chunk as the response's framing says, chunked here), once the response has
