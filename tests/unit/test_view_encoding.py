@@ -16,29 +16,15 @@ from agent.services.queue import EstimateAccuracy, StaffQueue, StaffTicketView, 
 from agent.services.queue.views import BookedView
 from agent.web.models import StaffQueueOut, StaffTicketOut, TicketOut
 from agent.web.view_encoding import fast_view_json
+from tests.unit.test_view_models import TICKET
 
 _T0 = datetime(2026, 12, 2, 9, 30, 5, 123456, tzinfo=UTC)
 
 
 def _ticket(**changes: object) -> TicketView:
-    base = TicketView(
-        id="t-1",
-        queue="advice",
-        number=17,
-        state=TicketState.WAITING,
-        position=3,
-        eta=WaitRange(120, 300),
-        created_at=_T0,
-        called_at=None,
-        name='Zoë «Ünïcode» "quoted" \\ back',
-        party_size=2,
-        snoozed=False,
-        recalls=0,
-        approaching=True,
-        counter=None,
-        left_reason=None,
-        source=Source.WINDOW,
-    )
+    # The view-model tests' ticket, with a name that JSON must escape and a few characters
+    # outside ASCII, which it writes as they are.
+    base = replace(TICKET, name='Zoë «Ünïcode» "quoted" \\ back', created_at=_T0)
     return replace(base, **changes)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from agent.core.estimate import WaitRange
 from agent.core.ports import Clock
@@ -118,25 +119,7 @@ class QueueViews:
         self.booked: Callable[[str], tuple[BookedView, ...]] = lambda _queue: ()
 
     def view(self, ticket: Ticket, place: tuple[int, WaitRange] | None = None) -> TicketView:
-        position, eta = place if place is not None else self._place(ticket)
-        return TicketView(
-            id=ticket.id,
-            queue=ticket.queue,
-            number=ticket.number,
-            state=ticket.state,
-            position=position,
-            eta=eta,
-            created_at=ticket.created_at,
-            called_at=ticket.called_at,
-            name=ticket.name,
-            party_size=ticket.party_size,
-            snoozed=ticket.snoozed,
-            recalls=ticket.recalls,
-            approaching=_approaching(ticket),
-            counter=ticket.counter,
-            left_reason=ticket.left_reason,
-            source=ticket.source,
-        )
+        return TicketView(*self._customer_fields(ticket, place))
 
     def staff_view(
         self, ticket: Ticket, place: tuple[int, WaitRange] | None = None
@@ -145,42 +128,52 @@ class QueueViews:
             ticket, place, self._registry.get(ticket.queue).config.grace_s, self._clock.now()
         )
 
+    def _customer_fields(
+        self, ticket: Ticket, place: tuple[int, WaitRange] | None
+    ) -> tuple[Any, ...]:
+        """`TicketView`'s fields in their order, which a `StaffTicketView` begins with too:
+        both are made positionally from this, in one step each (a tablet's view of a
+        500-ticket line makes 500 staff views per change: issue 17's fan-out)."""
+        position, eta = place if place is not None else self._place(ticket)
+        return (
+            ticket.id,
+            ticket.queue,
+            ticket.number,
+            ticket.state,
+            position,
+            eta,
+            ticket.created_at,
+            ticket.called_at,
+            ticket.name,
+            ticket.party_size,
+            ticket.snoozed,
+            ticket.recalls,
+            _approaching(ticket),
+            ticket.counter,
+            ticket.left_reason,
+            ticket.source,
+        )
+
     def _staff_view(
         self, ticket: Ticket, place: tuple[int, WaitRange] | None, grace_s: float, now: datetime
     ) -> StaffTicketView:
-        """The customer's view plus the staff fields, made in one step: a tablet's view of a
-        500-ticket line makes 500 of these per change (issue 17's fan-out)."""
-        position, eta = place if place is not None else self._place(ticket)
         grace_from = ticket.grace_started_at()
-        state = ticket.state
-        return StaffTicketView(
-            id=ticket.id,
-            queue=ticket.queue,
-            number=ticket.number,
-            state=state,
-            position=position,
-            eta=eta,
-            created_at=ticket.created_at,
-            called_at=ticket.called_at,
-            name=ticket.name,
-            party_size=ticket.party_size,
-            snoozed=ticket.snoozed,
-            recalls=ticket.recalls,
-            approaching=_approaching(ticket),
-            counter=ticket.counter,
-            left_reason=ticket.left_reason,
-            source=ticket.source,
-            waited_s=int((now - ticket.created_at).total_seconds()),
-            late=bool(
-                state == TicketState.CALLED
-                and grace_from
-                and (now - grace_from).total_seconds() > grace_s
-            ),
-            at_door=ticket.checked_in_at is not None,
-            undo_s=_undo_left_s(ticket, now),
-            priority=ticket.priority,
-            booked_at=ticket.booked_at,
+        late = bool(
+            ticket.state == TicketState.CALLED
+            and grace_from
+            and (now - grace_from).total_seconds() > grace_s
         )
+        # The staff fields, in their order (after the customer's, which a keyword cannot
+        # follow): waited_s, late, at_door, undo_s, priority, booked_at.
+        staff: tuple[Any, ...] = (
+            int((now - ticket.created_at).total_seconds()),
+            late,
+            ticket.checked_in_at is not None,
+            _undo_left_s(ticket, now),
+            ticket.priority,
+            ticket.booked_at,
+        )
+        return StaffTicketView(*self._customer_fields(ticket, place), *staff)
 
     def queue_view(
         self, queue: str, etas: Callable[[QueueState, int], list[WaitRange]] | None = None
