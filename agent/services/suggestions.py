@@ -141,10 +141,14 @@ class SuggestionService:
         return suggestion
 
     def shown_now(self, alert_ids: Sequence[str]) -> dict[str, list[dict[str, JsonValue]]]:
-        """What each stored alert showed, as a tablet may show it now (store thread)."""
+        """What each stored alert showed, as a tablet may show it now (store thread): named
+        as when it was raised, so a tablet that (re)connects shows the same card (the stored
+        suggestion holds the queue's id only)."""
         now = self._clock.now()
         return {
-            alert_id: [s for s in (still_shown(x, now) for x in stored) if s is not None]
+            alert_id: [
+                self._labelled(s) for s in (still_shown(x, now) for x in stored) if s is not None
+            ]
             for alert_id, stored in self._repository.shown(list(alert_ids)).items()
         }
 

@@ -211,3 +211,46 @@ async def test_the_central_playbook_replaces_the_config_and_a_bad_one_is_dropped
     await agent.daemon.stop()
     again = await start_agent(load_config(write_config(None, extra=DEVICES)))
     assert again.components.suggestions.playbook.source == "default"
+
+
+TARGETED = """
+[queues.advice]
+label = "Conseil / Advice"
+window_token = "static"
+
+[[playbook.rules]]
+kind = "tier"
+queue = "advice"
+role = "manager"
+text = { en = "{tier} customer: the manager greets them" }
+"""
+
+
+async def test_a_tablet_that_connects_later_sees_the_card_named_as_when_it_was_raised(
+    broker: MosquittoBroker, central: CentralService, write_config, start_agent
+) -> None:
+    """The open alerts a (re)connecting tablet is given come from the store: the rule's
+    queue is named by its label there too, as on the tablet that saw it live."""
+    config = load_config(write_config(broker.url, extra=DEVICES + TARGETED))
+    agent = await start_agent(config)
+    await asyncio.wait_for(agent.components.link.connected.wait(), 10)
+    vip = record(12)
+    central.publish_customer(vip)
+    directory = agent.components.recognition.directory
+    await eventually(lambda: len(directory) == 1, message="record applied")
+
+    def targeted(alert: dict) -> list[dict]:
+        return [s for s in alert["suggestions"] if s.get("queue") == "advice"]
+
+    async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as client:
+        headers = await staff_headers(client, agent.components.config)
+        async with StaffStream(client, headers) as live:
+            agent.components.extras["nfc"].tap(uid(vip))
+            await eventually(lambda: len(live.of("arrival")) == 1, message="the arrival")
+        (seen_live,) = targeted(live.of("arrival")[0])
+        assert seen_live["queue_label"] == "Conseil / Advice"
+        later = await staff_headers(client, agent.components.config, "tablet-2")
+        async with StaffStream(client, later) as reconnected:
+            await eventually(lambda: bool(reconnected.of("arrival")), message="the open alert")
+        (seen_later,) = targeted(reconnected.of("arrival")[0])
+        assert seen_later == seen_live
