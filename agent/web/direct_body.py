@@ -57,7 +57,7 @@ class DirectBody:
     def __init__(self, cycle: Any, max_unsent: int = MAX_UNSENT_BYTES) -> None:
         # uvicorn's RequestResponseCycle (h11_impl): its conn, transport, and whether the
         # client went away or the response ended; the bound of uvicorn in pyproject.toml keeps
-        # these, and tests/integration/test_ticket_streams.py runs this against the real one.
+        # these, and tests/integration/test_direct_body.py runs this against the real one.
         # Weakly: the cycle's scope holds this object, which must not make a reference cycle
         # the collector has to find (the agent runs it rarely, agent/daemon.py).
         self._cycle = weakref.ref(cycle)
