@@ -2,6 +2,11 @@
 
 `show(payload, frames=n)` puts a code in front of the camera for n frames; otherwise the
 frames are an empty shop counter (grey with noise). Distortions make the benchmark sets.
+
+OpenCV is imported only by the distortions that need it (the benchmark's and tests' frame
+sets, `write_sequence`): the live camera runs inside the agent for the demo and the soak,
+where OpenCV's libraries would add ~16 MB of resident memory that a store with this
+simulated camera would not have. Its slight tilt is drawn with numpy instead.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ import threading
 from collections import deque
 from pathlib import Path
 
-import cv2
 import numpy as np
 import segno
 
@@ -23,7 +27,7 @@ def qr_image(payload: str, module_px: int = 6) -> Frame:
     matrix = np.array([[0 if dark else 255 for dark in row] for row in code.matrix], np.uint8)
     image = np.kron(matrix, np.ones((module_px, module_px), np.uint8))
     border = 4 * module_px  # the quiet zone
-    return cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_CONSTANT, value=255)  # type: ignore[return-value]
+    return np.pad(image, border, constant_values=255)
 
 
 def scene(
@@ -46,6 +50,8 @@ def scene(
         y = rng.randint(0, max(0, height - h))
         frame[y : y + h, x : x + w] = code[: height - y, : width - x]
         center = (x + w / 2, y + h / 2)
+        if rotate_deg or perspective or blur:
+            import cv2
         if rotate_deg:
             matrix = cv2.getRotationMatrix2D(center, rotate_deg, 1.0)
             frame = cv2.warpAffine(frame, matrix, (width, height), borderValue=120)  # type: ignore[assignment]
@@ -57,6 +63,8 @@ def scene(
             warp = cv2.getPerspectiveTransform(src, dst)
             frame = cv2.warpPerspective(frame, warp, (width, height), borderValue=120)  # type: ignore[assignment]
     if blur:
+        import cv2
+
         frame = cv2.GaussianBlur(frame, (0, 0), blur)  # type: ignore[assignment]
     if noise:
         noisy = frame.astype(np.float32) + np.random.default_rng(rng.randrange(2**32)).normal(
@@ -66,8 +74,25 @@ def scene(
     return frame
 
 
+def tilted(image: Frame, degrees: float, fill: int) -> Frame:
+    """The image turned about its centre, nearest pixel, corners outside it filled: what
+    cv2.warpAffine does for `scene(rotate_deg=...)`, without loading OpenCV."""
+    height, width = image.shape
+    turn = np.deg2rad(degrees)
+    ys, xs = np.indices((height, width), dtype=np.float32)
+    dx, dy = xs - width / 2, ys - height / 2
+    source_x = np.rint(width / 2 + np.cos(turn) * dx - np.sin(turn) * dy).astype(np.intp)
+    source_y = np.rint(height / 2 + np.sin(turn) * dx + np.cos(turn) * dy).astype(np.intp)
+    inside = (source_x >= 0) & (source_x < width) & (source_y >= 0) & (source_y < height)
+    out = np.full_like(image, fill)
+    out[inside] = image[source_y[inside], source_x[inside]]
+    return out
+
+
 def write_sequence(folder: Path, frames: list[Frame]) -> str:
     """PNG files `frame_000.png`, ... and the pattern cv2.VideoCapture opens them with."""
+    import cv2
+
     folder.mkdir(parents=True, exist_ok=True)
     for index, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"frame_{index:03d}.png"), frame)
@@ -95,7 +120,23 @@ class SimulatedCamera:
             return None
         with self._lock:
             payload = self._shown.popleft() if self._shown else None
-        return scene(payload, self._size, rng=self._rng, rotate_deg=self._rng.uniform(-8, 8))
+        frame = scene(None, self._size, rng=self._rng)
+        if payload is not None:
+            self._hold_up(frame, payload)
+        return frame
+
+    def _hold_up(self, frame: Frame, payload: str) -> None:
+        """A pass held a little askew somewhere in the frame, its corners kept in view."""
+        background = int(frame[0, 0])
+        code = qr_image(payload, module_px=5)
+        margin = code.shape[0] // 8  # room for the corners of a code turned by up to 8°
+        patch = tilted(
+            np.pad(code, margin, constant_values=background), self._rng.uniform(-8, 8), background
+        )
+        h, w = patch.shape
+        y = self._rng.randint(0, max(0, frame.shape[0] - h))
+        x = self._rng.randint(0, max(0, frame.shape[1] - w))
+        frame[y : y + h, x : x + w] = patch[: frame.shape[0] - y, : frame.shape[1] - x]
 
     def close(self) -> None:
         self._closed.set()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -19,6 +18,10 @@ Decoder = Callable[[Frame], list[str]]
 
 def grayscale(frame: Frame) -> Frame:
     if frame.ndim == 3:
+        # Colour frames come from OpenCV's capture, so cv2 is loaded already; grey ones (the
+        # simulated camera) never load it (~16 MB resident, see agent.adapters.qr_opencv).
+        import cv2
+
         return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)  # type: ignore[return-value]
     return frame
 
@@ -42,6 +45,8 @@ def pyzbar(frame: Frame) -> list[str]:
 
 
 def opencv(frame: Frame) -> list[str]:
+    import cv2
+
     ok, texts, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(grayscale(frame))
     return [t for t in texts if t] if ok else []
 

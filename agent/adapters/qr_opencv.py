@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
 
-import cv2
-
 from agent.adapters.qr_decoders import DECODERS, Decoder, Frame
 from agent.adapters.thread_bridge import ThreadBridge
 from agent.core.ports import Clock, FrameSource
@@ -30,6 +28,10 @@ class OpenCvFrames:
     file, or an image-sequence pattern such as `frames/img_%03d.png`."""
 
     def __init__(self, source: str) -> None:
+        # Imported here, not with the module: OpenCV's libraries are ~16 MB of the agent's
+        # resident memory (benchmarks/RESULTS.md, soak), and only a real camera needs them.
+        import cv2
+
         if source.isdigit():
             self._capture = cv2.VideoCapture(int(source))
         elif "%" in source:

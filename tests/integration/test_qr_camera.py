@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from simulators.qr_camera import scene, write_sequence
 CHAIN = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 PUBLIC = CHAIN.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 NOW = 1_800_000_000
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def read_all(pattern: str, decoder: str) -> list[str]:
@@ -56,3 +59,39 @@ async def test_moderately_distorted_frames_still_decode_with_zxing(tmp_path: Pat
 async def test_a_missing_camera_is_a_clear_error() -> None:
     with pytest.raises(OSError, match="cannot open camera source"):
         OpenCvFrames("/nonexistent/video.mp4")
+
+
+# Held up askew by the simulated camera, read through the real adapter and decoder, in a
+# process of its own so that no other test's import of OpenCV hides one made here.
+SIMULATED_CAMERA_RUN = """
+import asyncio, random, sys
+from agent.adapters.qr_opencv import QrCamera
+from agent.core.clock import SystemClock
+import agent.bootstrap, agent.daemon
+from simulators.qr_camera import SimulatedCamera
+
+async def main():
+    camera = SimulatedCamera(random.Random(5))
+    shown = [f"https://shop.example/pass/{n}-{'x' * 40}" for n in range(40)]
+    for text in shown:
+        camera.show(text, frames=1)
+    read = []
+    async with QrCamera(lambda: camera, SystemClock(), max_fps=0) as adapter:
+        async for scan in adapter.readings():
+            read.append(scan.payload)
+            if len(read) == len(shown):
+                break
+    print(sorted(read) == sorted(shown), "cv2" in sys.modules)
+
+asyncio.run(asyncio.wait_for(main(), 30))
+"""
+
+
+def test_the_simulated_camera_is_read_without_loading_opencv() -> None:
+    """OpenCV's libraries are ~16 MB of resident memory (RESULTS.md, soak): the agent with
+    the simulated camera, as in the demo and the soak, must not load them."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATED_CAMERA_RUN],
+        capture_output=True, text=True, timeout=60, check=True, cwd=REPO,
+    )  # fmt: skip
+    assert done.stdout.split() == ["True", "False"], done.stderr
