@@ -9,14 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from agent.bootstrap import Components, assemble, build
-from agent.config.model import AgentConfig
 from agent.core.clock import ManualClock
-from agent.core.ports import Clock
-from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 from simulators.mosquitto import MosquittoBroker
-from tests.helpers import running_central
+from tests.helpers import AgentStarter, running_central, started_agents
 
 # These machines are shared and noisy: timing-based health checks would make tests flaky
 # without saying anything about the code under test.
@@ -86,32 +82,11 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-class RunningAgent:
-    def __init__(self, components: Components, daemon: AgentDaemon) -> None:
-        self.components = components
-        self.daemon = daemon
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.daemon.web.port}"
-
-
 @pytest.fixture
-async def start_agent() -> AsyncIterator[Callable[[AgentConfig], Any]]:
+async def start_agent() -> AsyncIterator[AgentStarter]:
     """Build and start agents; every one started is stopped at the end of the test."""
-    running: list[RunningAgent] = []
-
-    async def start(config: AgentConfig, *, clock: Clock | None = None) -> RunningAgent:
-        components = build(config, clock=clock)
-        daemon = assemble(components)
-        await daemon.start()
-        agent = RunningAgent(components, daemon)
-        running.append(agent)
-        return agent
-
-    yield start
-    for agent in running:
-        await agent.daemon.stop()
+    async with started_agents() as start:
+        yield start
 
 
 @pytest.fixture

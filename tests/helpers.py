@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from agent.bootstrap import Components, assemble, build
 from agent.config.loader import load_config
 from agent.config.model import AgentConfig
+from agent.core.ports import Clock
+from agent.daemon import AgentDaemon
 from simulators.central import CentralService
 
 
@@ -25,6 +28,39 @@ async def running_central(url: str, **options: Any) -> AsyncIterator[CentralServ
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
+
+
+class RunningAgent:
+    def __init__(self, components: Components, daemon: AgentDaemon) -> None:
+        self.components = components
+        self.daemon = daemon
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.daemon.web.port}"
+
+
+AgentStarter = Callable[..., Awaitable[RunningAgent]]
+
+
+@contextlib.asynccontextmanager
+async def started_agents() -> AsyncIterator[AgentStarter]:
+    """What the `start_agent` fixtures give: a function that builds and starts an agent; every
+    agent it started is stopped on exit. A context manager, so that the browser tests' copy of
+    the fixture (run in their shared event loop) is the same code."""
+    running: list[RunningAgent] = []
+
+    async def start(config: AgentConfig, *, clock: Clock | None = None) -> RunningAgent:
+        components = build(config, clock=clock)
+        daemon = assemble(components)
+        await daemon.start()
+        agent = RunningAgent(components, daemon)
+        running.append(agent)
+        return agent
+
+    yield start
+    for agent in running:
+        await agent.daemon.stop()
 
 
 async def eventually(

@@ -7,7 +7,7 @@ import time
 from xml.etree import ElementTree
 
 import httpx
-import pytest
+import pytest_asyncio
 
 from agent import tools
 from agent.web.i18n import choose_locale, strings, wait_text
@@ -36,12 +36,13 @@ def assert_html_headers(response: httpx.Response) -> None:
     assert "'unsafe-inline'" not in policy and "frame-ancestors 'none'" in policy
 
 
-@pytest.fixture
+# Session loop: the agent is served in the loop the tests run in (tests/browser/conftest.py).
+@pytest_asyncio.fixture(loop_scope="session")
 async def agent(browser_config, start_agent):  # type: ignore[no-untyped-def]
     return await start_agent(browser_config(max_waiting=1))
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def client(agent):  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(base_url=agent.base_url, timeout=10) as c:
         yield c
