@@ -34,6 +34,26 @@ _METHOD = re.compile(rb"[A-Z]{1,10} ")
 MAX_CONNECTIONS_PER_ADDRESS = 256
 
 
+def _connection_lost_read() -> None:
+    """What a closed transport's read callback becomes: a read after the connection was lost
+    does nothing, as the transport's own callback would (it checks `_conn_lost` first)."""
+
+
+def release_read_callback(transport: object) -> None:
+    """Break the reference cycle a closed asyncio socket transport keeps with itself.
+
+    Python 3.11's `_SelectorSocketTransport` holds its read callback as a bound method of
+    itself (`_read_ready_cb`) and never lets it go: every closed connection's transport, ~2 KB
+    with its socket objects, waited for the garbage collector, which the agent runs rarely
+    (agent/daemon.py). A connection per ticket stream and per page load made that the soak's
+    ~8 MB an hour (benchmarks/RESULTS.md). CPython 3.12 drops the callback in `close()`
+    (gh-100348, not backported); this does the same once the protocol has heard the
+    connection is lost, when nothing reads from it any more. A transport without it (3.12+
+    after close, TLS, another loop) is left as it is."""
+    if getattr(transport, "_read_ready_cb", None) is not None:
+        transport._read_ready_cb = _connection_lost_read  # type: ignore[attr-defined]
+
+
 def guarded_protocol(
     *,
     header_timeout_s: float = HEADER_TIMEOUT_S,
@@ -91,6 +111,7 @@ def guarded_protocol(
                     del open_per_address[self._address]
                 self._address = None
             super().connection_lost(exc)
+            release_read_callback(self.transport)
 
         def data_received(self, data: bytes) -> None:
             self._last_chunk = data
