@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MIN_SAMPLES = 5
@@ -98,6 +99,14 @@ class WaitEstimator:
 
     def estimate(self, ahead: int, in_service_elapsed: list[float], now: float) -> WaitRange:
         """Wait until called for someone with ``ahead`` people before them."""
+        return self.estimates((ahead,), in_service_elapsed, now)[0]
+
+    def estimates(
+        self, aheads: Iterable[int], in_service_elapsed: list[float], now: float
+    ) -> list[WaitRange]:
+        """`estimate` for each of ``aheads``, what they share (the service time, the counters'
+        remaining service, the throughput) worked out once: a 500-ticket line asks for 500 at
+        each change, and per ticket that was a tenth of a call's fan-out (issue 17)."""
         service = self.service_time()
         servers = max(self._servers, len(in_service_elapsed))
         busy = len(in_service_elapsed)
@@ -105,16 +114,20 @@ class WaitEstimator:
         remaining = 0.0
         if busy >= servers:
             remaining = min(max(0.0, service - e) for e in in_service_elapsed) or service / 4
-        model = remaining + ahead / servers * service
         rate = self.throughput(now)
-        observed = ahead / rate + remaining if rate else None
-        if observed is None:
-            low, high = 0.85 * model, 1.2 * model + 0.15 * service
-        else:
-            low = 0.85 * min(model, observed)
-            high = 1.15 * max(model, observed) + 0.15 * service
-        high = max(high, low + 60.0)
-        return WaitRange(_round_down(low), _round_up(high))
+        spread = 0.15 * service
+        ranges = []
+        for ahead in aheads:
+            model = remaining + ahead / servers * service
+            if not rate:
+                low, high = 0.85 * model, 1.2 * model + spread
+            else:
+                observed = ahead / rate + remaining
+                low = 0.85 * min(model, observed)
+                high = 1.15 * max(model, observed) + spread
+            high = max(high, low + 60.0)
+            ranges.append(WaitRange(_round_down(low), _round_up(high)))
+        return ranges
 
 
 def _round_down(seconds: float) -> int:

@@ -46,6 +46,26 @@ def test_slow_observed_throughput_widens_the_range_upwards() -> None:
     assert cross_checked.high_s > model_only.high_s
 
 
+def test_a_whole_line_at_once_is_worked_out_as_the_formula_says() -> None:
+    # Two counters of 300 s, both busy (100 s and 250 s in): the sooner frees in 50 s.
+    est = WaitEstimator(300, servers=2)
+    model_only = est.estimates(range(4), [100.0, 250.0], 10_000)
+    # ahead 3: model = 50 + 3 / 2 x 300 = 500; low 0.85 x 500 = 425 -> 420 (down to the
+    # minute); high 1.2 x 500 + 0.15 x 300 = 645 -> 660 (up to the minute).
+    assert model_only[3] == WaitRange(420, 660)
+    assert model_only[0] == WaitRange(0, 120)  # 50 s: low 42 -> 0, high 105 -> 120
+    for i in range(6):  # a call every 10 minutes: an observed rate of 1 / 600 s
+        est.record_call(10_000 - 3000 + i * 600)
+    checked = est.estimates([3, 1], [100.0, 250.0], 10_000)
+    # observed = 3 x 600 + 50 = 1850; low 0.85 x min(500, 1850) = 425 -> 420;
+    # high 1.15 x 1850 + 45 = 2172.5 -> 2220.
+    assert checked[0] == WaitRange(420, 2220)
+    assert checked == [
+        est.estimate(3, [100.0, 250.0], 10_000),
+        est.estimate(1, [100.0, 250.0], 10_000),
+    ]
+
+
 def test_accuracy_tracker() -> None:
     tracker = AccuracyTracker()
     tracker.record(WaitRange(300, 600), 450)  # middle: error 0

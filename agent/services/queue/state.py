@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -95,12 +95,11 @@ class QueueRegistry:
 
     def estimates(self, q: QueueState, count: int, start: int = 0) -> list[WaitRange]:
         """``estimate(q, ahead)`` for ahead = start .. count - 1, sharing the work they share."""
-        elapsed, monotonic = self._elapsed(q), self._clock.monotonic()
         booked = self.booked_ahead
-        return [
-            q.estimator.estimate(a + (booked(q, a) if booked else 0), elapsed, monotonic)
-            for a in range(start, count)
-        ]
+        aheads: Iterable[int] = range(start, count)
+        if booked is not None:
+            aheads = [a + booked(q, a) for a in range(start, count)]
+        return q.estimator.estimates(aheads, self._elapsed(q), self._clock.monotonic())
 
     def _elapsed(self, q: QueueState) -> list[float]:
         now = self._clock.now()

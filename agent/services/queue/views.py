@@ -1,5 +1,5 @@
-"""What the queue looks like to a customer, to staff and to anyone passing by: frozen view
-models, worded and serialised by the web layer."""
+"""What the queue looks like to a customer, to staff and to anyone passing by: view models
+that nothing changes once made, worded and serialised by the web layer."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from agent.core.queue import UNDO_WINDOW_S, LeftReason, Source, Ticket, TicketSt
 from agent.services.queue.state import QueueRegistry, QueueState
 
 
-@dataclass(frozen=True, slots=True)
+# The two ticket views are not frozen, unlike the other views: nothing changes one once made,
+# but a frozen dataclass's __init__ sets each field through object.__setattr__, 4.7 us for a
+# view's 16 fields here against 0.6 us, and a call with 500 phones and a tablet watching makes
+# a thousand of them (issue 17's fan-out; benchmarks/RESULTS.md, session 8).
+@dataclass(slots=True)
 class TicketView:
     """The contract's Ticket (plus name, party size, whether it was snoozed, recalls)."""
 
@@ -37,7 +41,7 @@ class TicketView:
     source: Source  # contract 8.7: "staff" for a walk-in, "window" otherwise
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StaffTicketView(TicketView):
     """A ticket as a tablet shows it."""
 
