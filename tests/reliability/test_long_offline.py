@@ -357,7 +357,9 @@ async def run_long_offline(
             await daemon.stop()
 
 
-@pytest.mark.timeout(60)
+# Under 60 s on earlier machines; 69.5 s on session 8's with the same code (a CPU ~2.5x slower
+# at the same Python work): the bound is for a hang, not for the machine's speed.
+@pytest.mark.timeout(240)
 async def test_72h_offline_stays_bounded_and_delivers_the_rest(
     tmp_path: Path, broker: MosquittoBroker, central: CentralService
 ) -> None:
