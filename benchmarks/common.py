@@ -6,7 +6,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,14 @@ def rate(count: int, fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return count / (time.perf_counter() - started)
+
+
+def keep_no_cookies(client: httpx.AsyncClient) -> None:
+    """A benchmark's one client stands for every phone (and, in the fan-out, the tablet too),
+    and each phone is a browser of its own holding its own ticket's cookie only (the streams
+    authenticate with the secret anyway). In the soak, keeping every join's `rt_` cookie
+    (12 h each) sent them all with every request: the Cookie header grew ~50 bytes a join. A request whose first read held over 16 KB of
+    unfinished headers was refused by h11 (the runs' `400 Invalid HTTP request received.`
+    under load), and from ~2 500 joins (~128 KB, ~40 minutes) every request was: the
+    earlier 60-minute runs all ended near 39 minutes."""
+    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))

@@ -34,8 +34,14 @@ from agent.config.loader import load_config
 from agent.core.window_token import WindowTokens
 from agent.store.database import Database
 from agent.store.secrets import window_secret
-from benchmarks.common import JOINS_UNLIMITED, STORE_HEAD, Figure, figure, percentile
-from benchmarks.soak_memory import keep_no_cookies
+from benchmarks.common import (
+    JOINS_UNLIMITED,
+    STORE_HEAD,
+    Figure,
+    figure,
+    keep_no_cookies,
+    percentile,
+)
 from simulators.mosquitto import free_port
 
 CONFIG = (
@@ -125,7 +131,8 @@ async def _measure(
     """Open the streams, make the calls; ``config_path`` None: the peer, which checks nothing."""
     base = f"http://127.0.0.1:{port}"
     window = "-"  # the peer's: it checks no window token nor pairing code
-    if config_path is not None:
+    config = None if config_path is None else load_config(config_path)
+    if config is not None:
         database = Database.open(db, store_id="bench-01", exclusive=False)
         window = WindowTokens(window_secret(database)).static("advice", 1)
         database.close()
@@ -136,9 +143,7 @@ async def _measure(
         keep_no_cookies(client)
         tokens = []
         for index in range(tablets):
-            code = "-"
-            if config_path is not None:
-                code = tools.pairing_code(load_config(config_path), f"tablet-{index}")
+            code = "-" if config is None else tools.pairing_code(config, f"tablet-{index}")
             paired = await client.post("/api/v1/pair", json={"code": code, "device_name": "t"})
             tokens.append(paired.json()["token"])
         staff = {"Authorization": f"Bearer {tokens[0]}"}
@@ -190,12 +195,10 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
         port = free_port()
         db = Path(tmp) / "agent.db"
-        config: Path | None = Path(tmp) / "agent.toml"
-        command = [sys.executable, "-m", "benchmarks.minimal_fanout_app", str(port), str(db)]
-        if peer:
-            config = None
+        config = None if peer else Path(tmp) / "agent.toml"
+        if config is None:
+            command = [sys.executable, "-m", "benchmarks.minimal_fanout_app", str(port), str(db)]
         else:
-            assert config is not None
             config.write_text(CONFIG.format(db=db, port=port))
             command = [sys.executable, "-m", "agent", "--log-level", "ERROR", "run", "-c"]
             command.append(str(config))

@@ -32,14 +32,20 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
 
 from benchmarks.ble_consumers import TOPIC, seed_customers
 from benchmarks.ble_end_to_end import PUBLISH_TOPIC, _records
-from benchmarks.common import JOINS_UNLIMITED, STORE_HEAD, Figure, figure, rss_mb
+from benchmarks.common import (
+    JOINS_UNLIMITED,
+    STORE_HEAD,
+    Figure,
+    figure,
+    keep_no_cookies,
+    rss_mb,
+)
 from simulators.mosquitto import MosquittoBroker
 
 CONFIG = (
@@ -297,17 +303,6 @@ async def read_metrics(client: httpx.AsyncClient) -> str:
             print(f"{time.strftime('%H:%M:%S')} /metrics read failed: {exc!r}", flush=True)
             await asyncio.sleep(1.0 + attempt)
     return (await client.get("/metrics")).text
-
-
-def keep_no_cookies(client: httpx.AsyncClient) -> None:
-    """The load's one client stands for every phone, and each phone is a browser of its own
-    holding its own ticket's cookie only (the streams authenticate with the secret anyway).
-    Keeping every join's `rt_` cookie (12 h each) sent them all with every request: the
-    Cookie header grew ~50 bytes a join. A request whose first read held over 16 KB of
-    unfinished headers was refused by h11 (the runs' `400 Invalid HTTP request received.`
-    under load), and from ~2 500 joins (~128 KB, ~40 minutes) every request was: the
-    earlier 60-minute runs all ended near 39 minutes."""
-    client.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
 
 async def soak(plan: Plan, pid: int, load: Load, mqtt_port: int) -> list[Sample]:

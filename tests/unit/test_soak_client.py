@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from benchmarks.soak_memory import keep_no_cookies
+from benchmarks.common import keep_no_cookies
 
 
 async def test_the_soak_client_sends_no_ticket_cookies() -> None:
